@@ -1,0 +1,51 @@
+# helpdesk: `make dev` runs the whole product locally, `make test` runs the
+# full test suite. Both install what they need first (idempotently).
+
+# go.temporal.io/server v1.32 needs Go >= 1.26.10; the module proxy serves
+# this toolchain and the go command fetches it on first use.
+export GOTOOLCHAIN := go1.27.3
+
+GO        ?= go
+BIN       := bin/helpdesk
+WEB_SRC   := $(shell find web/src web/index.html web/package.json web/vite.config.ts -type f 2>/dev/null)
+GO_SRC    := $(shell find . -name '*.go' -not -path './web/node_modules/*' 2>/dev/null) go.mod go.sum
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+TEST_TIMEOUT ?= 30m
+
+.PHONY: dev test test-unit test-integration build web services browser clean help
+
+help:
+	@echo "make dev    - install services if missing, build, run everything (Ctrl-C stops)"
+	@echo "make test   - install services if missing, build the UI, run every test"
+	@echo "make build  - build $(BIN) with the web UI embedded"
+
+## services: PostgreSQL, Elasticsearch (and the users they run as)
+services:
+	@bash deploy/local/install.sh
+
+browser:
+	@bash deploy/local/install-browser.sh
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
+
+web: web/dist/index.html
+
+$(BIN): web/dist/index.html $(GO_SRC)
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/helpdesk
+
+build: $(BIN)
+
+dev: services build
+	./$(BIN) dev
+
+test: services browser web
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+clean:
+	rm -rf bin web/dist/assets web/dist/index.html

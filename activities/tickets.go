@@ -1,0 +1,89 @@
+// Package activities holds every side effect of the ticket workflow:
+// PostgreSQL writes and Elasticsearch indexing. Each activity is idempotent,
+// keyed by (ticket, event sequence), so Temporal may retry it at will.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// Tickets carries the dependencies of the ticket activities. Workflows refer
+// to its methods through a nil pointer; the worker registers a real one.
+type Tickets struct {
+	Store *store.Store
+	Index *search.Index
+}
+
+// PersistCreatedInput is what the workflow decided about a new ticket. The
+// subject and description wait in PostgreSQL with the number's reservation,
+// so they never enter workflow history.
+type PersistCreatedInput struct {
+	Number    int64
+	Seq       int64
+	Status    ticket.Status
+	Priority  ticket.Priority
+	Assignee  *string
+	CreatedAt time.Time
+	Actor     string
+}
+
+// PersistResult reports what is now durable.
+type PersistResult struct {
+	Seq int64
+}
+
+// ErrCodeMissingPayload marks a ticket whose creation request is not in the
+// database; retrying cannot help.
+const ErrCodeMissingPayload = "MissingCreationPayload"
+
+// PersistCreated writes the ticket row and its "created" event.
+func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (PersistResult, error) {
+	var draft ticket.Draft
+	if err := a.Store.CreationPayload(ctx, in.Number, &draft); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return PersistResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+		}
+		return PersistResult{}, err
+	}
+	t := ticket.Ticket{
+		Number: in.Number, Subject: draft.Subject, Description: draft.Description,
+		Status: in.Status, Priority: in.Priority, Assignee: in.Assignee,
+		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt, Seq: in.Seq,
+	}
+	data := map[string]any{"status": in.Status, "priority": in.Priority}
+	if in.Assignee != nil {
+		data["assignee"] = *in.Assignee
+	}
+	stored, err := a.Store.CreateTicket(ctx, t, store.Event{
+		TicketNumber: in.Number, Seq: in.Seq, Kind: "created", Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt,
+	})
+	if err != nil {
+		return PersistResult{}, err
+	}
+	activity.GetLogger(ctx).Info("ticket persisted", "ticket", in.Number, "seq", stored.Seq)
+	return PersistResult{Seq: stored.Seq}, nil
+}
+
+// IndexTicket projects the ticket's current PostgreSQL state into
+// Elasticsearch, versioned by its last event sequence: whichever retry runs
+// last, the index ends with the newest state.
+func (a *Tickets) IndexTicket(ctx context.Context, number int64) error {
+	t, err := a.Store.Ticket(ctx, number)
+	if err != nil {
+		return err
+	}
+	if _, err := a.Index.IndexTicket(ctx, t); err != nil {
+		return fmt.Errorf("index ticket %d: %w", number, err)
+	}
+	return nil
+}

@@ -1,0 +1,328 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/ticket"
+	"github.com/helpdesk/helpdesk/workflows"
+)
+
+const (
+	maxIdempotencyKey = 255
+	retryAfterSeconds = 5
+)
+
+// decodeObject parses a JSON object body strictly: a syntax error is 400;
+// anything that is not an object, or has unknown fields, is 422.
+func decodeObject(c *fiber.Ctx, known ...string) (map[string]json.RawMessage, error) {
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
+	if ct != fiber.MIMEApplicationJSON {
+		return nil, &Problem{Type: typeUnsupported, Title: "Unsupported media type", Status: fiber.StatusUnsupportedMediaType,
+			Detail: "send the request body as application/json"}
+	}
+	body := c.Body()
+	if !json.Valid(body) {
+		var v any
+		err := json.Unmarshal(body, &v)
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, malformed(fmt.Sprintf("the body is not valid JSON: %v (at byte %d)", se, se.Offset))
+		}
+		return nil, malformed("the body is not valid JSON")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, invalid("the body must be a JSON object")
+	}
+	allowed := map[string]bool{}
+	for _, k := range known {
+		allowed[k] = true
+	}
+	var errs []FieldError
+	for _, k := range sortedKeys(obj) {
+		if !allowed[k] {
+			errs = append(errs, FieldError{Field: k, Detail: "unknown field; allowed fields are " + strings.Join(known, ", ")})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, invalid("the body has unknown fields", errs...)
+	}
+	return obj, nil
+}
+
+// stringField decodes an optional string (or null) field.
+func stringField(obj map[string]json.RawMessage, name string, errs *[]FieldError) (*string, bool) {
+	raw, ok := obj[name]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		*errs = append(*errs, FieldError{Field: name, Detail: "must be a string"})
+		return nil, false
+	}
+	return &s, true
+}
+
+// createTicket reserves the ticket number for the request's idempotency key,
+// then starts the ticket's workflow and waits, through the create Update,
+// until the ticket is durable in PostgreSQL.
+func (s *Server) createTicket(c *fiber.Ctx) error {
+	obj, err := decodeObject(c, "subject", "description", "priority", "assignee")
+	if err != nil {
+		return err
+	}
+	var errs []FieldError
+	subject, _ := stringField(obj, "subject", &errs)
+	description, _ := stringField(obj, "description", &errs)
+	priority, _ := stringField(obj, "priority", &errs)
+	assignee, _ := stringField(obj, "assignee", &errs)
+
+	draft := ticket.Draft{Actor: "api"}
+	if subject == nil {
+		if _, present := obj["subject"]; !present || len(errs) == 0 || errs[0].Field != "subject" {
+			errs = append(errs, FieldError{Field: "subject", Detail: "is required"})
+		}
+	} else {
+		draft.Subject = strings.TrimSpace(*subject)
+		switch n := utf8.RuneCountInString(draft.Subject); {
+		case n == 0:
+			errs = append(errs, FieldError{Field: "subject", Detail: "must not be empty"})
+		case n > ticket.MaxSubjectRunes:
+			errs = append(errs, FieldError{Field: "subject", Detail: fmt.Sprintf("must be at most %d characters, got %d", ticket.MaxSubjectRunes, n)})
+		}
+	}
+	if description != nil {
+		draft.Description = *description
+		if len(draft.Description) > ticket.MaxDescriptionBytes {
+			errs = append(errs, FieldError{Field: "description", Detail: fmt.Sprintf("must be at most %d bytes", ticket.MaxDescriptionBytes)})
+		}
+	}
+	draft.Priority = ticket.Priority(s.cfg.DefaultPriority)
+	if priority != nil {
+		p, err := ticket.ParsePriority(*priority)
+		if err != nil {
+			errs = append(errs, FieldError{Field: "priority", Detail: err.Error()})
+		}
+		draft.Priority = p
+	}
+	if assignee != nil {
+		a := strings.TrimSpace(*assignee)
+		switch n := utf8.RuneCountInString(a); {
+		case n == 0:
+			// An empty assignee means unassigned.
+		case n > ticket.MaxAssigneeRunes:
+			errs = append(errs, FieldError{Field: "assignee", Detail: fmt.Sprintf("must be at most %d characters", ticket.MaxAssigneeRunes)})
+		default:
+			draft.Assignee = &a
+		}
+	}
+	if !utf8.ValidString(draft.Subject) || !utf8.ValidString(draft.Description) {
+		errs = append(errs, FieldError{Field: "subject", Detail: "must be valid UTF-8"})
+	}
+	key := c.Get("Idempotency-Key")
+	if utf8.RuneCountInString(key) > maxIdempotencyKey {
+		errs = append(errs, FieldError{Field: "Idempotency-Key", Detail: fmt.Sprintf("header must be at most %d characters", maxIdempotencyKey)})
+	}
+	if len(errs) > 0 {
+		return invalid("the ticket is not valid", errs...)
+	}
+	if key == "" {
+		key = "auto:" + randomKey()
+	} else {
+		key = "client:" + key
+	}
+	canonical, _ := json.Marshal(draft)
+	hash := sha256.Sum256(canonical)
+
+	ctx := c.UserContext()
+	res, err := s.store.ReserveTicketNumber(ctx, key, hash[:], draft, s.cfg.IdempotencyTTL.D())
+	if err != nil {
+		return err
+	}
+	if !res.SameRequest {
+		return &Problem{Type: typeIdempotency, Title: "Idempotency key reused", Status: fiber.StatusUnprocessableEntity,
+			Detail: "this Idempotency-Key was already used with a different request body; use a new key for a new ticket",
+			Errors: []FieldError{{Field: "Idempotency-Key", Detail: "already used with a different request"}}}
+	}
+	if !res.New {
+		if t, err := s.store.Ticket(ctx, res.Number); err == nil {
+			c.Location(ticketPath(t.Number))
+			return c.Status(fiber.StatusOK).JSON(t)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if err := s.startTicket(ctx, res.Number, key, draft); err != nil {
+		return err
+	}
+	t, err := s.store.Ticket(ctx, res.Number)
+	if err != nil {
+		return err
+	}
+	c.Location(ticketPath(t.Number))
+	return c.Status(fiber.StatusCreated).JSON(t)
+}
+
+// startTicket runs Update-with-Start on the ticket's workflow and waits
+// until the create Update completes (the ticket is in PostgreSQL). A worker
+// that does not answer within update_timeout yields 503: the request is kept
+// and a retry with the same Idempotency-Key finishes it.
+func (s *Server) startTicket(ctx context.Context, number int64, key string, d ticket.Draft) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
+	defer cancel()
+	in := workflows.TicketInput{Number: number, Priority: d.Priority, Assignee: d.Assignee, Actor: d.Actor}
+	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.TicketWorkflowID(number),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// A ticket number belongs to one workflow run forever.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         workflows.StartSummary(in),
+		TypedSearchAttributes: workflows.InitialSearchAttributes(in),
+	}, workflows.TicketWorkflowName, in)
+	h, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     "create-" + hashID(key),
+			UpdateName:   workflows.UpdateCreate,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err == nil {
+		var out workflows.CreateResult
+		err = h.Get(ctx, &out)
+	}
+	if err == nil {
+		return nil
+	}
+	if isUnavailable(ctx, err) {
+		s.log.Warn("ticket creation not confirmed in time", "ticket", number, "err", err)
+		return unavailable(fmt.Sprintf("ticket #%d was accepted but not confirmed within %s; retry with the same Idempotency-Key",
+			number, s.cfg.UpdateTimeout), retryAfterSeconds)
+	}
+	return fmt.Errorf("api: create ticket %d: %w", number, err)
+}
+
+func isUnavailable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var unavail *serviceerror.Unavailable
+	var exhausted *serviceerror.ResourceExhausted
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &unavail) || errors.As(err, &exhausted) || errors.As(err, &deadline)
+}
+
+func (s *Server) getTicket(c *fiber.Ctx) error {
+	n, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || n <= 0 {
+		return notFound(fmt.Sprintf("ticket %q does not exist", c.Params("id")))
+	}
+	t, err := s.store.Ticket(c.UserContext(), n)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(fmt.Sprintf("ticket %d does not exist", n))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
+}
+
+type ticketPage struct {
+	Items      []ticket.Ticket `json:"items"`
+	NextCursor *string         `json:"next_cursor"`
+}
+
+func (s *Server) listTickets(c *fiber.Ctx) error {
+	var errs []FieldError
+	limit := 25
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			errs = append(errs, FieldError{Field: "limit", Detail: "must be a whole number from 1 to 100"})
+		} else {
+			limit = n
+		}
+	}
+	var before int64
+	if v := c.Query("cursor"); v != "" {
+		n, ok := decodeCursor(v)
+		if !ok {
+			errs = append(errs, FieldError{Field: "cursor", Detail: "is not a cursor this API returned"})
+		}
+		before = n
+	}
+	if len(errs) > 0 {
+		return invalid("the query is not valid", errs...)
+	}
+	items, err := s.store.ListTickets(c.UserContext(), limit+1, before)
+	if err != nil {
+		return err
+	}
+	page := ticketPage{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		cur := encodeCursor(page.Items[limit-1].Number)
+		page.NextCursor = &cur
+	}
+	return c.JSON(page)
+}
+
+func encodeCursor(before int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("t:" + strconv.FormatInt(before, 10)))
+}
+
+func decodeCursor(s string) (int64, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	num, ok := strings.CutPrefix(string(raw), "t:")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	return n, err == nil && n > 0
+}
+
+func ticketPath(n int64) string { return "/api/v1/tickets/" + strconv.FormatInt(n, 10) }
+
+func randomKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// hashID keeps Temporal IDs short and free of client-chosen characters.
+func hashID(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:12])
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

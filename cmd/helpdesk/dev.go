@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/temporalserver"
+	"github.com/helpdesk/helpdesk/worker"
+)
+
+// runDev runs the whole product in one process: an embedded Temporal server
+// with its Web UI, private PostgreSQL and Elasticsearch child processes
+// (unless database_url / elasticsearch_url point at existing ones),
+// migrations, the worker and the API. Ctrl-C stops everything it started.
+func runDev(ctx context.Context, cfg config.Config, _ []string) error {
+	began := time.Now()
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("dev: data dir: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("dev: create data dir %s: %w", dataDir, err)
+	}
+	var stops []func()
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
+
+	if cfg.DatabaseURL == "" {
+		slog.Info("starting PostgreSQL", "port", cfg.DevPostgresPort, "data", filepath.Join(dataDir, "postgres"))
+		pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{
+			DataDir: filepath.Join(dataDir, "postgres"), Port: cfg.DevPostgresPort,
+		})
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		stops = append(stops, func() {
+			if err := pg.Stop(); err != nil {
+				slog.Warn("stop PostgreSQL", "err", err)
+			}
+		})
+		cfg.DatabaseURL = pg.URL()
+	}
+	if cfg.ElasticsearchURL == "" {
+		slog.Info("starting Elasticsearch", "port", cfg.DevElasticsearchPort, "data", filepath.Join(dataDir, "elasticsearch"))
+		es, err := localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{
+			DataDir: filepath.Join(dataDir, "elasticsearch"), Port: cfg.DevElasticsearchPort,
+		})
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		stops = append(stops, func() {
+			if err := es.Stop(); err != nil {
+				slog.Warn("stop Elasticsearch", "err", err)
+			}
+		})
+		cfg.ElasticsearchURL = es.URL()
+	}
+
+	host, portStr, err := net.SplitHostPort(cfg.TemporalAddress)
+	if err != nil {
+		return &config.OptionError{Option: "temporal_address", Reason: "want host:port: " + err.Error()}
+	}
+	port, _ := strconv.Atoi(portStr)
+	slog.Info("starting Temporal", "address", cfg.TemporalAddress)
+	ts, err := temporalserver.Start(temporalserver.Options{
+		IP: host, FrontendPort: port, UIPort: cfg.DevTemporalUIPort,
+		DatabaseFile: filepath.Join(dataDir, "temporal", "temporal.db"),
+		LogLevel:     "warn",
+	})
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	stops = append(stops, ts.Stop)
+
+	from, to, err := store.Migrate(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	slog.Info("database migrated", "from", from, "to", to)
+
+	b, err := connect(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	stops = append(stops, b.Close)
+
+	d := workerDeps(cfg, b)
+	w := worker.New(d)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("dev: worker: %w", err)
+	}
+	stops = append(stops, w.Stop)
+	go worker.PurgeLoop(ctx, d, time.Hour)
+
+	srv := newAPI(cfg, b)
+	errc := make(chan error, 1)
+	go func() { errc <- serveAPI(ctx, srv, cfg.HTTPAddr) }()
+
+	fmt.Printf(`
+helpdesk is running (ready in %s)
+  Web UI and API     http://%s/  (API under /api/v1)
+  Temporal Web UI    %s/namespaces/%s/workflows
+  Temporal frontend  %s  (namespace %s)
+  PostgreSQL         %s
+  Elasticsearch      %s  (index %s)
+  Data               %s
+Press Ctrl-C to stop.
+`, time.Since(began).Round(100*time.Millisecond), cfg.HTTPAddr, ts.UIURL, cfg.TemporalNamespace,
+		cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.ElasticsearchIndex, dataDir)
+
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	case <-ctx.Done():
+		<-errc
+	}
+	slog.Info("shutting down")
+	return nil
+}

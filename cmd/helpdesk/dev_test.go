@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/helpdesk/helpdesk/internal/localsvc"
+)
+
+// The test binary doubles as the helpdesk binary so the dev test runs the
+// real command as a separate process it can signal.
+func TestMain(m *testing.M) {
+	if os.Getenv("HELPDESK_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+type devProcess struct {
+	cmd   *exec.Cmd
+	lines chan string
+	done  chan error
+}
+
+func startDev(t *testing.T, env []string) *devProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "dev")
+	cmd.Env = append(os.Environ(), append(env, "HELPDESK_TEST_AS_MAIN=1")...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &devProcess{cmd: cmd, lines: make(chan string, 1000), done: make(chan error, 1)}
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			select {
+			case p.lines <- s.Text():
+			default:
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	var seen []string
+	deadline := time.After(5 * time.Minute)
+	for {
+		select {
+		case l := <-p.lines:
+			seen = append(seen, l)
+			if strings.Contains(l, "helpdesk is running") {
+				return p
+			}
+		case err := <-p.done:
+			t.Fatalf("helpdesk dev exited early (%v):\n%s", err, strings.Join(seen, "\n"))
+		case <-deadline:
+			t.Fatalf("helpdesk dev not ready after 5 minutes:\n%s", strings.Join(seen, "\n"))
+		}
+	}
+}
+
+func (p *devProcess) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("helpdesk dev exited with %v after %s", err, sig)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("helpdesk dev did not stop within 90s of %s", sig)
+	}
+}
+
+// processesUsing lists live processes whose command line mentions dir.
+func processesUsing(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(cmdline), dir) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		p, err := localsvc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = p
+	}
+	return ports
+}
+
+// TestDevRunsEverythingAndStopsCleanly is `make dev` as a user sees it: from
+// a checkout inside a 0700 directory, everything comes up, a ticket can be
+// created, Ctrl-C leaves no PostgreSQL or Java process behind, and a restart
+// keeps the data.
+func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
+	home := t.TempDir()
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(home, "src", "helpdesk", ".data")
+	ports := freePorts(t, 5)
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	env := []string{
+		"HELPDESK_DATA_DIR=" + dataDir,
+		"HELPDESK_HTTP_ADDR=" + httpAddr,
+		fmt.Sprintf("HELPDESK_TEMPORAL_ADDRESS=127.0.0.1:%d", ports[1]),
+		fmt.Sprintf("HELPDESK_DEV_TEMPORAL_UI_PORT=%d", ports[2]),
+		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
+		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
+		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=",
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	post := func() (int64, string) {
+		res, err := hc.Post("http://"+httpAddr+"/api/v1/tickets", "application/json",
+			strings.NewReader(`{"subject":"Printer on fire","description":"3rd floor"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %d: %s", res.StatusCode, body)
+		}
+		var tk struct {
+			ID      int64  `json:"id"`
+			Subject string `json:"subject"`
+		}
+		_ = json.Unmarshal(body, &tk)
+		return tk.ID, tk.Subject
+	}
+
+	dev := startDev(t, env)
+	id, _ := post()
+	res, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[2]))
+	if err != nil {
+		t.Fatalf("Temporal Web UI: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("Temporal Web UI answered %d", res.StatusCode)
+	}
+	dev.stop(t, syscall.SIGINT)
+	if left := processesUsing(dataDir); len(left) > 0 {
+		t.Fatalf("processes left running after Ctrl-C:\n%s", strings.Join(left, "\n"))
+	}
+
+	dev = startDev(t, env)
+	res, err = hc.Get(fmt.Sprintf("http://%s/api/v1/tickets/%d", httpAddr, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("ticket %d after restart: %d", id, res.StatusCode)
+	}
+	if next, _ := post(); next != id+1 {
+		t.Errorf("after restart the next ticket is #%d, want #%d", next, id+1)
+	}
+	dev.stop(t, syscall.SIGTERM)
+	if left := processesUsing(dataDir); len(left) > 0 {
+		t.Fatalf("processes left running after SIGTERM:\n%s", strings.Join(left, "\n"))
+	}
+}

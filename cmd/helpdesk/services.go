@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/temporalsetup"
+	"github.com/helpdesk/helpdesk/web"
+	"github.com/helpdesk/helpdesk/worker"
+)
+
+// backends are the connections every long-running command needs.
+type backends struct {
+	store    *store.Store
+	index    *search.Index
+	temporal client.Client
+}
+
+func (b *backends) Close() {
+	if b.temporal != nil {
+		b.temporal.Close()
+	}
+	if b.store != nil {
+		b.store.Close()
+	}
+}
+
+// connect opens PostgreSQL, Elasticsearch and Temporal, and prepares the
+// search index and the Temporal namespace (both idempotent).
+func connect(ctx context.Context, cfg config.Config) (*backends, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, &config.OptionError{Option: "database_url", Source: "environment " + config.EnvName("database_url"), Reason: "must be set (postgres://…)"}
+	}
+	if cfg.ElasticsearchURL == "" {
+		return nil, &config.OptionError{Option: "elasticsearch_url", Source: "environment " + config.EnvName("elasticsearch_url"), Reason: "must be set (http://…)"}
+	}
+	b := &backends{}
+	var err error
+	if b.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if b.index, err = search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := retry(ctx, 60*time.Second, func() error { return b.index.EnsureIndex(ctx) }); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if b.temporal, err = client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(slog.Default().With("component", "temporal-sdk")),
+	}); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	if err := temporalsetup.EnsureNamespace(ctx, b.temporal, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// retry calls f until it succeeds or the deadline passes.
+func retry(ctx context.Context, within time.Duration, f func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func newAPI(cfg config.Config, b *backends) *api.Server {
+	deps := api.Deps{Config: cfg, Store: b.store, Index: b.index, Temporal: b.temporal, Logger: slog.Default()}
+	if ui, err := web.Assets(); err == nil && web.HasIndex(ui) {
+		deps.UI = ui
+	}
+	return api.New(deps)
+}
+
+func workerDeps(cfg config.Config, b *backends) worker.Deps {
+	return worker.Deps{Client: b.temporal, TaskQueue: cfg.TaskQueue, Store: b.store, Index: b.index,
+		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default()}
+}
+
+// serveAPI runs the API until ctx ends, then drains in-flight requests.
+func serveAPI(ctx context.Context, srv *api.Server, addr string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Listen(addr) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: listen on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func runAPI(ctx context.Context, cfg config.Config, _ []string) error {
+	b, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	slog.Info("api listening", "url", "http://"+cfg.HTTPAddr)
+	return serveAPI(ctx, newAPI(cfg, b), cfg.HTTPAddr)
+}
+
+func runWorker(ctx context.Context, cfg config.Config, _ []string) error {
+	b, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	d := workerDeps(cfg, b)
+	w := worker.New(d)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	defer w.Stop()
+	slog.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	worker.PurgeLoop(ctx, d, time.Hour)
+	return nil
+}
+
+func runMigrate(ctx context.Context, cfg config.Config, _ []string) error {
+	if cfg.DatabaseURL == "" {
+		return &config.OptionError{Option: "database_url", Reason: "must be set (postgres://…)"}
+	}
+	from, to, err := store.Migrate(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("database schema at version %d (was %d)\n", to, from)
+	return nil
+}

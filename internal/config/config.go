@@ -1,0 +1,322 @@
+// Package config loads helpdesk's one configuration: a YAML file overlaid by
+// HELPDESK_* environment variables, validated as a whole at start so a bad
+// value stops the process with a message naming the option.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// Config is every option helpdesk reads. Field tags give the YAML key; the
+// environment variable is HELPDESK_ + the key in upper case.
+type Config struct {
+	// Product options promised to users.
+	EnableEmailNotifications bool                `yaml:"enable_email_notifications"`
+	DefaultPriority          string              `yaml:"default_priority"`
+	TicketExpirationDays     int                 `yaml:"ticket_expiration_days"`
+	StatusTransitions        map[string][]string `yaml:"status_transitions"`
+	EnableEscalation         bool                `yaml:"enable_escalation"`
+	AuditLogInterval         Duration            `yaml:"audit_log_interval"`
+
+	// Where things run.
+	HTTPAddr           string   `yaml:"http_addr"`
+	DatabaseURL        string   `yaml:"database_url"`
+	ElasticsearchURL   string   `yaml:"elasticsearch_url"`
+	ElasticsearchIndex string   `yaml:"elasticsearch_index"`
+	TemporalAddress    string   `yaml:"temporal_address"`
+	TemporalNamespace  string   `yaml:"temporal_namespace"`
+	TemporalRetention  Duration `yaml:"temporal_retention"`
+	TaskQueue          string   `yaml:"task_queue"`
+	DataDir            string   `yaml:"data_dir"`
+	LogLevel           string   `yaml:"log_level"`
+
+	// Ports of the services `helpdesk dev` starts itself.
+	DevTemporalUIPort    int `yaml:"dev_temporal_ui_port"`
+	DevPostgresPort      int `yaml:"dev_postgres_port"`
+	DevElasticsearchPort int `yaml:"dev_elasticsearch_port"`
+
+	// Limits and deadlines.
+	MaxBodyBytes   int      `yaml:"max_body_bytes"`
+	UpdateTimeout  Duration `yaml:"update_timeout"`
+	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		EnableEmailNotifications: true,
+		DefaultPriority:          string(ticket.PriorityMedium),
+		TicketExpirationDays:     7,
+		StatusTransitions:        ticket.DefaultTransitions(),
+		EnableEscalation:         true,
+		AuditLogInterval:         Duration(24 * time.Hour),
+
+		HTTPAddr:           "127.0.0.1:8080",
+		ElasticsearchIndex: "tickets",
+		TemporalAddress:    "127.0.0.1:7233",
+		TemporalNamespace:  "helpdesk",
+		TemporalRetention:  Duration(30 * 24 * time.Hour),
+		TaskQueue:          "helpdesk-tickets",
+		DataDir:            ".data",
+
+		DevTemporalUIPort:    8233,
+		DevPostgresPort:      5433,
+		DevElasticsearchPort: 9200,
+		LogLevel:             "info",
+
+		MaxBodyBytes:   1 << 20,
+		UpdateTimeout:  Duration(10 * time.Second),
+		IdempotencyTTL: Duration(24 * time.Hour),
+	}
+}
+
+// OptionError names the option that is wrong and why.
+type OptionError struct {
+	Option string // YAML key, e.g. "default_priority"
+	Source string // "file config.yaml" or "environment HELPDESK_DEFAULT_PRIORITY"
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	if e.Source != "" {
+		return fmt.Sprintf("config: option %s (%s): %s", e.Option, e.Source, e.Reason)
+	}
+	return fmt.Sprintf("config: option %s: %s", e.Option, e.Reason)
+}
+
+// Load reads path (when non-empty) then applies environment overrides from
+// env (os.Environ() format) and validates the result.
+func Load(path string, env []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if err := decodeYAML(raw, &cfg, path); err != nil {
+			return cfg, err
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func decodeYAML(raw []byte, cfg *Config, path string) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("config: file %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file: all defaults
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("config: file %s: want a mapping of option: value", path)
+	}
+	fields := yamlFields(cfg)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, val := root.Content[i].Value, root.Content[i+1]
+		target, ok := fields[key]
+		if !ok {
+			return &OptionError{Option: key, Source: fmt.Sprintf("file %s line %d", path, root.Content[i].Line),
+				Reason: "unknown option; known options are " + strings.Join(Options(), ", ")}
+		}
+		if err := val.Decode(target); err != nil {
+			reason := err.Error()
+			var oe *OptionError
+			var te *yaml.TypeError
+			if errors.As(err, &oe) {
+				reason = oe.Reason
+			} else if errors.As(err, &te) {
+				reason = strings.Join(te.Errors, "; ")
+			}
+			return &OptionError{Option: key, Source: fmt.Sprintf("file %s line %d", path, val.Line), Reason: reason}
+		}
+	}
+	return nil
+}
+
+// yamlFields maps each YAML key to a pointer to its field in cfg.
+func yamlFields(cfg *Config) map[string]any {
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	out := make(map[string]any, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("yaml"); tag != "" {
+			out[tag] = v.Field(i).Addr().Interface()
+		}
+	}
+	return out
+}
+
+// envOption binds one environment variable to one option.
+type envOption struct {
+	key string
+	set func(*Config, string) error
+}
+
+func envOptions() []envOption {
+	str := func(key string, f func(*Config) *string) envOption {
+		return envOption{key, func(c *Config, v string) error { *f(c) = v; return nil }}
+	}
+	integer := func(key string, f func(*Config) *int) envOption {
+		return envOption{key, func(c *Config, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("want a whole number, got %q", v)
+			}
+			*f(c) = n
+			return nil
+		}}
+	}
+	boolean := func(key string, f func(*Config) *bool) envOption {
+		return envOption{key, func(c *Config, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*f(c) = b
+			return nil
+		}}
+	}
+	duration := func(key string, f func(*Config) *Duration) envOption {
+		return envOption{key, func(c *Config, v string) error {
+			d, err := ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			*f(c) = Duration(d)
+			return nil
+		}}
+	}
+	return []envOption{
+		boolean("enable_email_notifications", func(c *Config) *bool { return &c.EnableEmailNotifications }),
+		str("default_priority", func(c *Config) *string { return &c.DefaultPriority }),
+		integer("ticket_expiration_days", func(c *Config) *int { return &c.TicketExpirationDays }),
+		{"status_transitions", func(c *Config, v string) error {
+			var m map[string][]string
+			if err := json.Unmarshal([]byte(v), &m); err != nil {
+				return fmt.Errorf("want a JSON object of status to allowed next statuses: %v", err)
+			}
+			c.StatusTransitions = m
+			return nil
+		}},
+		boolean("enable_escalation", func(c *Config) *bool { return &c.EnableEscalation }),
+		duration("audit_log_interval", func(c *Config) *Duration { return &c.AuditLogInterval }),
+		str("http_addr", func(c *Config) *string { return &c.HTTPAddr }),
+		str("database_url", func(c *Config) *string { return &c.DatabaseURL }),
+		str("elasticsearch_url", func(c *Config) *string { return &c.ElasticsearchURL }),
+		str("elasticsearch_index", func(c *Config) *string { return &c.ElasticsearchIndex }),
+		str("temporal_address", func(c *Config) *string { return &c.TemporalAddress }),
+		str("temporal_namespace", func(c *Config) *string { return &c.TemporalNamespace }),
+		duration("temporal_retention", func(c *Config) *Duration { return &c.TemporalRetention }),
+		str("task_queue", func(c *Config) *string { return &c.TaskQueue }),
+		str("data_dir", func(c *Config) *string { return &c.DataDir }),
+		str("log_level", func(c *Config) *string { return &c.LogLevel }),
+		integer("dev_temporal_ui_port", func(c *Config) *int { return &c.DevTemporalUIPort }),
+		integer("dev_postgres_port", func(c *Config) *int { return &c.DevPostgresPort }),
+		integer("dev_elasticsearch_port", func(c *Config) *int { return &c.DevElasticsearchPort }),
+		integer("max_body_bytes", func(c *Config) *int { return &c.MaxBodyBytes }),
+		duration("update_timeout", func(c *Config) *Duration { return &c.UpdateTimeout }),
+		duration("idempotency_ttl", func(c *Config) *Duration { return &c.IdempotencyTTL }),
+	}
+}
+
+// EnvName is the environment variable that overrides option key.
+func EnvName(key string) string { return "HELPDESK_" + strings.ToUpper(key) }
+
+func applyEnv(cfg *Config, env []string) error {
+	vals := map[string]string{}
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "HELPDESK_") {
+			vals[k] = v
+		}
+	}
+	for _, o := range envOptions() {
+		v, ok := vals[EnvName(o.key)]
+		if !ok {
+			continue
+		}
+		if err := o.set(cfg, v); err != nil {
+			return &OptionError{Option: o.key, Source: "environment " + EnvName(o.key), Reason: err.Error()}
+		}
+	}
+	return nil
+}
+
+// Validate checks every option and returns the first problem, naming it.
+func (c Config) Validate() error {
+	if _, err := ticket.ParsePriority(c.DefaultPriority); err != nil {
+		return &OptionError{Option: "default_priority", Reason: err.Error()}
+	}
+	if c.TicketExpirationDays < 1 {
+		return &OptionError{Option: "ticket_expiration_days", Reason: fmt.Sprintf("must be at least 1, got %d", c.TicketExpirationDays)}
+	}
+	if err := ticket.ValidateTransitions(c.StatusTransitions); err != nil {
+		return &OptionError{Option: "status_transitions", Reason: err.Error()}
+	}
+	if c.AuditLogInterval.D() < time.Minute {
+		return &OptionError{Option: "audit_log_interval", Reason: fmt.Sprintf("must be at least 1m, got %s", c.AuditLogInterval)}
+	}
+	if c.HTTPAddr == "" {
+		return &OptionError{Option: "http_addr", Reason: "must not be empty"}
+	}
+	if c.TemporalNamespace == "" {
+		return &OptionError{Option: "temporal_namespace", Reason: "must not be empty"}
+	}
+	if c.TemporalRetention.D() < 24*time.Hour {
+		return &OptionError{Option: "temporal_retention", Reason: "must be at least 1d so operators can inspect closed tickets"}
+	}
+	if c.TaskQueue == "" {
+		return &OptionError{Option: "task_queue", Reason: "must not be empty"}
+	}
+	if c.ElasticsearchIndex == "" || strings.ToLower(c.ElasticsearchIndex) != c.ElasticsearchIndex {
+		return &OptionError{Option: "elasticsearch_index", Reason: "must be a non-empty lower-case index name"}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &OptionError{Option: "log_level", Reason: fmt.Sprintf("want debug, info, warn or error, got %q", c.LogLevel)}
+	}
+	for key, port := range map[string]int{"dev_temporal_ui_port": c.DevTemporalUIPort, "dev_postgres_port": c.DevPostgresPort, "dev_elasticsearch_port": c.DevElasticsearchPort} {
+		if port < 1 || port > 65535 {
+			return &OptionError{Option: key, Reason: fmt.Sprintf("must be a TCP port (1-65535), got %d", port)}
+		}
+	}
+	if c.MaxBodyBytes < 1024 {
+		return &OptionError{Option: "max_body_bytes", Reason: fmt.Sprintf("must be at least 1024, got %d", c.MaxBodyBytes)}
+	}
+	if c.UpdateTimeout.D() < 100*time.Millisecond {
+		return &OptionError{Option: "update_timeout", Reason: "must be at least 100ms"}
+	}
+	if c.IdempotencyTTL.D() < time.Minute {
+		return &OptionError{Option: "idempotency_ttl", Reason: "must be at least 1m"}
+	}
+	return nil
+}
+
+// Options lists every option key in the order the README documents them.
+func Options() []string {
+	var keys []string
+	for _, o := range envOptions() {
+		keys = append(keys, o.key)
+	}
+	return keys
+}

@@ -1,0 +1,132 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "helpdesk.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsAreThePromisedOnes(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.EnableEmailNotifications || !cfg.EnableEscalation {
+		t.Errorf("email notifications and escalation must default to on: %+v", cfg)
+	}
+	if cfg.DefaultPriority != "medium" || cfg.TicketExpirationDays != 7 || cfg.AuditLogInterval.D() != 24*time.Hour {
+		t.Errorf("defaults: priority %s, expiration %d, audit interval %s", cfg.DefaultPriority, cfg.TicketExpirationDays, cfg.AuditLogInterval)
+	}
+	if got := cfg.StatusTransitions["resolved"]; strings.Join(got, ",") != "open,closed" {
+		t.Errorf("default transitions from resolved = %v", got)
+	}
+}
+
+func TestFileThenEnvironment(t *testing.T) {
+	p := writeFile(t, `
+default_priority: high
+ticket_expiration_days: 14
+audit_log_interval: 12h
+enable_email_notifications: false
+status_transitions:
+  open: [in_progress, closed]
+  in_progress: [pending, resolved]
+  pending: [in_progress]
+  resolved: [closed, open]
+  closed: [open]
+`)
+	cfg, err := Load(p, []string{"HELPDESK_DEFAULT_PRIORITY=low", "HELPDESK_AUDIT_LOG_INTERVAL=2d", "OTHER=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DefaultPriority != "low" {
+		t.Errorf("environment must override the file: got %s", cfg.DefaultPriority)
+	}
+	if cfg.TicketExpirationDays != 14 || cfg.EnableEmailNotifications {
+		t.Errorf("file values lost: %+v", cfg)
+	}
+	if cfg.AuditLogInterval.D() != 48*time.Hour {
+		t.Errorf("2d = %s", cfg.AuditLogInterval.D())
+	}
+	if got := cfg.StatusTransitions["open"]; len(got) != 2 {
+		t.Errorf("file transitions replaced the default graph wholesale: %v", got)
+	}
+}
+
+func TestBadOptionsAreNamed(t *testing.T) {
+	cases := []struct {
+		name, file string
+		env        []string
+		option     string
+	}{
+		{"priority", "default_priority: urgent\n", nil, "default_priority"},
+		{"priority env", "", []string{"HELPDESK_DEFAULT_PRIORITY=urgent"}, "default_priority"},
+		{"expiration zero", "ticket_expiration_days: 0\n", nil, "ticket_expiration_days"},
+		{"expiration not a number", "", []string{"HELPDESK_TICKET_EXPIRATION_DAYS=seven"}, "ticket_expiration_days"},
+		{"email bool", "", []string{"HELPDESK_ENABLE_EMAIL_NOTIFICATIONS=maybe"}, "enable_email_notifications"},
+		{"escalation type", "enable_escalation: sometimes\n", nil, "enable_escalation"},
+		{"audit interval", "audit_log_interval: soon\n", nil, "audit_log_interval"},
+		{"audit interval env", "", []string{"HELPDESK_AUDIT_LOG_INTERVAL=1x"}, "audit_log_interval"},
+		{"unknown status", "status_transitions: {open: [done]}\n", nil, "status_transitions"},
+		{"unreachable status", "status_transitions: {open: [closed], closed: [open]}\n", nil, "status_transitions"},
+		{"transitions json", "", []string{`HELPDESK_STATUS_TRANSITIONS={"open":`}, "status_transitions"},
+		{"unknown option", "colour: blue\n", nil, "colour"},
+		{"port", "dev_postgres_port: 70000\n", nil, "dev_postgres_port"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := ""
+			if c.file != "" {
+				path = writeFile(t, c.file)
+			}
+			_, err := Load(path, c.env)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), "option "+c.option) {
+				t.Errorf("error does not name option %s: %v", c.option, err)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	cases := map[string]time.Duration{
+		"7d": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "1d12h": 36 * time.Hour, "90m": 90 * time.Minute, "0d": 0,
+	}
+	for in, want := range cases {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "-1d", "7days", "1d-3h", "abc"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+	if s := Duration(7 * 24 * time.Hour).String(); s != "7d" {
+		t.Errorf("7 days prints as %s", s)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "docs", "helpdesk.example.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TemporalRetention.D() != 30*24*time.Hour {
+		t.Errorf("example retention %s", cfg.TemporalRetention)
+	}
+}

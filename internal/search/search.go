@@ -1,0 +1,242 @@
+// Package search keeps the Elasticsearch projection of tickets: the index
+// mapping, the one function that builds a ticket's search document, and the
+// writes, versioned by the ticket's event sequence so an older retry can
+// never overwrite a newer state.
+package search
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// Index writes and reads the tickets index.
+type Index struct {
+	es   *elasticsearch.Client
+	name string
+}
+
+// New connects to Elasticsearch at url; name is the tickets index.
+func New(url, name string) (*Index, error) {
+	es, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses:  []string{url},
+		MaxRetries: 3,
+		// The client's product check would reject a cluster that answers
+		// slowly on first contact; our readiness check covers reachability.
+		Transport: &http.Transport{MaxIdleConnsPerHost: 32, ResponseHeaderTimeout: 30 * time.Second},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search: client: %w", err)
+	}
+	return &Index{es: es, name: name}, nil
+}
+
+// Name is the index name.
+func (ix *Index) Name() string { return ix.name }
+
+// mapping uses only core Elasticsearch features (standard analyzer, keyword,
+// text, date, numeric) so it runs on the minimal distribution too.
+const mapping = `{
+  "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+  "mappings": {
+    "dynamic": "strict",
+    "properties": {
+      "id":          {"type": "long"},
+      "subject":     {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 256}}},
+      "description": {"type": "text"},
+      "status":      {"type": "keyword"},
+      "priority":    {"type": "keyword"},
+      "priority_rank": {"type": "byte"},
+      "assignee":    {"type": "keyword"},
+      "created_at":  {"type": "date"},
+      "updated_at":  {"type": "date"},
+      "seq":         {"type": "long"}
+    }
+  }
+}`
+
+// EnsureIndex creates the index with its mapping when it does not exist.
+func (ix *Index) EnsureIndex(ctx context.Context) error {
+	res, err := ix.es.Indices.Exists([]string{ix.name}, ix.es.Indices.Exists.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("search: check index %s: %w", ix.name, err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		return nil
+	}
+	res, err = ix.es.Indices.Create(ix.name, ix.es.Indices.Create.WithBody(strings.NewReader(mapping)),
+		ix.es.Indices.Create.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("search: create index %s: %w", ix.name, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		body, _ := io.ReadAll(res.Body)
+		// Another process created it first.
+		if res.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("resource_already_exists_exception")) {
+			return nil
+		}
+		return fmt.Errorf("search: create index %s: %s: %s", ix.name, res.Status(), body)
+	}
+	return nil
+}
+
+// Document is a ticket as indexed.
+type Document struct {
+	ID           int64     `json:"id"`
+	Subject      string    `json:"subject"`
+	Description  string    `json:"description"`
+	Status       string    `json:"status"`
+	Priority     string    `json:"priority"`
+	PriorityRank int       `json:"priority_rank"`
+	Assignee     *string   `json:"assignee"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	Seq          int64     `json:"seq"`
+}
+
+// DocumentFor is the one place a ticket becomes a search document.
+func DocumentFor(t ticket.Ticket) Document {
+	return Document{
+		ID: t.Number, Subject: t.Subject, Description: t.Description,
+		Status: string(t.Status), Priority: string(t.Priority), PriorityRank: t.Priority.Rank(),
+		Assignee: t.Assignee, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Seq: t.Seq,
+	}
+}
+
+// IndexTicket writes the ticket's document at version t.Seq. A write whose
+// sequence is not newer than the stored one is ignored and reported as
+// stale=true: the index already holds the same or a later state.
+func (ix *Index) IndexTicket(ctx context.Context, t ticket.Ticket) (stale bool, err error) {
+	body, err := json.Marshal(DocumentFor(t))
+	if err != nil {
+		return false, fmt.Errorf("search: encode ticket %d: %w", t.Number, err)
+	}
+	res, err := ix.es.Index(ix.name, bytes.NewReader(body),
+		ix.es.Index.WithDocumentID(strconv.FormatInt(t.Number, 10)),
+		ix.es.Index.WithVersion(int(t.Seq)),
+		ix.es.Index.WithVersionType("external"),
+		ix.es.Index.WithContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("search: index ticket %d: %w", t.Number, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusConflict {
+		return true, nil
+	}
+	if res.IsError() {
+		msg, _ := io.ReadAll(res.Body)
+		return false, fmt.Errorf("search: index ticket %d: %s: %s", t.Number, res.Status(), msg)
+	}
+	return false, nil
+}
+
+// Get returns the indexed document of a ticket and its version.
+func (ix *Index) Get(ctx context.Context, number int64) (Document, int64, error) {
+	res, err := ix.es.Get(ix.name, strconv.FormatInt(number, 10), ix.es.Get.WithContext(ctx))
+	if err != nil {
+		return Document{}, 0, fmt.Errorf("search: get ticket %d: %w", number, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return Document{}, 0, fmt.Errorf("search: get ticket %d: %w", number, ErrNotFound)
+	}
+	if res.IsError() {
+		msg, _ := io.ReadAll(res.Body)
+		return Document{}, 0, fmt.Errorf("search: get ticket %d: %s: %s", number, res.Status(), msg)
+	}
+	var out struct {
+		Version int64    `json:"_version"`
+		Source  Document `json:"_source"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return Document{}, 0, fmt.Errorf("search: get ticket %d: decode: %w", number, err)
+	}
+	return out.Source, out.Version, nil
+}
+
+// ErrNotFound says a document is not in the index.
+var ErrNotFound = fmt.Errorf("search: not found")
+
+// Query runs a full-text query over subject and description, optionally
+// filtered by status, and returns matching ticket numbers by relevance.
+func (ix *Index) Query(ctx context.Context, text, status string, size int) ([]int64, error) {
+	var must []any
+	if text != "" {
+		must = append(must, map[string]any{"multi_match": map[string]any{
+			"query": text, "fields": []string{"subject^2", "description"}, "operator": "and",
+		}})
+	}
+	var filter []any
+	if status != "" {
+		filter = append(filter, map[string]any{"term": map[string]any{"status": status}})
+	}
+	q := map[string]any{
+		"size":    size,
+		"_source": false,
+		"query":   map[string]any{"bool": map[string]any{"must": must, "filter": filter}},
+	}
+	body, _ := json.Marshal(q)
+	res, err := ix.es.Search(ix.es.Search.WithIndex(ix.name), ix.es.Search.WithBody(bytes.NewReader(body)),
+		ix.es.Search.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("search: query: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		msg, _ := io.ReadAll(res.Body)
+		return nil, fmt.Errorf("search: query: %s: %s", res.Status(), msg)
+	}
+	var out struct {
+		Hits struct {
+			Hits []struct {
+				ID string `json:"_id"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("search: query: decode: %w", err)
+	}
+	ids := make([]int64, 0, len(out.Hits.Hits))
+	for _, h := range out.Hits.Hits {
+		n, err := strconv.ParseInt(h.ID, 10, 64)
+		if err == nil {
+			ids = append(ids, n)
+		}
+	}
+	return ids, nil
+}
+
+// Refresh makes recent writes searchable now (tests, reindex).
+func (ix *Index) Refresh(ctx context.Context) error {
+	res, err := ix.es.Indices.Refresh(ix.es.Indices.Refresh.WithIndex(ix.name), ix.es.Indices.Refresh.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("search: refresh: %w", err)
+	}
+	res.Body.Close()
+	return nil
+}
+
+// Ping checks the cluster answers.
+func (ix *Index) Ping(ctx context.Context) error {
+	res, err := ix.es.Cluster.Health(ix.es.Cluster.Health.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("search: ping: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("search: ping: %s", res.Status())
+	}
+	return nil
+}

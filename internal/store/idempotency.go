@@ -1,0 +1,105 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Reservation is the ticket number reserved for a creation request.
+type Reservation struct {
+	Number int64
+	// New is true when this call reserved the number; false when an earlier
+	// request with the same key already had.
+	New bool
+	// SameRequest is false when the key was used before with another body.
+	SameRequest bool
+}
+
+// ReserveTicketNumber reserves (or finds) the ticket number for an
+// idempotency key. The request payload is stored with it so the workflow can
+// materialize the ticket without the body passing through Temporal. Keys
+// older than ttl are forgotten: their key is free for a new request.
+func (s *Store) ReserveTicketNumber(ctx context.Context, key string, hash []byte, payload any, ttl time.Duration) (Reservation, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return Reservation{}, fmt.Errorf("store: reserve ticket number: encode payload: %w", err)
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		var r Reservation
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var oldHash []byte
+			var fresh bool
+			err := tx.QueryRow(ctx,
+				`SELECT ticket_number, request_hash, created_at > now() - make_interval(secs => $2)
+				 FROM idempotency_keys WHERE key = $1 FOR UPDATE`,
+				key, ttl.Seconds()).Scan(&r.Number, &oldHash, &fresh)
+			switch {
+			case err == nil && fresh:
+				r.SameRequest = bytes.Equal(oldHash, hash)
+				return nil
+			case err == nil:
+				// Expired: the key may be reused for a new ticket.
+				if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1`, key); err != nil {
+					return err
+				}
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			err = tx.QueryRow(ctx,
+				`INSERT INTO idempotency_keys (key, request_hash, ticket_number, payload)
+				 VALUES ($1, $2, nextval('ticket_number_seq'), $3)
+				 RETURNING ticket_number`,
+				key, hash, body).Scan(&r.Number)
+			if err != nil {
+				return err
+			}
+			r.New, r.SameRequest = true, true
+			return nil
+		})
+		if err == nil {
+			return r, nil
+		}
+		if !isUniqueViolation(err) {
+			break
+		}
+		// Another request inserted the same key between our SELECT and
+		// INSERT; the next attempt finds its row.
+	}
+	return Reservation{}, fmt.Errorf("store: reserve ticket number: %w", err)
+}
+
+// CreationPayload returns the stored request payload for a reserved number.
+func (s *Store) CreationPayload(ctx context.Context, number int64, into any) error {
+	var raw []byte
+	err := s.pool.QueryRow(ctx, `SELECT payload FROM idempotency_keys WHERE ticket_number = $1`, number).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("store: creation payload of ticket %d: %w", number, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: creation payload of ticket %d: %w", number, err)
+	}
+	if err := json.Unmarshal(raw, into); err != nil {
+		return fmt.Errorf("store: creation payload of ticket %d: decode: %w", number, err)
+	}
+	return nil
+}
+
+// PurgeIdempotencyKeys forgets keys older than ttl whose ticket exists, so a
+// reservation whose workflow has not run yet keeps its payload.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, ttl time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx,
+		`DELETE FROM idempotency_keys k
+		 WHERE k.created_at < now() - make_interval(secs => $1)
+		   AND EXISTS (SELECT 1 FROM tickets t WHERE t.number = k.ticket_number)`,
+		ttl.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

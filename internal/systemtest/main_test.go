@@ -1,0 +1,171 @@
+// Package systemtest runs helpdesk end to end against real services: a
+// private PostgreSQL and Elasticsearch (started through internal/localsvc,
+// the same code `helpdesk dev` uses, on their own ports and data
+// directories) and an embedded Temporal server. It is one of only two test
+// packages that link the Temporal server, so the server starts once here.
+package systemtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/temporalserver"
+	"github.com/helpdesk/helpdesk/internal/temporalsetup"
+	"github.com/helpdesk/helpdesk/web"
+	"github.com/helpdesk/helpdesk/worker"
+)
+
+// env is the running system every test talks to.
+var env struct {
+	cfg      config.Config
+	store    *store.Store
+	index    *search.Index
+	temporal client.Client
+	baseURL  string
+	http     *http.Client
+}
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "systemtest: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	slog.SetDefault(logger)
+
+	dir, err := os.MkdirTemp("", "helpdesk-systemtest-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+
+	pgPort, err := localsvc.FreePort()
+	if err != nil {
+		return 0, err
+	}
+	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "postgres"), Port: pgPort})
+	if err != nil {
+		return 0, err
+	}
+	defer pg.Stop()
+	esPort, err := localsvc.FreePort()
+	if err != nil {
+		return 0, err
+	}
+	es, err := localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "elasticsearch"), Port: esPort})
+	if err != nil {
+		return 0, err
+	}
+	defer es.Stop()
+	ts, err := temporalserver.Start(temporalserver.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer ts.Stop()
+
+	cfg := config.Default()
+	cfg.DatabaseURL = pg.URL()
+	cfg.ElasticsearchURL = es.URL()
+	cfg.ElasticsearchIndex = "tickets-systemtest"
+	cfg.TemporalAddress = ts.Address
+	cfg.UpdateTimeout = config.Duration(10 * time.Second)
+	env.cfg = cfg
+
+	if _, _, err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return 0, err
+	}
+	if env.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return 0, err
+	}
+	defer env.store.Close()
+	if env.index, err = search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex); err != nil {
+		return 0, err
+	}
+	if err := env.index.EnsureIndex(ctx); err != nil {
+		return 0, err
+	}
+	env.temporal, err = client.Dial(client.Options{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+		Logger: sdklog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer env.temporal.Close()
+	if err := temporalsetup.EnsureNamespace(ctx, env.temporal, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+		return 0, err
+	}
+
+	w := startWorker(cfg.TaskQueue)
+	defer w.Stop()
+
+	ui, err := web.Assets()
+	if err != nil {
+		return 0, err
+	}
+	if !web.HasIndex(ui) {
+		return 0, fmt.Errorf("the web UI is not built; run `make web` (make test does it)")
+	}
+	srv := api.New(api.Deps{Config: cfg, Store: env.store, Index: env.index, Temporal: env.temporal, UI: ui, Logger: logger})
+	addr, err := listenAndServe(srv)
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Shutdown(context.Background())
+	env.baseURL = "http://" + addr
+	env.http = &http.Client{Timeout: 30 * time.Second}
+
+	return m.Run(), nil
+}
+
+// startWorker runs a ticket worker on taskQueue against the test services.
+func startWorker(taskQueue string) sdkworker.Worker {
+	w := worker.New(worker.Deps{Client: env.temporal, TaskQueue: taskQueue, Store: env.store, Index: env.index,
+		IdempotencyTTL: env.cfg.IdempotencyTTL.D(), Logger: slog.Default()})
+	if err := w.Start(); err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// listenAndServe serves srv on a free loopback port and returns its address.
+func listenAndServe(srv *api.Server) (string, error) {
+	port, err := localsvc.FreePort()
+	if err != nil {
+		return "", err
+	}
+	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+	go func() { _ = srv.Listen(addr) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "", fmt.Errorf("api did not listen on %s", addr)
+}
