@@ -105,9 +105,13 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 	stops = append(stops, w.Stop)
 	go worker.PurgeLoop(ctx, d, time.Hour)
 
+	ln, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
 	srv := newAPI(cfg, b)
 	errc := make(chan error, 1)
-	go func() { errc <- serveAPI(ctx, srv, cfg.HTTPAddr) }()
+	go func() { errc <- serveAPI(ctx, srv, ln) }()
 
 	fmt.Printf(`
 helpdesk is running (ready in %s)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -100,13 +101,23 @@ func workerDeps(cfg config.Config, b *backends) worker.Deps {
 		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default()}
 }
 
+// listen opens the API's port, so a port in use fails before anything
+// claims to be ready.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen on %s (option http_addr): %w", addr, err)
+	}
+	return ln, nil
+}
+
 // serveAPI runs the API until ctx ends, then drains in-flight requests.
-func serveAPI(ctx context.Context, srv *api.Server, addr string) error {
+func serveAPI(ctx context.Context, srv *api.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Listen(addr) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("api: listen on %s: %w", addr, err)
+		return fmt.Errorf("api: serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -120,8 +131,12 @@ func runAPI(ctx context.Context, cfg config.Config, _ []string) error {
 		return err
 	}
 	defer b.Close()
+	ln, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
 	slog.Info("api listening", "url", "http://"+cfg.HTTPAddr)
-	return serveAPI(ctx, newAPI(cfg, b), cfg.HTTPAddr)
+	return serveAPI(ctx, newAPI(cfg, b), ln)
 }
 
 func runWorker(ctx context.Context, cfg config.Config, _ []string) error {

@@ -68,15 +68,15 @@ if [ ! -f "$marker" ]; then
   work="$(mktemp -d "$parent/.install.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   rc=0
-  timeout "$HELPDESK_MVN_TIMEOUT" mvn -B -q \
+  timeout "$HELPDESK_MVN_TIMEOUT" mvn -B -ntp \
     -Daether.connector.connectTimeout=20000 -Daether.connector.requestTimeout=60000 \
     dependency:copy -Dartifact="$ES_ARTIFACT" -DoutputDirectory="$work/download" \
     >"$work/mvn.log" 2>&1 || rc=$?
   if [ "$rc" -ne 0 ]; then
-    tail -n 25 "$work/mvn.log" >&2 || true
+    grep -E "ERROR|WARN" "$work/mvn.log" | tail -n 15 >&2 || true
     if [ "$rc" -eq 124 ]; then
       die "Maven did not finish within ${HELPDESK_MVN_TIMEOUT}s: cannot reach Maven Central (or it is too slow)"
-    elif grep -qiE "could not transfer|unknownhost|connect(ion)? (refused|timed out)|timed out|no route|network is unreachable|transfer failed" "$work/mvn.log"; then
+    elif grep -qiE "could not transfer|unknownhost|unknown host|connect(ion)? (refused|reset|timed out)|timed out|no route to host|network is unreachable|transfer failed|no plugin found for prefix" "$work/mvn.log"; then
       die "cannot reach Maven Central to fetch $ES_ARTIFACT (network or proxy problem; see the Maven output above)"
     else
       die "Maven could not fetch $ES_ARTIFACT (exit $rc; see its output above); set ES_VERSION to a version Maven Central serves"

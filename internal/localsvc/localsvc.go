@@ -15,7 +15,6 @@ package localsvc
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -198,7 +197,12 @@ func ownDir(service string, u *osUser, dir string, perm os.FileMode) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid == u.Uid && st.Gid == u.Gid {
 		return nil
 	}
-	err = filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+	return chownTree(service, u, dir)
+}
+
+// chownTree makes u own dir and everything in it.
+func chownTree(service string, u *osUser, dir string) error {
+	err := filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -251,7 +255,6 @@ type server struct {
 
 	stopOnce sync.Once
 	stopErr  error
-	stopping chan struct{} // closed when Stop begins
 }
 
 // startServer starts cmd with stdout and stderr appended to logPath.
@@ -272,7 +275,7 @@ func startServer(name string, cmd *exec.Cmd, logPath string) (*server, error) {
 	cmd.Stdin = nil
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	s := &server{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{}), stopping: make(chan struct{})}
+	s := &server{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -314,16 +317,27 @@ func (s *server) failure(format string, args ...any) error {
 	return fmt.Errorf("localsvc: %s: %s; log %s ends with:\n%s", s.name, msg, s.logPath, logTail(s.logPath))
 }
 
-// stop sends sig to the group leader, waits up to timeout for the whole
-// process group to exit, and then kills the group. It is idempotent.
+// stop sends sig to the group leader, waits up to timeout for it and all its
+// descendants to exit, and then kills them. Descendants are tracked by PID as
+// well as by process group because postgres puts each of its child processes
+// in a session of its own. stop is idempotent.
 func (s *server) stop(sig syscall.Signal, timeout time.Duration) error {
 	s.stopOnce.Do(func() {
 		if timeout <= 0 {
 			timeout = DefaultStopTimeout
 		}
 		crashed := s.exited()
-		close(s.stopping)
 		deadline := time.Now().Add(timeout)
+		tracked := descendants(s.pgid)
+		killAll := func() {
+			tracked = append(tracked, descendants(s.pgid)...)
+			_ = syscall.Kill(-s.pgid, syscall.SIGKILL)
+			for _, p := range tracked {
+				if p.alive() {
+					_ = syscall.Kill(p.pid, syscall.SIGKILL)
+				}
+			}
+		}
 		killed := false
 		if !crashed {
 			_ = syscall.Kill(s.pgid, sig)
@@ -331,17 +345,17 @@ func (s *server) stop(sig syscall.Signal, timeout time.Duration) error {
 			case <-s.done:
 			case <-time.After(time.Until(deadline)):
 				killed = true
-				_ = syscall.Kill(-s.pgid, syscall.SIGKILL)
+				killAll()
 				<-s.done
 			}
 		}
-		// The leader may be gone while group members (server JVM, backends)
-		// still shut down.
-		for groupAlive(s.pgid) {
+		// The leader may be gone while other processes (the server JVM,
+		// postgres children) still shut down.
+		for s.othersAlive(tracked) {
 			if time.Now().After(deadline) {
 				killed = true
-				_ = syscall.Kill(-s.pgid, syscall.SIGKILL)
-				for i := 0; i < 50 && groupAlive(s.pgid); i++ {
+				killAll()
+				for i := 0; i < 50 && s.othersAlive(tracked); i++ {
 					time.Sleep(100 * time.Millisecond)
 				}
 				break
@@ -356,6 +370,93 @@ func (s *server) stop(sig syscall.Signal, timeout time.Duration) error {
 		}
 	})
 	return s.stopErr
+}
+
+func (s *server) othersAlive(tracked []proc) bool {
+	if groupAlive(s.pgid) {
+		return true
+	}
+	for _, p := range tracked {
+		if p.alive() {
+			return true
+		}
+	}
+	return false
+}
+
+// proc identifies a process across PID reuse by its start time.
+type proc struct {
+	pid   int
+	start string
+}
+
+func (p proc) alive() bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	_, f := statFields(b)
+	return len(f) > 19 && f[0] != "Z" && f[0] != "X" && f[19] == p.start
+}
+
+// descendants lists the live processes below pid (not pid itself).
+func descendants(pid int) []proc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]proc{}
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		_, f := statFields(b)
+		if len(f) <= 19 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], proc{pid: n, start: f[19]})
+	}
+	var out []proc
+	queue := []int{pid}
+	for len(queue) > 0 {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c.pid)
+		}
+		queue = queue[1:]
+	}
+	return out
+}
+
+// procState is the state letter of process pid (R, S, Z, ...), or "" when
+// there is no such process.
+func procState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	_, f := statFields(b)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// statFields splits /proc/PID/stat after the command name, which may hold
+// spaces and parentheses: state, ppid, pgrp, ...
+func statFields(b []byte) (comm string, fields []string) {
+	i := bytes.IndexByte(b, '(')
+	j := bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
+		return "", nil
+	}
+	return string(b[i+1 : j]), strings.Fields(string(b[j+1:]))
 }
 
 // groupAlive reports whether any non-zombie process is still in process
@@ -374,12 +475,7 @@ func groupAlive(pgid int) bool {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
+		_, f := statFields(b)
 		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
@@ -389,9 +485,6 @@ func groupAlive(pgid int) bool {
 	}
 	return false
 }
-
-// errStopped is returned by readiness waits when Stop was called meanwhile.
-var errStopped = errors.New("stopped while starting")
 
 // validName reports whether s is a plain SQL identifier, which keeps the SQL
 // localsvc generates free of quoting problems.

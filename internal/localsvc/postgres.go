@@ -273,8 +273,8 @@ func clearDir(dir string) error {
 
 // checkPostmasterPid refuses to start on a data directory that a live
 // postmaster uses, and removes a postmaster.pid whose PID now belongs to an
-// unrelated process (after a crash and PID reuse), which postgres itself
-// would mistake for a running server. A file naming a dead PID is left to
+// unrelated process (after a crash and PID reuse) or to an unreaped zombie,
+// which postgres itself would mistake for a running server. A file naming a dead PID is left to
 // postgres, which removes it.
 func checkPostmasterPid(dataDir string) error {
 	path := filepath.Join(dataDir, "postmaster.pid")
@@ -287,11 +287,16 @@ func checkPostmasterPid(dataDir string) error {
 	if err != nil || pid <= 0 {
 		return nil
 	}
+	// A postmaster killed with its parent is a zombie until init reaps it;
+	// postgres would take that for a live server.
+	for i := 0; i < 50 && procState(pid) == "Z"; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return nil // dead: postgres cleans up
 	}
-	if strings.TrimSpace(string(comm)) == "postgres" {
+	if st := procState(pid); st != "Z" && st != "X" && strings.TrimSpace(string(comm)) == "postgres" {
 		return fmt.Errorf("localsvc: postgres: %s is in use by a running postgres (pid %d)", dataDir, pid)
 	}
 	if err := os.Remove(path); err != nil {

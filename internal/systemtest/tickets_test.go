@@ -181,8 +181,8 @@ func TestCreateTicketEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if desc.StaticSummary != fmt.Sprintf("Ticket #%d (medium)", created.Number) {
-		t.Errorf("static summary %q", desc.StaticSummary)
+	if summary, err := desc.GetStaticSummary(); err != nil || summary != fmt.Sprintf("Ticket #%d (medium)", created.Number) {
+		t.Errorf("static summary %q, %v", summary, err)
 	}
 	v, err := env.temporal.QueryWorkflow(context.Background(), workflows.TicketWorkflowID(created.Number), "", workflows.QueryState)
 	if err != nil {

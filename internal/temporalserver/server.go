@@ -85,8 +85,10 @@ func Start(o Options) (*Server, error) {
 		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc", "_journal_mode": "WAL", "_busy_timeout": "5000"}
 		sqlConf.DatabaseName = o.DatabaseFile
 	}
-	fresh := o.DatabaseFile == ""
-	if !fresh {
+	// The SQLite plugin creates the schema of an in-memory database itself;
+	// a file needs it once, when the file is new.
+	fresh := false
+	if o.DatabaseFile != "" {
 		if err := os.MkdirAll(filepath.Dir(o.DatabaseFile), 0o755); err != nil {
 			return nil, fmt.Errorf("temporalserver: create data dir: %w", err)
 		}
@@ -99,8 +101,8 @@ func Start(o Options) (*Server, error) {
 			return nil, fmt.Errorf("temporalserver: set up schema: %w", err)
 		}
 	}
-	// The system namespace must exist before the server's own worker service
-	// starts; user namespaces are registered through the API afterwards.
+	// User namespaces are registered through the API after start (see
+	// temporalsetup), so the same code serves an external cluster.
 	const clusterName = "active"
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
@@ -161,6 +163,9 @@ func Start(o Options) (*Server, error) {
 	dyn := dynamicconfig.StaticClient{
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 1000,
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8192,
+		// New namespaces and search attributes become usable within a second
+		// instead of the default ten.
+		dynamicconfig.NamespaceCacheRefreshInterval.Key(): time.Second,
 		// Updates are the API's write path; allow plenty in flight per ticket.
 		dynamicconfig.WorkflowExecutionMaxInFlightUpdates.Key(): 100,
 	}

@@ -51,7 +51,34 @@ func EnsureNamespace(ctx context.Context, c client.Client, namespace string, ret
 			}
 		}
 	}
-	return addSearchAttributes(ctx, c, namespace)
+	if err := addSearchAttributes(ctx, c, namespace); err != nil {
+		return err
+	}
+	return waitUsable(ctx, c, namespace)
+}
+
+// waitUsable returns once the frontend accepts queries on every ticket
+// search attribute: a cluster caches namespace metadata and only sees new
+// attributes after its next refresh, and a workflow started before then
+// would be refused.
+func waitUsable(ctx context.Context, c client.Client, namespace string) error {
+	query := `TicketStatus = "probe" AND TicketPriority = "probe" AND TicketAssignee = "probe" AND ` +
+		`TicketTeam = "probe" AND TicketCategory = "probe" AND TicketEscalationLevel = 0 AND ` +
+		`TicketSLADueAt > "2000-01-01T00:00:00Z"`
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: query, PageSize: 1})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("temporalsetup: search attributes of %s not usable: %w", namespace, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func addSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
