@@ -78,7 +78,7 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 	ts, err := temporalserver.Start(temporalserver.Options{
 		IP: host, FrontendPort: port, UIPort: cfg.DevTemporalUIPort,
 		DatabaseFile: filepath.Join(dataDir, "temporal", "temporal.db"),
-		LogLevel:     "warn",
+		LogLevel:     "error",
 	})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)

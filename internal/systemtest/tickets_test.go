@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/config"
@@ -192,6 +195,32 @@ func TestCreateTicketEndToEnd(t *testing.T) {
 	if err := v.Get(&st); err != nil || st.Status != ticket.StatusOpen || !st.Persisted || st.Seq != 1 {
 		t.Errorf("workflow state %+v, %v", st, err)
 	}
+	// HELPDESK_RECORD_HISTORY=workflows/testdata/<name>.json records this
+	// ticket's history for the replay test in workflows/.
+	if path := os.Getenv("HELPDESK_RECORD_HISTORY"); path != "" {
+		recordHistory(t, workflows.TicketWorkflowID(created.Number), path)
+	}
+}
+
+func recordHistory(t *testing.T, workflowID, path string) {
+	t.Helper()
+	hist := &historypb.History{}
+	iter := env.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %d events of %s to %s", len(hist.Events), workflowID, path)
 }
 
 func TestCreateWithPriorityAndAssignee(t *testing.T) {

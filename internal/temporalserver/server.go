@@ -122,7 +122,7 @@ func Start(o Options) (*Server, error) {
 				InitialFailoverVersion: 1,
 				RPCAddress:             addr,
 				HTTPAddress:            net.JoinHostPort(o.IP, strconv.Itoa(httpPort)),
-				ClusterID:              "helpdesk-dev",
+				ClusterID:              "6d9c3a4e-1f0b-4c55-9d7a-2b8e4f1a7c30", // fixed: the SQLite file remembers it
 			},
 		},
 	}
