@@ -12,12 +12,13 @@ GO_SRC    := $(shell find . -name '*.go' -not -path './web/node_modules/*' 2>/de
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: dev test test-unit test-integration build web services browser clean help
+.PHONY: dev test build web services browser bench clean help
 
 help:
 	@echo "make dev    - install services if missing, build, run everything (Ctrl-C stops)"
 	@echo "make test   - install services if missing, build the UI, run every test"
 	@echo "make build  - build $(BIN) with the web UI embedded"
+	@echo "make bench  - measure ticket creation against a bare-Temporal baseline"
 
 ## services: PostgreSQL, Elasticsearch (and the users they run as)
 services:
@@ -46,6 +47,10 @@ dev: services build
 test: services browser web
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## bench: API ticket creation against a bare-Temporal baseline (docs/benchmarks.md)
+bench: services
+	$(GO) run ./bench/create -requests 400
 
 clean:
 	rm -rf bin web/dist/assets web/dist/index.html

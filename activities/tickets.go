@@ -40,7 +40,13 @@ type PersistCreatedInput struct {
 // PersistResult reports what is now durable.
 type PersistResult struct {
 	Seq int64
+	// Indexed is true when the search index already holds this state.
+	Indexed bool
 }
+
+// inlineIndexTimeout bounds the best-effort indexing done while persisting;
+// a slower Elasticsearch is left to the retrying IndexTicket activity.
+const inlineIndexTimeout = 2 * time.Second
 
 // ErrCodeMissingPayload marks a ticket whose creation request is not in the
 // database; retrying cannot help.
@@ -48,30 +54,34 @@ const ErrCodeMissingPayload = "MissingCreationPayload"
 
 // PersistCreated writes the ticket row and its "created" event.
 func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (PersistResult, error) {
-	var draft ticket.Draft
-	if err := a.Store.CreationPayload(ctx, in.Number, &draft); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return PersistResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
-		}
-		return PersistResult{}, err
-	}
 	t := ticket.Ticket{
-		Number: in.Number, Subject: draft.Subject, Description: draft.Description,
-		Status: in.Status, Priority: in.Priority, Assignee: in.Assignee,
+		Number: in.Number, Status: in.Status, Priority: in.Priority, Assignee: in.Assignee,
 		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt, Seq: in.Seq,
 	}
 	data := map[string]any{"status": in.Status, "priority": in.Priority}
 	if in.Assignee != nil {
 		data["assignee"] = *in.Assignee
 	}
-	stored, err := a.Store.CreateTicket(ctx, t, store.Event{
+	stored, err := a.Store.CreateTicketFromReservation(ctx, t, store.Event{
 		TicketNumber: in.Number, Seq: in.Seq, Kind: "created", Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt,
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		return PersistResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	}
 	if err != nil {
 		return PersistResult{}, err
 	}
-	activity.GetLogger(ctx).Info("ticket persisted", "ticket", in.Number, "seq", stored.Seq)
-	return PersistResult{Seq: stored.Seq}, nil
+	// Index right away on the happy path: it saves the workflow a second
+	// activity (two more trips through the server) per change. Failure here
+	// is not an error; the workflow then schedules IndexTicket.
+	ictx, cancel := context.WithTimeout(ctx, inlineIndexTimeout)
+	defer cancel()
+	indexed := true
+	if _, err := a.Index.IndexTicket(ictx, stored); err != nil {
+		indexed = false
+		activity.GetLogger(ctx).Warn("index after persist failed; the workflow will retry", "ticket", in.Number, "err", err)
+	}
+	return PersistResult{Seq: stored.Seq, Indexed: indexed}, nil
 }
 
 // IndexTicket projects the ticket's current PostgreSQL state into

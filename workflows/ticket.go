@@ -134,13 +134,16 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 }
 
 func (w *ticketWorkflow) run(ctx workflow.Context) error {
-	persistCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	// A local activity: the ticket is written from the worker that runs this
+	// workflow task, saving two trips through the server on the path the
+	// requester waits on. It is idempotent, so a re-run after a crash is safe.
+	persistCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		// The database may be down for a while; the ticket must still land.
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
 	var res activities.PersistResult
-	err := workflow.ExecuteActivity(persistCtx, tickets.PersistCreated, activities.PersistCreatedInput{
+	err := workflow.ExecuteLocalActivity(persistCtx, tickets.PersistCreated, activities.PersistCreatedInput{
 		Number: w.state.Number, Seq: 1, Status: w.state.Status, Priority: w.state.Priority,
 		Assignee: w.state.Assignee, CreatedAt: w.state.CreatedAt, Actor: w.in.Actor,
 	}).Get(ctx, &res)
@@ -160,7 +163,9 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
 
-	w.index(ctx)
+	if !res.Indexed {
+		w.index(ctx)
+	}
 
 	// The ticket stays open until its lifecycle ends; later features add the
 	// changes and timers that get it there.
@@ -178,8 +183,10 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 	return nil
 }
 
-// index refreshes the search projection. Elasticsearch being down must not
-// hold up the ticket, so it retries in the background of the workflow.
+// index refreshes the search projection through a retrying activity. The
+// persist activity already tries once, briefly; this is the durable path
+// for when Elasticsearch was down or slow, and it must not hold up the
+// ticket, so nothing waits for it.
 func (w *ticketWorkflow) index(ctx workflow.Context) {
 	ictx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,6 +34,16 @@ func (u *updateResult) Complete(v any, err error) {
 }
 
 func TestCreateUpdateAnswersOnceTicketIsPersisted(t *testing.T) {
+	// inlineIndexed: the persist activity indexed the ticket itself, so the
+	// workflow must not schedule the retrying IndexTicket activity.
+	for _, inlineIndexed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline indexed %v", inlineIndexed), func(t *testing.T) {
+			testCreate(t, inlineIndexed)
+		})
+	}
+}
+
+func testCreate(t *testing.T, inlineIndexed bool) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Tickets{})
@@ -40,7 +51,7 @@ func TestCreateUpdateAnswersOnceTicketIsPersisted(t *testing.T) {
 	env.OnActivity(tickets.PersistCreated, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PersistCreatedInput) (activities.PersistResult, error) {
 			persisted = in
-			return activities.PersistResult{Seq: 1}, nil
+			return activities.PersistResult{Seq: 1, Indexed: inlineIndexed}, nil
 		})
 	indexed := 0
 	env.OnActivity(tickets.IndexTicket, mock.Anything, int64(42)).Return(func(_ context.Context, _ int64) error {
@@ -72,8 +83,8 @@ func TestCreateUpdateAnswersOnceTicketIsPersisted(t *testing.T) {
 	if persisted.Number != 42 || persisted.Seq != 1 || persisted.Status != ticket.StatusOpen || persisted.Priority != ticket.PriorityHigh {
 		t.Errorf("persisted %+v", persisted)
 	}
-	if indexed != 1 {
-		t.Errorf("indexed %d times, want once", indexed)
+	if want := map[bool]int{false: 1, true: 0}[inlineIndexed]; indexed != want {
+		t.Errorf("IndexTicket ran %d times, want %d", indexed, want)
 	}
 	if state.Status != ticket.StatusOpen || !state.Persisted || state.Seq != 1 {
 		t.Errorf("state %+v", state)

@@ -30,64 +30,45 @@ func (s *Store) ReserveTicketNumber(ctx context.Context, key string, hash []byte
 	if err != nil {
 		return Reservation{}, fmt.Errorf("store: reserve ticket number: encode payload: %w", err)
 	}
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 5; attempt++ {
+		// Common cases in one round trip each: a known key, or a new one.
 		var r Reservation
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var oldHash []byte
-			var fresh bool
-			err := tx.QueryRow(ctx,
-				`SELECT ticket_number, request_hash, created_at > now() - make_interval(secs => $2)
-				 FROM idempotency_keys WHERE key = $1 FOR UPDATE`,
-				key, ttl.Seconds()).Scan(&r.Number, &oldHash, &fresh)
-			switch {
-			case err == nil && fresh:
-				r.SameRequest = bytes.Equal(oldHash, hash)
-				return nil
-			case err == nil:
-				// Expired: the key may be reused for a new ticket.
-				if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1`, key); err != nil {
-					return err
-				}
-			case !errors.Is(err, pgx.ErrNoRows):
-				return err
+		var oldHash []byte
+		var fresh bool
+		err = s.pool.QueryRow(ctx,
+			`SELECT ticket_number, request_hash, created_at > now() - make_interval(secs => $2)
+			 FROM idempotency_keys WHERE key = $1`,
+			key, ttl.Seconds()).Scan(&r.Number, &oldHash, &fresh)
+		switch {
+		case err == nil && fresh:
+			r.SameRequest = bytes.Equal(oldHash, hash)
+			return r, nil
+		case err == nil:
+			// Expired: the key is free again. Delete only the row we saw, so
+			// a concurrent renewal is not lost.
+			if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1 AND ticket_number = $2`, key, r.Number); err != nil {
+				return Reservation{}, fmt.Errorf("store: reserve ticket number: forget expired key: %w", err)
 			}
-			err = tx.QueryRow(ctx,
-				`INSERT INTO idempotency_keys (key, request_hash, ticket_number, payload)
-				 VALUES ($1, $2, nextval('ticket_number_seq'), $3)
-				 RETURNING ticket_number`,
-				key, hash, body).Scan(&r.Number)
-			if err != nil {
-				return err
-			}
-			r.New, r.SameRequest = true, true
-			return nil
-		})
+		case !errors.Is(err, pgx.ErrNoRows):
+			return Reservation{}, fmt.Errorf("store: reserve ticket number: %w", err)
+		}
+		err = s.pool.QueryRow(ctx,
+			`INSERT INTO idempotency_keys (key, request_hash, ticket_number, payload)
+			 VALUES ($1, $2, nextval('ticket_number_seq'), $3)
+			 ON CONFLICT (key) DO NOTHING
+			 RETURNING ticket_number`,
+			key, hash, body).Scan(&r.Number)
 		if err == nil {
+			r.New, r.SameRequest = true, true
 			return r, nil
 		}
-		if !isUniqueViolation(err) {
-			break
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Reservation{}, fmt.Errorf("store: reserve ticket number: %w", err)
 		}
 		// Another request inserted the same key between our SELECT and
-		// INSERT; the next attempt finds its row.
+		// INSERT; the next round finds its row.
 	}
-	return Reservation{}, fmt.Errorf("store: reserve ticket number: %w", err)
-}
-
-// CreationPayload returns the stored request payload for a reserved number.
-func (s *Store) CreationPayload(ctx context.Context, number int64, into any) error {
-	var raw []byte
-	err := s.pool.QueryRow(ctx, `SELECT payload FROM idempotency_keys WHERE ticket_number = $1`, number).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("store: creation payload of ticket %d: %w", number, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("store: creation payload of ticket %d: %w", number, err)
-	}
-	if err := json.Unmarshal(raw, into); err != nil {
-		return fmt.Errorf("store: creation payload of ticket %d: decode: %w", number, err)
-	}
-	return nil
+	return Reservation{}, fmt.Errorf("store: reserve ticket number: key %q keeps changing under concurrent requests", key)
 }
 
 // PurgeIdempotencyKeys forgets keys older than ttl whose ticket exists, so a

@@ -31,35 +31,43 @@ func scanTicket(row pgx.Row) (ticket.Ticket, error) {
 	return t, err
 }
 
-// CreateTicket writes a new ticket and its "created" event in one
-// transaction. It is idempotent: a retry after a crash finds both rows and
-// returns the stored ticket unchanged.
-func (s *Store) CreateTicket(ctx context.Context, t ticket.Ticket, ev Event) (ticket.Ticket, error) {
+// CreateTicketFromReservation writes a new ticket and its "created" event,
+// taking subject and description from the creation request stored with
+// the number's reservation. The statements go in one batch, which
+// PostgreSQL runs as one implicit transaction in one round trip. It is
+// idempotent: a retry after a crash finds both rows and returns the stored
+// ticket unchanged. ErrNotFound means no request is reserved under number.
+func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket, ev Event) (ticket.Ticket, error) {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: encode event: %w", t.Number, err)
 	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO tickets (`+ticketColumns+`)
+		 SELECT $1, k.payload->>'subject', coalesce(k.payload->>'description', ''), $2, $3, $4, $5, $5, $6
+		 FROM idempotency_keys k WHERE k.ticket_number = $1
+		 ON CONFLICT (number) DO NOTHING`,
+		t.Number, t.Status, t.Priority, t.Assignee, t.CreatedAt, ev.Seq)
+	b.Queue(`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
+		 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM tickets WHERE number = $1)
+		 ON CONFLICT (ticket_number, seq) DO NOTHING`,
+		t.Number, ev.Seq, ev.Kind, ev.Actor, data, ev.CreatedAt)
+	b.Queue(`SELECT `+ticketColumns+` FROM tickets WHERE number = $1`, t.Number)
+	br := s.pool.SendBatch(ctx, b)
 	var out ticket.Ticket
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx,
-			`INSERT INTO tickets (`+ticketColumns+`)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
-			 ON CONFLICT (number) DO NOTHING`,
-			t.Number, t.Subject, t.Description, t.Status, t.Priority, t.Assignee, t.CreatedAt, ev.Seq)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx,
-			`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
-			 VALUES ($1, $2, $3, $4, $5, $6)
-			 ON CONFLICT (ticket_number, seq) DO NOTHING`,
-			t.Number, ev.Seq, ev.Kind, ev.Actor, data, ev.CreatedAt)
-		if err != nil {
-			return err
-		}
-		out, err = scanTicket(tx.QueryRow(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE number = $1`, t.Number))
-		return err
-	})
+	_, err = br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		out, err = scanTicket(br.QueryRow())
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: no creation request reserved: %w", t.Number, ErrNotFound)
+	}
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: %w", t.Number, err)
 	}

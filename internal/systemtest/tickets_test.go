@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,9 +23,11 @@ import (
 
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/web"
+	"github.com/helpdesk/helpdesk/worker"
 	"github.com/helpdesk/helpdesk/workflows"
 )
 
@@ -195,15 +198,19 @@ func TestCreateTicketEndToEnd(t *testing.T) {
 	if err := v.Get(&st); err != nil || st.Status != ticket.StatusOpen || !st.Persisted || st.Seq != 1 {
 		t.Errorf("workflow state %+v, %v", st, err)
 	}
-	// HELPDESK_RECORD_HISTORY=workflows/testdata/<name>.json records this
-	// ticket's history for the replay test in workflows/.
-	if path := os.Getenv("HELPDESK_RECORD_HISTORY"); path != "" {
-		recordHistory(t, workflows.TicketWorkflowID(created.Number), path)
-	}
+	recordHistory(t, workflows.TicketWorkflowID(created.Number), "ticket-created.json")
 }
 
-func recordHistory(t *testing.T, workflowID, path string) {
+// recordHistory saves a workflow's history for the replay test in
+// workflows/ when HELPDESK_RECORD_HISTORY names a directory
+// (workflows/testdata).
+func recordHistory(t *testing.T, workflowID, name string) {
 	t.Helper()
+	dir := os.Getenv("HELPDESK_RECORD_HISTORY")
+	if dir == "" {
+		return
+	}
+	path := filepath.Join(dir, name)
 	hist := &historypb.History{}
 	iter := env.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
@@ -521,4 +528,57 @@ func TestBrowserCreatesTicket(t *testing.T) {
 	if !bytes.Contains(out, []byte("1 passed, 0 failed")) {
 		t.Fatalf("browser test output:\n%s", out)
 	}
+}
+
+// With Elasticsearch unreachable a ticket is still created at once; the
+// workflow keeps retrying the projection, and a worker that can reach
+// Elasticsearch later finishes it.
+func TestElasticsearchDownDoesNotBlockCreation(t *testing.T) {
+	cfg := env.cfg
+	cfg.TaskQueue = fmt.Sprintf("es-down-%d", time.Now().UnixNano())
+	deadPort, err := localsvc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadIndex, err := search.New(fmt.Sprintf("http://127.0.0.1:%d", deadPort), cfg.ElasticsearchIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blind := worker.New(worker.Deps{Client: env.temporal, TaskQueue: cfg.TaskQueue, Store: env.store, Index: deadIndex,
+		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default()})
+	if err := blind.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Deps{Config: cfg, Store: env.store, Index: env.index, Temporal: env.temporal})
+	addr, err := listenAndServe(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+
+	res := call(t, "http://"+addr, "POST", "/api/v1/tickets", []byte(`{"subject":"Search is down"}`))
+	if res.status != http.StatusCreated {
+		blind.Stop()
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	var tk ticket.Ticket
+	res.decode(t, &tk)
+	if _, _, err := env.index.Get(context.Background(), tk.Number); err == nil {
+		t.Fatal("indexed although the worker cannot reach Elasticsearch")
+	}
+	blind.Stop()
+
+	healthy := startWorker(cfg.TaskQueue)
+	defer healthy.Stop()
+	eventually(t, 90*time.Second, "ticket indexed once Elasticsearch is reachable", func() error {
+		doc, version, err := env.index.Get(context.Background(), tk.Number)
+		if err != nil {
+			return err
+		}
+		if version != 1 || doc.Subject != "Search is down" {
+			return fmt.Errorf("document %+v version %d", doc, version)
+		}
+		return nil
+	})
+	recordHistory(t, workflows.TicketWorkflowID(tk.Number), "ticket-index-retried.json")
 }

@@ -1,0 +1,264 @@
+// Command create measures ticket creation through the API (HTTP → Temporal
+// Update-with-Start → PostgreSQL, Elasticsearch after) against a bare-Temporal
+// baseline on the same embedded server in the same run: Update-with-Start
+// whose update runs one no-op activity. It prints throughput and latency
+// percentiles at each concurrency and the ratios that docs/benchmarks.md and
+// ../shared/TARGETS.md talk about.
+//
+//	GOTOOLCHAIN=go1.27.3 go run ./bench/create -requests 400
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/temporalserver"
+	"github.com/helpdesk/helpdesk/internal/temporalsetup"
+	"github.com/helpdesk/helpdesk/worker"
+)
+
+const baselineQueue = "bench-baseline"
+
+// baselineWorkflow is the physical ceiling of the design: a workflow whose
+// Update runs one no-op activity, then it stays open like a ticket does.
+func baselineWorkflow(ctx workflow.Context) error {
+	err := workflow.SetUpdateHandler(ctx, "run", func(ctx workflow.Context) error {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+		return workflow.ExecuteActivity(ctx, noop).Get(ctx, nil)
+	})
+	if err != nil {
+		return err
+	}
+	return workflow.Await(ctx, func() bool { return false })
+}
+
+func noop(context.Context) error { return nil }
+
+type result struct {
+	name        string
+	concurrency int
+	n           int
+	errors      int64
+	elapsed     time.Duration
+	lat         []time.Duration
+}
+
+func (r result) throughput() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(r.lat)-1) * p)
+	return r.lat[i]
+}
+
+// load runs n calls of f with the given concurrency.
+func load(name string, concurrency, n int, f func(i int) error) result {
+	var next atomic.Int64
+	var errs atomic.Int64
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := f(i); err != nil {
+					if errs.Add(1) <= 3 {
+						fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+					}
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	r := result{name: name, concurrency: concurrency, n: n, errors: errs.Load(), elapsed: time.Since(start), lat: lat}
+	sort.Slice(r.lat, func(a, b int) bool { return r.lat[a] < r.lat[b] })
+	return r
+}
+
+func main() {
+	requests := flag.Int("requests", 400, "requests per run at each concurrency")
+	levels := flag.String("concurrency", "4,16", "comma-separated client counts")
+	flag.Parse()
+	if err := run(*requests, *levels); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(requests int, levels string) error {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	slog.SetDefault(logger)
+	dir, err := os.MkdirTemp("", "helpdesk-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	pgPort, _ := localsvc.FreePort()
+	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: pgPort})
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	esPort, _ := localsvc.FreePort()
+	es, err := localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "es"), Port: esPort})
+	if err != nil {
+		return err
+	}
+	defer es.Stop()
+	ts, err := temporalserver.Start(temporalserver.Options{})
+	if err != nil {
+		return err
+	}
+	defer ts.Stop()
+
+	cfg := config.Default()
+	cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.TemporalAddress = pg.URL(), es.URL(), ts.Address
+	if _, _, err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ix, err := search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex)
+	if err != nil {
+		return err
+	}
+	if err := ix.EnsureIndex(ctx); err != nil {
+		return err
+	}
+	tc, err := client.Dial(client.Options{HostPort: ts.Address, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger)})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := temporalsetup.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+		return err
+	}
+	tw := worker.New(worker.Deps{Client: tc, TaskQueue: cfg.TaskQueue, Store: st, Index: ix, Logger: logger})
+	if err := tw.Start(); err != nil {
+		return err
+	}
+	defer tw.Stop()
+	bw := sdkworker.New(tc, baselineQueue, sdkworker.Options{})
+	bw.RegisterWorkflow(baselineWorkflow)
+	bw.RegisterActivity(noop)
+	if err := bw.Start(); err != nil {
+		return err
+	}
+	defer bw.Stop()
+
+	srv := api.New(api.Deps{Config: cfg, Store: st, Index: ix, Temporal: tc, Logger: logger})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown(context.Background())
+	base := "http://" + ln.Addr().String()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+
+	var seq atomic.Int64
+	baseline := func(int) error {
+		id := fmt.Sprintf("bench-%d", seq.Add(1))
+		op := tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID: id, TaskQueue: baselineQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, baselineWorkflow)
+		h, err := tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: "run", WaitForStage: client.WorkflowUpdateStageCompleted},
+		})
+		if err != nil {
+			return err
+		}
+		return h.Get(ctx, nil)
+	}
+	viaAPI := func(int) error {
+		n := seq.Add(1)
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/tickets",
+			strings.NewReader(`{"subject":"Benchmark ticket `+strconv.FormatInt(n, 10)+`","description":"created by bench/create","priority":"high"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "bench-"+strconv.FormatInt(n, 10))
+		res, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			return fmt.Errorf("status %d: %s", res.StatusCode, body)
+		}
+		return nil
+	}
+
+	// Warm both paths (connections, caches, JIT of the JVM) before measuring.
+	load("warmup-baseline", 4, 50, baseline)
+	load("warmup-api", 4, 50, viaAPI)
+
+	fmt.Printf("machine: %d CPUs, %s/%s, %s; Temporal embedded (in-memory SQLite), PostgreSQL and Elasticsearch local\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Printf("requests per run: %d\n\n", requests)
+	fmt.Println("| clients | path | throughput (/s) | p50 | p99 | errors |")
+	fmt.Println("|---|---|---|---|---|---|")
+	type pair struct{ b, a result }
+	var pairs []pair
+	for _, lv := range strings.Split(levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(lv))
+		if err != nil || c < 1 {
+			return fmt.Errorf("bad concurrency %q", lv)
+		}
+		b := load("baseline", c, requests, baseline)
+		a := load("api", c, requests, viaAPI)
+		for _, r := range []result{b, a} {
+			fmt.Printf("| %d | %s | %.1f | %s | %s | %d |\n", c, r.name, r.throughput(),
+				r.pct(0.50).Round(100*time.Microsecond), r.pct(0.99).Round(100*time.Microsecond), r.errors)
+		}
+		pairs = append(pairs, pair{b, a})
+	}
+	fmt.Println()
+	fmt.Println("| clients | throughput api/baseline (target ≥ 0.8) | p99 api/baseline (target ≤ 1.25) |")
+	fmt.Println("|---|---|---|")
+	for _, p := range pairs {
+		fmt.Printf("| %d | %.2f | %.2f |\n", p.b.concurrency, p.a.throughput()/p.b.throughput(),
+			float64(p.a.pct(0.99))/float64(p.b.pct(0.99)))
+	}
+	return nil
+}
