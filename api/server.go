@@ -50,8 +50,12 @@ func New(d Deps) *Server {
 		s.log = slog.Default()
 	}
 	s.app = fiber.New(fiber.Config{
-		AppName:               "helpdesk",
-		BodyLimit:             d.Config.MaxBodyBytes,
+		AppName: "helpdesk",
+		// Fiber (fasthttp) refuses an oversized body before reading it and
+		// closes the connection, so a client still sending sees a reset
+		// instead of the 413. Reading up to twice the limit lets the
+		// middleware below answer properly; only larger bodies are cut off.
+		BodyLimit:             2*d.Config.MaxBodyBytes + 64<<10,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
@@ -60,6 +64,12 @@ func New(d Deps) *Server {
 	})
 	s.app.Use(recover.New())
 	s.app.Use(requestid.New())
+	s.app.Use(func(c *fiber.Ctx) error {
+		if len(c.Body()) > s.cfg.MaxBodyBytes {
+			return fiber.ErrRequestEntityTooLarge
+		}
+		return c.Next()
+	})
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 

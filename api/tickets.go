@@ -68,18 +68,19 @@ func decodeObject(c *fiber.Ctx, known ...string) (map[string]json.RawMessage, er
 	return obj, nil
 }
 
-// stringField decodes an optional string (or null) field.
-func stringField(obj map[string]json.RawMessage, name string, errs *[]FieldError) (*string, bool) {
+// stringField decodes an optional string field; null counts as absent. A
+// value of another type adds a field error and reads as absent.
+func stringField(obj map[string]json.RawMessage, name string, errs *[]FieldError) *string {
 	raw, ok := obj[name]
 	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil, true
+		return nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		*errs = append(*errs, FieldError{Field: name, Detail: "must be a string"})
-		return nil, false
+		return nil
 	}
-	return &s, true
+	return &s
 }
 
 // createTicket reserves the ticket number for the request's idempotency key,
@@ -90,54 +91,7 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var errs []FieldError
-	subject, _ := stringField(obj, "subject", &errs)
-	description, _ := stringField(obj, "description", &errs)
-	priority, _ := stringField(obj, "priority", &errs)
-	assignee, _ := stringField(obj, "assignee", &errs)
-
-	draft := ticket.Draft{Actor: "api"}
-	if subject == nil {
-		if _, present := obj["subject"]; !present || len(errs) == 0 || errs[0].Field != "subject" {
-			errs = append(errs, FieldError{Field: "subject", Detail: "is required"})
-		}
-	} else {
-		draft.Subject = strings.TrimSpace(*subject)
-		switch n := utf8.RuneCountInString(draft.Subject); {
-		case n == 0:
-			errs = append(errs, FieldError{Field: "subject", Detail: "must not be empty"})
-		case n > ticket.MaxSubjectRunes:
-			errs = append(errs, FieldError{Field: "subject", Detail: fmt.Sprintf("must be at most %d characters, got %d", ticket.MaxSubjectRunes, n)})
-		}
-	}
-	if description != nil {
-		draft.Description = *description
-		if len(draft.Description) > ticket.MaxDescriptionBytes {
-			errs = append(errs, FieldError{Field: "description", Detail: fmt.Sprintf("must be at most %d bytes", ticket.MaxDescriptionBytes)})
-		}
-	}
-	draft.Priority = ticket.Priority(s.cfg.DefaultPriority)
-	if priority != nil {
-		p, err := ticket.ParsePriority(*priority)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "priority", Detail: err.Error()})
-		}
-		draft.Priority = p
-	}
-	if assignee != nil {
-		a := strings.TrimSpace(*assignee)
-		switch n := utf8.RuneCountInString(a); {
-		case n == 0:
-			// An empty assignee means unassigned.
-		case n > ticket.MaxAssigneeRunes:
-			errs = append(errs, FieldError{Field: "assignee", Detail: fmt.Sprintf("must be at most %d characters", ticket.MaxAssigneeRunes)})
-		default:
-			draft.Assignee = &a
-		}
-	}
-	if !utf8.ValidString(draft.Subject) || !utf8.ValidString(draft.Description) {
-		errs = append(errs, FieldError{Field: "subject", Detail: "must be valid UTF-8"})
-	}
+	draft, errs := s.parseDraft(obj)
 	key := c.Get("Idempotency-Key")
 	if utf8.RuneCountInString(key) > maxIdempotencyKey {
 		errs = append(errs, FieldError{Field: "Idempotency-Key", Detail: fmt.Sprintf("header must be at most %d characters", maxIdempotencyKey)})
@@ -180,6 +134,55 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	}
 	c.Location(ticketPath(t.Number))
 	return c.Status(fiber.StatusCreated).JSON(t)
+}
+
+// parseDraft validates a creation request, collecting every field error.
+func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []FieldError) {
+	var errs []FieldError
+	subject := stringField(obj, "subject", &errs)
+	description := stringField(obj, "description", &errs)
+	priority := stringField(obj, "priority", &errs)
+	assignee := stringField(obj, "assignee", &errs)
+
+	draft := ticket.Draft{Actor: "api", Priority: ticket.Priority(s.cfg.DefaultPriority)}
+	if subject == nil {
+		if len(errs) == 0 || errs[0].Field != "subject" { // not already "must be a string"
+			errs = append(errs, FieldError{Field: "subject", Detail: "is required"})
+		}
+	} else {
+		draft.Subject = strings.TrimSpace(*subject)
+		switch n := utf8.RuneCountInString(draft.Subject); {
+		case n == 0:
+			errs = append(errs, FieldError{Field: "subject", Detail: "must not be empty"})
+		case n > ticket.MaxSubjectRunes:
+			errs = append(errs, FieldError{Field: "subject", Detail: fmt.Sprintf("must be at most %d characters, got %d", ticket.MaxSubjectRunes, n)})
+		}
+	}
+	if description != nil {
+		draft.Description = *description
+		if len(draft.Description) > ticket.MaxDescriptionBytes {
+			errs = append(errs, FieldError{Field: "description", Detail: fmt.Sprintf("must be at most %d bytes", ticket.MaxDescriptionBytes)})
+		}
+	}
+	if priority != nil {
+		p, err := ticket.ParsePriority(*priority)
+		if err != nil {
+			errs = append(errs, FieldError{Field: "priority", Detail: err.Error()})
+		}
+		draft.Priority = p
+	}
+	if assignee != nil {
+		a := strings.TrimSpace(*assignee)
+		switch n := utf8.RuneCountInString(a); {
+		case n == 0:
+			// An empty assignee means unassigned.
+		case n > ticket.MaxAssigneeRunes:
+			errs = append(errs, FieldError{Field: "assignee", Detail: fmt.Sprintf("must be at most %d characters", ticket.MaxAssigneeRunes)})
+		default:
+			draft.Assignee = &a
+		}
+	}
+	return draft, errs
 }
 
 // startTicket runs Update-with-Start on the ticket's workflow and waits

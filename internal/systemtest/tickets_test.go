@@ -317,6 +317,7 @@ func TestErrorsAreProblems(t *testing.T) {
 		{"wrong type", "POST", "/api/v1/tickets", `{"subject":42}`, "application/json", 422, "/problems/validation-error", "subject"},
 		{"unknown field", "POST", "/api/v1/tickets", `{"subject":"a","status":"closed"}`, "application/json", 422, "/problems/validation-error", "status"},
 		{"missing subject", "POST", "/api/v1/tickets", `{"description":"a"}`, "application/json", 422, "/problems/validation-error", "subject"},
+		{"null subject", "POST", "/api/v1/tickets", `{"subject":null}`, "application/json", 422, "/problems/validation-error", "subject"},
 		{"empty subject", "POST", "/api/v1/tickets", `{"subject":"   "}`, "application/json", 422, "/problems/validation-error", "subject"},
 		{"subject too long", "POST", "/api/v1/tickets", `{"subject":"` + long + `"}`, "application/json", 422, "/problems/validation-error", "subject"},
 		{"bad priority", "POST", "/api/v1/tickets", `{"subject":"a","priority":"urgent"}`, "application/json", 422, "/problems/validation-error", "priority"},

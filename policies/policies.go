@@ -1,0 +1,45 @@
+// Package policies holds helpdesk's Casbin model and default role policy,
+// and builds the enforcer that decides whether a role may perform an action
+// on a kind of object. The API consults it for every route (identity and
+// access issue); object scope (which tickets) is applied in queries.
+package policies
+
+import (
+	_ "embed"
+	"fmt"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+	stringadapter "github.com/casbin/casbin/v2/persist/string-adapter"
+)
+
+//go:embed model.conf
+var modelText string
+
+//go:embed policy.csv
+var defaultPolicy string
+
+// Roles, from least to most privileged.
+const (
+	RoleRequester = "requester"
+	RoleAgent     = "agent"
+	RoleLead      = "lead"
+	RoleAdmin     = "admin"
+)
+
+// Roles lists every role.
+func Roles() []string { return []string{RoleRequester, RoleAgent, RoleLead, RoleAdmin} }
+
+// NewEnforcer returns an enforcer loaded with the model and default policy.
+// It is safe for concurrent use.
+func NewEnforcer() (*casbin.SyncedEnforcer, error) {
+	m, err := model.NewModelFromString(modelText)
+	if err != nil {
+		return nil, fmt.Errorf("policies: model: %w", err)
+	}
+	e, err := casbin.NewSyncedEnforcer(m, stringadapter.NewAdapter(defaultPolicy))
+	if err != nil {
+		return nil, fmt.Errorf("policies: enforcer: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,40 @@
+package policies
+
+import "testing"
+
+func TestDefaultPolicy(t *testing.T) {
+	e, err := NewEnforcer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		role, obj, act string
+		allowed        bool
+	}{
+		{RoleRequester, "ticket", "create", true},
+		{RoleRequester, "ticket", "comment", true},
+		{RoleRequester, "ticket", "comment_internal", false},
+		{RoleRequester, "ticket", "assign", false},
+		{RoleRequester, "ticket", "list", false},
+		{RoleRequester, "audit_log", "read", false},
+		{RoleAgent, "ticket", "assign", true},
+		{RoleAgent, "ticket", "comment_internal", true},
+		{RoleAgent, "ticket", "bulk_update", false},
+		{RoleAgent, "team", "manage", false},
+		{RoleLead, "ticket", "assign", true}, // inherited from agent
+		{RoleLead, "ticket", "bulk_update", true},
+		{RoleLead, "user", "manage", false},
+		{RoleAdmin, "user", "manage", true},
+		{RoleAdmin, "audit_log", "read", true},
+		{"stranger", "ticket", "read", false},
+	}
+	for _, c := range cases {
+		got, err := e.Enforce(c.role, c.obj, c.act)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.allowed {
+			t.Errorf("%s %s %s: allowed=%v, want %v", c.role, c.act, c.obj, got, c.allowed)
+		}
+	}
+}
