@@ -154,6 +154,10 @@ func (u *osUser) inGroup(gid uint32) bool {
 // what lets the servers use a data directory inside a 0700 home directory
 // without opening that home directory to everyone.
 func grantSearch(service string, u *osUser, dir string) error {
+	// setfacl reads, edits and writes a directory's ACL: two services
+	// granting on the same ancestor at once would lose one entry.
+	aclMu.Lock()
+	defer aclMu.Unlock()
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("localsvc: %s: %w", service, err)
@@ -182,6 +186,8 @@ func grantSearch(service string, u *osUser, dir string) error {
 	}
 	return nil
 }
+
+var aclMu sync.Mutex
 
 // ownDir creates dir if needed and makes u own it and everything in it, so a
 // server can keep its data there. Ownership is only walked when the top
