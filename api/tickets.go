@@ -277,7 +277,7 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return invalid("the query is not valid", errs...)
 	}
-	items, err := s.store.ListTickets(c.UserContext(), limit+1, before)
+	items, err := s.store.ListTickets(c.UserContext(), limit+1, before, "", nil)
 	if err != nil {
 		return err
 	}

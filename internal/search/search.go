@@ -58,6 +58,9 @@ const mapping = `{
       "priority":    {"type": "keyword"},
       "priority_rank": {"type": "byte"},
       "assignee":    {"type": "keyword"},
+      "requester_id": {"type": "long"},
+      "team_id":     {"type": "long"},
+      "requester_org_id": {"type": "long"},
       "created_at":  {"type": "date"},
       "updated_at":  {"type": "date"},
       "seq":         {"type": "long"}
@@ -73,7 +76,7 @@ func (ix *Index) EnsureIndex(ctx context.Context) error {
 	}
 	res.Body.Close()
 	if res.StatusCode == http.StatusOK {
-		return nil
+		return ix.putMapping(ctx)
 	}
 	res, err = ix.es.Indices.Create(ix.name, ix.es.Indices.Create.WithBody(strings.NewReader(mapping)),
 		ix.es.Indices.Create.WithContext(ctx))
@@ -92,6 +95,28 @@ func (ix *Index) EnsureIndex(ctx context.Context) error {
 	return nil
 }
 
+// putMapping adds fields that newer versions introduced to an existing
+// index (Elasticsearch accepts additive mapping changes in place).
+func (ix *Index) putMapping(ctx context.Context) error {
+	var m struct {
+		Mappings json.RawMessage `json:"mappings"`
+	}
+	if err := json.Unmarshal([]byte(mapping), &m); err != nil {
+		return fmt.Errorf("search: mapping: %w", err)
+	}
+	res, err := ix.es.Indices.PutMapping([]string{ix.name}, bytes.NewReader(m.Mappings),
+		ix.es.Indices.PutMapping.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("search: update mapping of %s: %w", ix.name, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		body, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("search: update mapping of %s: %s: %s", ix.name, res.Status(), body)
+	}
+	return nil
+}
+
 // Document is a ticket as indexed.
 type Document struct {
 	ID           int64     `json:"id"`
@@ -101,6 +126,9 @@ type Document struct {
 	Priority     string    `json:"priority"`
 	PriorityRank int       `json:"priority_rank"`
 	Assignee     *string   `json:"assignee"`
+	RequesterID  *int64    `json:"requester_id"`
+	TeamID       *int64    `json:"team_id"`
+	RequesterOrg *int64    `json:"requester_org_id"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	Seq          int64     `json:"seq"`
@@ -111,7 +139,8 @@ func DocumentFor(t ticket.Ticket) Document {
 	return Document{
 		ID: t.Number, Subject: t.Subject, Description: t.Description,
 		Status: string(t.Status), Priority: string(t.Priority), PriorityRank: t.Priority.Rank(),
-		Assignee: t.Assignee, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Seq: t.Seq,
+		Assignee: t.Assignee, RequesterID: t.RequesterID, TeamID: t.TeamID, RequesterOrg: t.RequesterOrgID,
+		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Seq: t.Seq,
 	}
 }
 

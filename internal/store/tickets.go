@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,10 +25,16 @@ type Event struct {
 
 const ticketColumns = `number, subject, description, status, priority, assignee, created_at, updated_at, last_seq`
 
+// ticketSelect reads tickets as alias t, with the requester's organization
+// (the search projection and organization-wide visibility need it).
+const ticketSelect = `SELECT t.number, t.subject, t.description, t.status, t.priority, t.assignee,
+	t.created_at, t.updated_at, t.last_seq, t.requester_id, t.team_id, u.organization_id
+	FROM tickets t LEFT JOIN users u ON u.id = t.requester_id`
+
 func scanTicket(row pgx.Row) (ticket.Ticket, error) {
 	var t ticket.Ticket
 	err := row.Scan(&t.Number, &t.Subject, &t.Description, &t.Status, &t.Priority, &t.Assignee,
-		&t.CreatedAt, &t.UpdatedAt, &t.Seq)
+		&t.CreatedAt, &t.UpdatedAt, &t.Seq, &t.RequesterID, &t.TeamID, &t.RequesterOrgID)
 	return t, err
 }
 
@@ -43,8 +50,9 @@ func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket
 		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: encode event: %w", t.Number, err)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO tickets (`+ticketColumns+`)
-		 SELECT $1, k.payload->>'subject', coalesce(k.payload->>'description', ''), $2, $3, $4, $5, $5, $6
+	b.Queue(`INSERT INTO tickets (`+ticketColumns+`, requester_id, team_id)
+		 SELECT $1, k.payload->>'subject', coalesce(k.payload->>'description', ''), $2, $3, $4, $5, $5, $6,
+		        (k.payload->>'requester_id')::bigint, (k.payload->>'team_id')::bigint
 		 FROM idempotency_keys k WHERE k.ticket_number = $1
 		 ON CONFLICT (number) DO NOTHING`,
 		t.Number, t.Status, t.Priority, t.Assignee, t.CreatedAt, ev.Seq)
@@ -52,7 +60,7 @@ func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket
 		 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM tickets WHERE number = $1)
 		 ON CONFLICT (ticket_number, seq) DO NOTHING`,
 		t.Number, ev.Seq, ev.Kind, ev.Actor, data, ev.CreatedAt)
-	b.Queue(`SELECT `+ticketColumns+` FROM tickets WHERE number = $1`, t.Number)
+	b.Queue(ticketSelect+` WHERE t.number = $1`, t.Number)
 	br := s.pool.SendBatch(ctx, b)
 	var out ticket.Ticket
 	_, err = br.Exec()
@@ -76,7 +84,20 @@ func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket
 
 // Ticket returns one ticket by number.
 func (s *Store) Ticket(ctx context.Context, number int64) (ticket.Ticket, error) {
-	t, err := scanTicket(s.pool.QueryRow(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE number = $1`, number))
+	return s.TicketInScope(ctx, number, "", nil)
+}
+
+// TicketInScope returns a ticket only if it satisfies the caller's scope
+// predicate (over alias t; "" means every ticket). A ticket outside the
+// scope is ErrNotFound, exactly like a missing one.
+func (s *Store) TicketInScope(ctx context.Context, number int64, scopeSQL string, scopeArgs []any) (ticket.Ticket, error) {
+	q := ticketSelect + ` WHERE t.number = $1`
+	args := []any{number}
+	if scopeSQL != "" {
+		q += ` AND ` + scopeSQL
+		args = append(args, scopeArgs...)
+	}
+	t, err := scanTicket(s.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ticket.Ticket{}, fmt.Errorf("store: ticket %d: %w", number, ErrNotFound)
 	}
@@ -87,16 +108,20 @@ func (s *Store) Ticket(ctx context.Context, number int64) (ticket.Ticket, error)
 }
 
 // ListTickets returns up to limit tickets, newest first, with numbers below
-// before (0 means from the newest). The number is the keyset cursor: it
-// never changes and new tickets only appear above it.
-func (s *Store) ListTickets(ctx context.Context, limit int, before int64) ([]ticket.Ticket, error) {
-	q := `SELECT ` + ticketColumns + ` FROM tickets ORDER BY number DESC LIMIT $1`
-	args := []any{limit}
-	if before > 0 {
-		q = `SELECT ` + ticketColumns + ` FROM tickets WHERE number < $2 ORDER BY number DESC LIMIT $1`
-		args = append(args, before)
+// before (0 means from the newest), filtered inside the query by the
+// caller's scope predicate (over alias t, its placeholders numbered from $3;
+// "" means every ticket). The number is the keyset cursor: it never changes
+// and new tickets only appear above it.
+func (s *Store) ListTickets(ctx context.Context, limit int, before int64, scopeSQL string, scopeArgs []any) ([]ticket.Ticket, error) {
+	if before <= 0 {
+		before = math.MaxInt64
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
+	q := ticketSelect + ` WHERE t.number < $2`
+	if scopeSQL != "" {
+		q += ` AND ` + scopeSQL
+	}
+	q += ` ORDER BY t.number DESC LIMIT $1`
+	rows, err := s.pool.Query(ctx, q, append([]any{limit, before}, scopeArgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tickets: %w", err)
 	}

@@ -168,6 +168,12 @@ type Ticket struct {
 	Assignee    *string   `json:"assignee"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// RequesterID is the user who asked; TeamID the team working it. Both
+	// decide who may see the ticket.
+	RequesterID *int64 `json:"requester_id"`
+	TeamID      *int64 `json:"team_id"`
+	// RequesterOrgID is the requester's organization (visibility, search).
+	RequesterOrgID *int64 `json:"-"`
 	// Seq is the sequence number of the last event applied to the ticket; it
 	// versions the search document.
 	Seq int64 `json:"-"`
@@ -198,5 +204,7 @@ type Draft struct {
 	Description string   `json:"description"`
 	Priority    Priority `json:"priority"`
 	Assignee    *string  `json:"assignee,omitempty"`
+	RequesterID *int64   `json:"requester_id,omitempty"`
+	TeamID      *int64   `json:"team_id,omitempty"`
 	Actor       string   `json:"actor"`
 }
