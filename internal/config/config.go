@@ -46,6 +46,21 @@ type Config struct {
 	DevPostgresPort      int `yaml:"dev_postgres_port"`
 	DevElasticsearchPort int `yaml:"dev_elasticsearch_port"`
 
+	// Access.
+	SessionTTL          Duration `yaml:"session_ttl"`
+	AgentsSeeAllTickets bool     `yaml:"agents_see_all_tickets"`
+	// BootstrapToken, when set, becomes an admin API token at start (for
+	// scripts); at least 24 characters.
+	BootstrapToken string `yaml:"bootstrap_token"`
+	AuditExportDir string `yaml:"audit_export_dir"`
+	// OpenID Connect single sign-on; off while oidc_issuer is empty.
+	OIDCIssuer       string            `yaml:"oidc_issuer"`
+	OIDCClientID     string            `yaml:"oidc_client_id"`
+	OIDCClientSecret string            `yaml:"oidc_client_secret"`
+	OIDCRedirectURL  string            `yaml:"oidc_redirect_url"`
+	OIDCGroupsClaim  string            `yaml:"oidc_groups_claim"`
+	OIDCRoleMapping  map[string]string `yaml:"oidc_role_mapping"`
+
 	// Limits and deadlines.
 	MaxBodyBytes   int      `yaml:"max_body_bytes"`
 	UpdateTimeout  Duration `yaml:"update_timeout"`
@@ -74,6 +89,9 @@ func Default() Config {
 		DevPostgresPort:      5433,
 		DevElasticsearchPort: 9200,
 		LogLevel:             "info",
+
+		SessionTTL:      Duration(7 * 24 * time.Hour),
+		OIDCGroupsClaim: "groups",
 
 		MaxBodyBytes:   1 << 20,
 		UpdateTimeout:  Duration(10 * time.Second),
@@ -232,6 +250,23 @@ func envOptions() []envOption {
 		integer("dev_temporal_ui_port", func(c *Config) *int { return &c.DevTemporalUIPort }),
 		integer("dev_postgres_port", func(c *Config) *int { return &c.DevPostgresPort }),
 		integer("dev_elasticsearch_port", func(c *Config) *int { return &c.DevElasticsearchPort }),
+		duration("session_ttl", func(c *Config) *Duration { return &c.SessionTTL }),
+		boolean("agents_see_all_tickets", func(c *Config) *bool { return &c.AgentsSeeAllTickets }),
+		str("bootstrap_token", func(c *Config) *string { return &c.BootstrapToken }),
+		str("audit_export_dir", func(c *Config) *string { return &c.AuditExportDir }),
+		str("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
+		str("oidc_client_id", func(c *Config) *string { return &c.OIDCClientID }),
+		str("oidc_client_secret", func(c *Config) *string { return &c.OIDCClientSecret }),
+		str("oidc_redirect_url", func(c *Config) *string { return &c.OIDCRedirectURL }),
+		str("oidc_groups_claim", func(c *Config) *string { return &c.OIDCGroupsClaim }),
+		{"oidc_role_mapping", func(c *Config, v string) error {
+			var m map[string]string
+			if err := json.Unmarshal([]byte(v), &m); err != nil {
+				return fmt.Errorf("want a JSON object of group to role: %v", err)
+			}
+			c.OIDCRoleMapping = m
+			return nil
+		}},
 		integer("max_body_bytes", func(c *Config) *int { return &c.MaxBodyBytes }),
 		duration("update_timeout", func(c *Config) *Duration { return &c.UpdateTimeout }),
 		duration("idempotency_ttl", func(c *Config) *Duration { return &c.IdempotencyTTL }),
@@ -298,6 +333,27 @@ func (c Config) Validate() error {
 	for key, port := range map[string]int{"dev_temporal_ui_port": c.DevTemporalUIPort, "dev_postgres_port": c.DevPostgresPort, "dev_elasticsearch_port": c.DevElasticsearchPort} {
 		if port < 1 || port > 65535 {
 			return &OptionError{Option: key, Reason: fmt.Sprintf("must be a TCP port (1-65535), got %d", port)}
+		}
+	}
+	if c.SessionTTL.D() < time.Minute {
+		return &OptionError{Option: "session_ttl", Reason: "must be at least 1m"}
+	}
+	if c.BootstrapToken != "" && len(c.BootstrapToken) < 24 {
+		return &OptionError{Option: "bootstrap_token", Reason: "must be at least 24 characters"}
+	}
+	if c.OIDCIssuer != "" {
+		if c.OIDCClientID == "" {
+			return &OptionError{Option: "oidc_client_id", Reason: "must be set when oidc_issuer is"}
+		}
+		if c.OIDCRedirectURL == "" {
+			return &OptionError{Option: "oidc_redirect_url", Reason: "must be set when oidc_issuer is (…/api/v1/auth/sso/callback)"}
+		}
+	}
+	for group, role := range c.OIDCRoleMapping {
+		switch role {
+		case "requester", "agent", "lead", "admin":
+		default:
+			return &OptionError{Option: "oidc_role_mapping", Reason: fmt.Sprintf("group %q maps to unknown role %q", group, role)}
 		}
 	}
 	if c.MaxBodyBytes < 1024 {

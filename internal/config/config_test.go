@@ -83,6 +83,10 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"transitions json", "", []string{`HELPDESK_STATUS_TRANSITIONS={"open":`}, "status_transitions"},
 		{"unknown option", "colour: blue\n", nil, "colour"},
 		{"port", "dev_postgres_port: 70000\n", nil, "dev_postgres_port"},
+		{"session ttl", "session_ttl: 10s\n", nil, "session_ttl"},
+		{"short bootstrap token", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=short"}, "bootstrap_token"},
+		{"oidc without client", "oidc_issuer: http://127.0.0.1:9000\n", nil, "oidc_client_id"},
+		{"oidc role mapping", "", []string{`HELPDESK_OIDC_ROLE_MAPPING={"staff":"wizard"}`}, "oidc_role_mapping"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,104 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/store"
+)
+
+// The tests share one private PostgreSQL with the migrated schema; each test
+// makes its own users (unique emails) so they do not see each other's rows.
+var (
+	testPool *pgxpool.Pool
+	svc      *Service
+)
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "identity tests: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "helpdesk-identity-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	port, err := localsvc.FreePort()
+	if err != nil {
+		return 0, err
+	}
+	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: port})
+	if err != nil {
+		return 0, fmt.Errorf("start postgres: %w", err)
+	}
+	defer pg.Stop()
+	if _, _, err := store.Migrate(ctx, pg.URL()); err != nil {
+		return 0, err
+	}
+	testPool, err = pgxpool.New(ctx, pg.URL())
+	if err != nil {
+		return 0, err
+	}
+	defer testPool.Close()
+	svc = New(testPool)
+	return m.Run(), nil
+}
+
+const testPassword = "correct horse battery"
+
+var userSeq atomic.Int64
+
+// newEmail returns an address no other test uses.
+func newEmail() string {
+	return fmt.Sprintf("user%d@example.test", userSeq.Add(1))
+}
+
+// newUser creates a user with role and testPassword.
+func newUser(t testing.TB, role Role, org *int64) User {
+	t.Helper()
+	u, err := svc.CreateUser(context.Background(), NewUser{Email: newEmail(), Name: "Test " + string(role), Role: role, Password: testPassword, OrganizationID: org})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// mustExec runs setup SQL.
+func mustExec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	if _, err := testPool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// wantErr fails unless errors.Is(err, target).
+func wantErr(t testing.TB, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error = %v, want %v", err, target)
+	}
+}
+
+// wantField fails unless err is a FieldError about field.
+func wantField(t testing.TB, err error, field string) {
+	t.Helper()
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != field || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error = %v, want invalid %s", err, field)
+	}
+}

@@ -1,0 +1,72 @@
+package identity
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Principal is who is calling: the signed-in user, what they belong to, and
+// how they proved it. The API builds one per request (SessionPrincipal or
+// TokenPrincipal) and decides everything from it; TicketScope turns it into
+// the tickets they may see.
+type Principal struct {
+	User User
+	// TeamIDs are the teams whose tickets the user works: those they are a
+	// member of and those they lead, ascending.
+	TeamIDs []int64
+	// LeadOf are the teams the user leads, ascending.
+	LeadOf []int64
+	// OrganizationShared is true when the user's organization lets its
+	// requesters see each other's tickets.
+	OrganizationShared bool
+	// Via is how the caller authenticated: "session" or "token".
+	Via string
+	// TokenID and Scopes describe the API token when Via is "token".
+	TokenID int64
+	Scopes  []string
+}
+
+// How a Principal authenticated.
+const (
+	ViaSession = "session"
+	ViaToken   = "token"
+)
+
+// HasScope reports whether the credential allows the kind of action scope
+// names (see the Scope* constants). A browser session may do everything the
+// user's role allows; a token only what its scopes name, where ScopeAdmin
+// implies every scope. Scopes narrow a role, never widen it: the API still
+// checks the role.
+func (p Principal) HasScope(scope string) bool {
+	switch p.Via {
+	case ViaSession:
+		return true
+	case ViaToken:
+		return slices.Contains(p.Scopes, scope) || slices.Contains(p.Scopes, ScopeAdmin)
+	}
+	return false
+}
+
+// principalColumns loads a Principal's user, teams and organization
+// setting; the query names the user u and left-joins their organization as
+// o (see principalJoins).
+var principalColumns = `u.id, u.email, u.name, u.role, u.organization_id, u.disabled, u.created_at,
+	COALESCE(o.shared_tickets, false),
+	` + fmt.Sprintf(teamsOfSQL, "u.id") + `,
+	ARRAY(SELECT t.id FROM teams t WHERE t.lead_id = u.id ORDER BY t.id)`
+
+const principalJoins = `JOIN users u ON u.id = %s LEFT JOIN organizations o ON o.id = u.organization_id`
+
+// scanPrincipal scans a row whose first columns are extra and whose
+// remaining ones are principalColumns.
+func scanPrincipal(row pgx.Row, extra ...any) (Principal, error) {
+	var p Principal
+	var role string
+	dest := append(extra, &p.User.ID, &p.User.Email, &p.User.Name, &role, &p.User.OrganizationID,
+		&p.User.Disabled, &p.User.CreatedAt, &p.OrganizationShared, &p.TeamIDs, &p.LeadOf)
+	err := row.Scan(dest...)
+	p.User.Role = Role(role)
+	return p, err
+}

@@ -1,0 +1,342 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Role is what a user does in helpdesk; it decides which tickets they see
+// (TicketScope) and which actions the API allows them.
+type Role string
+
+// The roles, from least to most trusted.
+const (
+	// RoleRequester asks for help: sees their own tickets (and their
+	// organization's when it shares tickets).
+	RoleRequester Role = "requester"
+	// RoleAgent works tickets of their teams and untriaged ones.
+	RoleAgent Role = "agent"
+	// RoleLead is an agent who also runs one or more teams.
+	RoleLead Role = "lead"
+	// RoleAdmin configures helpdesk and sees everything.
+	RoleAdmin Role = "admin"
+)
+
+// ParseRole turns user or configuration input into a Role.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
+	case RoleRequester, RoleAgent, RoleLead, RoleAdmin:
+		return r, nil
+	}
+	return "", invalid("role", "must be one of requester, agent, lead, admin")
+}
+
+// Staff reports whether the role works tickets rather than files them.
+func (r Role) Staff() bool { return r == RoleAgent || r == RoleLead || r == RoleAdmin }
+
+// User is a person who can sign in. The password hash never leaves the
+// package.
+type User struct {
+	ID             int64     `json:"id"`
+	Email          string    `json:"email"`
+	Name           string    `json:"name"`
+	Role           Role      `json:"role"`
+	OrganizationID *int64    `json:"organization_id"`
+	Disabled       bool      `json:"disabled"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Email string
+	Name  string
+	Role  Role
+	// Password may be empty for users who only sign in through SSO; such
+	// users cannot use Authenticate.
+	Password       string
+	OrganizationID *int64
+}
+
+// Input limits.
+const (
+	maxEmailLen    = 254 // RFC 5321 path limit
+	maxNameLen     = 200
+	minPasswordLen = 8    // characters
+	maxPasswordLen = 1024 // bytes; argon2 copes, but nobody needs more
+)
+
+const userColumns = `id, email, name, role, organization_id, disabled, created_at`
+
+func scanUser(row pgx.Row) (User, error) {
+	var u User
+	var role string
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.OrganizationID, &u.Disabled, &u.CreatedAt)
+	u.Role = Role(role)
+	return u, err
+}
+
+// normalizeEmail lower-cases and trims an address so that one mailbox is one
+// account whatever the case it is typed in.
+func normalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// validateEmail accepts a bare address (no display name or comments).
+func validateEmail(email string) error {
+	if email == "" {
+		return invalid("email", "is required")
+	}
+	if len(email) > maxEmailLen {
+		return invalid("email", "is longer than %d characters", maxEmailLen)
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" {
+		return invalid("email", "is not a valid address")
+	}
+	return nil
+}
+
+func validateName(name string) error {
+	if utf8.RuneCountInString(name) > maxNameLen {
+		return invalid("name", "is longer than %d characters", maxNameLen)
+	}
+	return nil
+}
+
+func validatePassword(password string) error {
+	if utf8.RuneCountInString(password) < minPasswordLen {
+		return invalid("password", "must be at least %d characters", minPasswordLen)
+	}
+	if len(password) > maxPasswordLen {
+		return invalid("password", "must be at most %d bytes", maxPasswordLen)
+	}
+	return nil
+}
+
+// CreateUser adds a user. The email is stored trimmed and lower-case; an
+// email already taken (in any case) is ErrConflict.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (User, error) {
+	email := normalizeEmail(nu.Email)
+	name := strings.TrimSpace(nu.Name)
+	if err := validateEmail(email); err != nil {
+		return User{}, fmt.Errorf("identity: create user: %w", err)
+	}
+	if err := validateName(name); err != nil {
+		return User{}, fmt.Errorf("identity: create user: %w", err)
+	}
+	role, err := ParseRole(string(nu.Role))
+	if err != nil {
+		return User{}, fmt.Errorf("identity: create user: %w", err)
+	}
+	var hash *string
+	if nu.Password != "" {
+		if err := validatePassword(nu.Password); err != nil {
+			return User{}, fmt.Errorf("identity: create user: %w", err)
+		}
+		h, err := HashPassword(nu.Password)
+		if err != nil {
+			return User{}, fmt.Errorf("identity: create user: %w", err)
+		}
+		hash = &h
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `
+		INSERT INTO users (email, name, role, password_hash, organization_id)
+		VALUES ($1, $2, $3, $4, $5)
+		RETURNING `+userColumns,
+		email, name, string(role), hash, nu.OrganizationID))
+	switch {
+	case pgCode(err) == pgUniqueViolation:
+		return User{}, fmt.Errorf("identity: create user %s: %w", email, ErrConflict)
+	case pgCode(err) == pgForeignKeyViolation:
+		return User{}, fmt.Errorf("identity: create user: %w", invalid("organization_id", "no such organization"))
+	case err != nil:
+		return User{}, fmt.Errorf("identity: create user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID returns the user with id, or ErrNotFound.
+func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("identity: user %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("identity: user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with email in any case, or ErrNotFound.
+func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
+	email = normalizeEmail(email)
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = $1`, email))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("identity: user by email: %w", ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("identity: user by email: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers pages through users in id order: up to limit (1..1000, default
+// 100) users with ids greater than afterID. Pass the last id seen to get the
+// next page.
+func (s *Service) ListUsers(ctx context.Context, limit int, afterID int64) ([]User, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("identity: list users: %w", err)
+	}
+	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) { return scanUser(row) })
+	if err != nil {
+		return nil, fmt.Errorf("identity: list users: %w", err)
+	}
+	return users, nil
+}
+
+// SetPassword replaces a user's password. It does not end their sessions;
+// call RevokeUserSessions as well when the password was changed because it
+// may have leaked.
+func (s *Service) SetPassword(ctx context.Context, userID int64, password string) error {
+	if err := validatePassword(password); err != nil {
+		return fmt.Errorf("identity: set password: %w", err)
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("identity: set password: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1`, userID, hash)
+	if err != nil {
+		return fmt.Errorf("identity: set password: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("identity: set password: user %d: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// SetDisabled disables or re-enables a user. A disabled user cannot sign
+// in, and their sessions and tokens stop working at once (they are checked
+// on every request), without being revoked: re-enabling brings them back
+// unless they expired meanwhile.
+func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET disabled = $2, updated_at = now() WHERE id = $1`, userID, disabled)
+	if err != nil {
+		return fmt.Errorf("identity: set disabled: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("identity: set disabled: user %d: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// SetRole changes what a user may do; it takes effect on their next request.
+func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
+	role, err := ParseRole(string(role))
+	if err != nil {
+		return fmt.Errorf("identity: set role: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET role = $2, updated_at = now() WHERE id = $1`, userID, string(role))
+	if err != nil {
+		return fmt.Errorf("identity: set role: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("identity: set role: user %d: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// UpsertOIDCUser provisions the account of someone signing in through an
+// OpenID provider, and is called on every such sign-in:
+//
+//   - a user already linked to (issuer, subject) gets role (and name, when
+//     the provider sends one) refreshed; their email is left as it is;
+//   - otherwise a user with the same email is linked to (issuer, subject) and
+//     gets role; one already linked to another subject is ErrConflict;
+//   - otherwise a user without a password is created.
+//
+// Linking by email hands an existing account to whoever the provider vouches
+// for, so pass only an email the provider has verified (email_verified).
+// role is the caller's mapping of the provider's groups. A disabled user is
+// returned as such; CreateSession refuses them.
+func (s *Service) UpsertOIDCUser(ctx context.Context, issuer, subject, email, name string, role Role) (User, error) {
+	email = normalizeEmail(email)
+	name = strings.TrimSpace(name)
+	if issuer == "" || subject == "" {
+		return User{}, fmt.Errorf("identity: oidc user: %w", invalid("subject", "issuer and subject are required"))
+	}
+	if err := validateEmail(email); err != nil {
+		return User{}, fmt.Errorf("identity: oidc user: %w", err)
+	}
+	if err := validateName(name); err != nil {
+		return User{}, fmt.Errorf("identity: oidc user: %w", err)
+	}
+	role, err := ParseRole(string(role))
+	if err != nil {
+		return User{}, fmt.Errorf("identity: oidc user: %w", err)
+	}
+	// Two first sign-ins of one person can race to create the account; the
+	// loser's insert hits the unique index and the retry finds the winner's.
+	for attempt := 0; ; attempt++ {
+		u, err := s.upsertOIDCUser(ctx, issuer, subject, email, name, role)
+		if pgCode(err) == pgUniqueViolation && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return User{}, fmt.Errorf("identity: oidc user: %w", err)
+		}
+		return u, nil
+	}
+}
+
+func (s *Service) upsertOIDCUser(ctx context.Context, issuer, subject, email, name string, role Role) (User, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+
+	u, err := scanUser(tx.QueryRow(ctx, `
+		UPDATE users SET role = $3, name = CASE WHEN $4 = '' THEN name ELSE $4 END, updated_at = now()
+		WHERE oidc_issuer = $1 AND oidc_subject = $2
+		RETURNING `+userColumns, issuer, subject, string(role), name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		var linked bool
+		var id int64
+		err = tx.QueryRow(ctx, `SELECT id, oidc_subject IS NOT NULL FROM users WHERE lower(email) = $1 FOR UPDATE`, email).Scan(&id, &linked)
+		switch {
+		case err == nil && linked:
+			return User{}, fmt.Errorf("%s is linked to another single sign-on account: %w", email, ErrConflict)
+		case err == nil:
+			u, err = scanUser(tx.QueryRow(ctx, `
+				UPDATE users SET oidc_issuer = $2, oidc_subject = $3, role = $4,
+				       name = CASE WHEN $5 = '' THEN name ELSE $5 END, updated_at = now()
+				WHERE id = $1
+				RETURNING `+userColumns, id, issuer, subject, string(role), name))
+		case errors.Is(err, pgx.ErrNoRows):
+			u, err = scanUser(tx.QueryRow(ctx, `
+				INSERT INTO users (email, name, role, oidc_issuer, oidc_subject)
+				VALUES ($1, $2, $3, $4, $5)
+				RETURNING `+userColumns, email, name, string(role), issuer, subject))
+		}
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
