@@ -53,6 +53,9 @@ type Config struct {
 	// scripts); at least 24 characters.
 	BootstrapToken string `yaml:"bootstrap_token"`
 	AuditExportDir string `yaml:"audit_export_dir"`
+	// CookieSecret signs short-lived cookies (single sign-on in flight);
+	// every API process must share it. Empty: random per process.
+	CookieSecret string `yaml:"cookie_secret"`
 	// OpenID Connect single sign-on; off while oidc_issuer is empty.
 	OIDCIssuer       string            `yaml:"oidc_issuer"`
 	OIDCClientID     string            `yaml:"oidc_client_id"`
@@ -254,6 +257,7 @@ func envOptions() []envOption {
 		boolean("agents_see_all_tickets", func(c *Config) *bool { return &c.AgentsSeeAllTickets }),
 		str("bootstrap_token", func(c *Config) *string { return &c.BootstrapToken }),
 		str("audit_export_dir", func(c *Config) *string { return &c.AuditExportDir }),
+		str("cookie_secret", func(c *Config) *string { return &c.CookieSecret }),
 		str("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
 		str("oidc_client_id", func(c *Config) *string { return &c.OIDCClientID }),
 		str("oidc_client_secret", func(c *Config) *string { return &c.OIDCClientSecret }),
@@ -340,6 +344,9 @@ func (c Config) Validate() error {
 	}
 	if c.BootstrapToken != "" && len(c.BootstrapToken) < 24 {
 		return &OptionError{Option: "bootstrap_token", Reason: "must be at least 24 characters"}
+	}
+	if c.CookieSecret != "" && len(c.CookieSecret) < 32 {
+		return &OptionError{Option: "cookie_secret", Reason: "must be at least 32 characters"}
 	}
 	if c.OIDCIssuer != "" {
 		if c.OIDCClientID == "" {
