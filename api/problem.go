@@ -31,15 +31,21 @@ func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.T
 
 // Problem types. They are stable identifiers documented in docs/api.md.
 const (
-	typeMalformed      = "/problems/malformed-request"
-	typeValidation     = "/problems/validation-error"
-	typeTooLarge       = "/problems/request-too-large"
-	typeUnsupported    = "/problems/unsupported-media-type"
-	typeNotFound       = "/problems/not-found"
-	typeIdempotency    = "/problems/idempotency-key-reused"
-	typeUnavailable    = "/problems/temporarily-unavailable"
-	typeInternal       = "/problems/internal-error"
-	typeMethodNotAllow = "/problems/method-not-allowed"
+	typeMalformed          = "/problems/malformed-request"
+	typeValidation         = "/problems/validation-error"
+	typeTooLarge           = "/problems/request-too-large"
+	typeUnsupported        = "/problems/unsupported-media-type"
+	typeNotFound           = "/problems/not-found"
+	typeIdempotency        = "/problems/idempotency-key-reused"
+	typeUnavailable        = "/problems/temporarily-unavailable"
+	typeInternal           = "/problems/internal-error"
+	typeMethodNotAllow     = "/problems/method-not-allowed"
+	typeUnauthenticated    = "/problems/unauthenticated"
+	typeInvalidCredentials = "/problems/invalid-credentials"
+	typeTooManyAttempts    = "/problems/too-many-attempts"
+	typeForbidden          = "/problems/forbidden"
+	typeCSRF               = "/problems/csrf"
+	typeConflict           = "/problems/conflict"
 )
 
 func malformed(detail string) *Problem {

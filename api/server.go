@@ -17,8 +17,13 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"go.temporal.io/sdk/client"
 
+	"github.com/casbin/casbin/v2"
+
+	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
 )
 
@@ -28,6 +33,13 @@ type Deps struct {
 	Store    *store.Store
 	Index    *search.Index
 	Temporal client.Client
+	Identity *identity.Service
+	Audit    *audit.Log
+	Enforcer casbin.IEnforcer
+	// SSO is the OpenID provider; nil when single sign-on is off.
+	SSO *sso.Provider
+	// SSOKey signs the short-lived cookie that carries a sign-in in flight.
+	SSOKey []byte
 	// UI is the built web app; nil serves a hint instead.
 	UI     fs.FS
 	Logger *slog.Logger
@@ -40,12 +52,19 @@ type Server struct {
 	store    *store.Store
 	index    *search.Index
 	temporal client.Client
+	ident    *identity.Service
+	auditLog *audit.Log
+	enforcer casbin.IEnforcer
+	sso      *sso.Provider
+	ssoKey   []byte
+	routes   []Route
 	log      *slog.Logger
 }
 
 // New builds the API with every route.
 func New(d Deps) *Server {
-	s := &Server{cfg: d.Config, store: d.Store, index: d.Index, temporal: d.Temporal, log: d.Logger}
+	s := &Server{cfg: d.Config, store: d.Store, index: d.Index, temporal: d.Temporal,
+		ident: d.Identity, auditLog: d.Audit, enforcer: d.Enforcer, sso: d.SSO, ssoKey: d.SSOKey, log: d.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -70,14 +89,28 @@ func New(d Deps) *Server {
 		}
 		return c.Next()
 	})
-	s.app.Get("/healthz", s.healthz)
-	s.app.Get("/readyz", s.readyz)
+	s.handle(fiber.MethodGet, "/healthz", nil, s.healthz)
+	s.handle(fiber.MethodGet, "/readyz", nil, s.readyz)
 
-	v1 := s.app.Group("/api/v1")
-	v1.Post("/tickets", s.createTicket)
-	v1.Get("/tickets", s.listTickets)
-	v1.Get("/tickets/:id", s.getTicket)
-	v1.All("/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	const v1 = "/api/v1"
+	s.handle(fiber.MethodPost, v1+"/auth/login", nil, s.login)
+	s.handle(fiber.MethodGet, v1+"/auth/providers", nil, s.providers)
+	s.handle(fiber.MethodGet, v1+"/auth/sso/start", nil, s.ssoStart)
+	s.handle(fiber.MethodGet, v1+"/auth/sso/callback", nil, s.ssoCallback)
+	s.handle(fiber.MethodPost, v1+"/auth/logout", &access{object: "self", action: "read"}, s.logout)
+	s.handle(fiber.MethodGet, v1+"/me", &access{object: "self", action: "read"}, s.me)
+	s.handle(fiber.MethodPost, v1+"/tokens", &access{object: "token", action: "manage"}, s.createToken)
+	s.handle(fiber.MethodGet, v1+"/tokens", &access{object: "token", action: "manage"}, s.listTokens)
+	s.handle(fiber.MethodDelete, v1+"/tokens/:id", &access{object: "token", action: "manage"}, s.revokeToken)
+	s.handle(fiber.MethodGet, v1+"/users", &access{object: "user", action: "list", scope: identity.ScopeAdmin}, s.listUsers)
+	s.handle(fiber.MethodPost, v1+"/users", &access{object: "user", action: "create", scope: identity.ScopeAdmin}, s.createUser)
+	s.handle(fiber.MethodGet, v1+"/teams", &access{object: "team", action: "list", scope: identity.ScopeTicketsRead}, s.listTeams)
+	s.handle(fiber.MethodPost, v1+"/teams", &access{object: "team", action: "create", scope: identity.ScopeAdmin}, s.createTeam)
+	s.handle(fiber.MethodGet, v1+"/audit-log", &access{object: "audit_log", action: "read", scope: identity.ScopeAdmin}, s.auditLogEntries)
+	s.handle(fiber.MethodPost, v1+"/tickets", &access{object: "ticket", action: "create", scope: identity.ScopeTicketsWrite}, s.createTicket)
+	s.handle(fiber.MethodGet, v1+"/tickets", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.listTickets)
+	s.handle(fiber.MethodGet, v1+"/tickets/:id", &access{object: "ticket", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.getTicket)
+	s.app.All(v1+"/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	if d.UI != nil {
 		s.app.Use("/", filesystem.New(filesystem.Config{

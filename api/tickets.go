@@ -92,6 +92,9 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 		return err
 	}
 	draft, errs := s.parseDraft(obj)
+	p := principalOf(c)
+	draft.RequesterID = &p.User.ID
+	draft.Actor = fmt.Sprintf("user:%d", p.User.ID)
 	key := c.Get("Idempotency-Key")
 	if utf8.RuneCountInString(key) > maxIdempotencyKey {
 		errs = append(errs, FieldError{Field: "Idempotency-Key", Detail: fmt.Sprintf("header must be at most %d characters", maxIdempotencyKey)})
@@ -99,10 +102,11 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return invalid("the ticket is not valid", errs...)
 	}
+	// Keys are per user: one user's key never finds another's ticket.
 	if key == "" {
 		key = "auto:" + randomKey()
 	} else {
-		key = "client:" + key
+		key = fmt.Sprintf("user:%d:%s", p.User.ID, key)
 	}
 	canonical, _ := json.Marshal(draft)
 	hash := sha256.Sum256(canonical)
@@ -144,7 +148,7 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 	priority := stringField(obj, "priority", &errs)
 	assignee := stringField(obj, "assignee", &errs)
 
-	draft := ticket.Draft{Actor: "api", Priority: ticket.Priority(s.cfg.DefaultPriority)}
+	draft := ticket.Draft{Priority: ticket.Priority(s.cfg.DefaultPriority)}
 	if subject == nil {
 		if len(errs) == 0 || errs[0].Field != "subject" { // not already "must be a string"
 			errs = append(errs, FieldError{Field: "subject", Detail: "is required"})
@@ -240,7 +244,8 @@ func (s *Server) getTicket(c *fiber.Ctx) error {
 	if err != nil || n <= 0 {
 		return notFound(fmt.Sprintf("ticket %q does not exist", c.Params("id")))
 	}
-	t, err := s.store.Ticket(c.UserContext(), n)
+	sql, args := s.scope(principalOf(c)).SQL("t", 2)
+	t, err := s.store.TicketInScope(c.UserContext(), n, sql, args)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound(fmt.Sprintf("ticket %d does not exist", n))
 	}
@@ -277,7 +282,8 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return invalid("the query is not valid", errs...)
 	}
-	items, err := s.store.ListTickets(c.UserContext(), limit+1, before, "", nil)
+	sql, args := s.scope(principalOf(c)).SQL("t", 3)
+	items, err := s.store.ListTickets(c.UserContext(), limit+1, before, sql, args)
 	if err != nil {
 		return err
 	}
@@ -306,6 +312,8 @@ func decodeCursor(s string) (int64, bool) {
 	n, err := strconv.ParseInt(num, 10, 64)
 	return n, err == nil && n > 0
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 func ticketPath(n int64) string { return "/api/v1/tickets/" + strconv.FormatInt(n, 10) }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
@@ -97,6 +98,10 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 	}
 	stops = append(stops, b.Close)
 
+	if err := seedDemo(ctx, b.ident); err != nil {
+		return fmt.Errorf("dev: seed demo users: %w", err)
+	}
+
 	d := workerDeps(cfg, b)
 	w := worker.New(d)
 	if err := w.Start(); err != nil {
@@ -109,7 +114,10 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	srv := newAPI(cfg, b)
+	srv, err := newAPI(ctx, cfg, b)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- serveAPI(ctx, srv, ln) }()
 
@@ -121,9 +129,10 @@ helpdesk is running (ready in %s)
   PostgreSQL         %s
   Elasticsearch      %s  (index %s)
   Data               %s
+  Sign in            admin@, lead@, agent@, requester@example.com, password %q
 Press Ctrl-C to stop.
 `, time.Since(began).Round(100*time.Millisecond), cfg.HTTPAddr, ts.UIURL, cfg.TemporalNamespace,
-		cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.ElasticsearchIndex, dataDir)
+		cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.ElasticsearchIndex, dataDir, demoPassword)
 
 	select {
 	case err := <-errc:
@@ -135,4 +144,43 @@ Press Ctrl-C to stop.
 	}
 	slog.Info("shutting down")
 	return nil
+}
+
+// demoPassword is the password of the demo users `helpdesk dev` seeds.
+const demoPassword = "helpdesk"
+
+// seedDemo creates the demo users and team once; existing ones are kept
+// as they are (a changed password stays changed).
+func seedDemo(ctx context.Context, ident *identity.Service) error {
+	ids := map[string]int64{}
+	for _, u := range []struct {
+		email, name string
+		role        identity.Role
+	}{
+		{"admin@example.com", "Ada Admin", identity.RoleAdmin},
+		{"lead@example.com", "Lee Lead", identity.RoleLead},
+		{"agent@example.com", "Alex Agent", identity.RoleAgent},
+		{"requester@example.com", "Robin Requester", identity.RoleRequester},
+	} {
+		created, err := ident.CreateUser(ctx, identity.NewUser{Email: u.email, Name: u.name, Role: u.role, Password: demoPassword})
+		if errors.Is(err, identity.ErrConflict) {
+			created, err = ident.UserByEmail(ctx, u.email)
+		}
+		if err != nil {
+			return err
+		}
+		ids[string(u.role)] = created.ID
+	}
+	teams, err := ident.ListTeams(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range teams {
+		if t.Name == "Demo team" {
+			return nil
+		}
+	}
+	lead := ids["lead"]
+	_, err = ident.CreateTeam(ctx, "Demo team", &lead, []int64{ids["agent"], ids["lead"]})
+	return err
 }

@@ -130,6 +130,7 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := filepath.Join(home, "src", "helpdesk", ".data")
+	const bootstrap = "dev-test-bootstrap-token-0123456789"
 	ports := freePorts(t, 5)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	env := []string{
@@ -140,11 +141,15 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
 		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
 		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=",
+		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
 	post := func() (int64, string) {
-		res, err := hc.Post("http://"+httpAddr+"/api/v1/tickets", "application/json",
+		req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/v1/tickets",
 			strings.NewReader(`{"subject":"Printer on fire","description":"3rd floor"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+bootstrap)
+		res, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,6 +168,16 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 
 	dev := startDev(t, env)
 	id, _ := post()
+	// The demo users are seeded: the requester signs in with the demo password.
+	login, err := hc.Post("http://"+httpAddr+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"requester@example.com","password":"helpdesk"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Body.Close()
+	if login.StatusCode != http.StatusOK {
+		t.Errorf("demo requester sign-in: %d", login.StatusCode)
+	}
 	res, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[2]))
 	if err != nil {
 		t.Fatalf("Temporal Web UI: %v", err)
@@ -177,7 +192,9 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	}
 
 	dev = startDev(t, env)
-	res, err = hc.Get(fmt.Sprintf("http://%s/api/v1/tickets/%d", httpAddr, id))
+	get, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/api/v1/tickets/%d", httpAddr, id), nil)
+	get.Header.Set("Authorization", "Bearer "+bootstrap)
+	res, err = hc.Do(get)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ func commands() []command {
 		{"api", "serve the HTTP API and web UI", runAPI},
 		{"worker", "run the Temporal worker for ticket workflows", runWorker},
 		{"migrate", "apply database migrations and exit", runMigrate},
+		{"users", "manage accounts: users create --email E --role R [--name N] [--password-stdin]", runUsers},
 		{"version", "print the version", nil},
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,10 +12,14 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalsetup"
+	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/web"
 	"github.com/helpdesk/helpdesk/worker"
 )
@@ -24,6 +29,8 @@ type backends struct {
 	store    *store.Store
 	index    *search.Index
 	temporal client.Client
+	ident    *identity.Service
+	audit    *audit.Log
 }
 
 func (b *backends) Close() {
@@ -69,7 +76,43 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 		b.Close()
 		return nil, err
 	}
+	b.ident = identity.New(b.store.Pool())
+	b.audit = audit.New(b.store.Pool())
+	if cfg.BootstrapToken != "" {
+		if err := bootstrapToken(ctx, b.ident, cfg.BootstrapToken); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	return b, nil
+}
+
+// bootstrapToken makes HELPDESK_BOOTSTRAP_TOKEN an admin API token of the
+// first admin (creating "admin@localhost" when there is none), so scripts
+// can call the API on a fresh installation.
+func bootstrapToken(ctx context.Context, ident *identity.Service, token string) error {
+	users, err := ident.ListUsers(ctx, 1000, 0)
+	if err != nil {
+		return err
+	}
+	var admin *identity.User
+	for i := range users {
+		if users[i].Role == identity.RoleAdmin && !users[i].Disabled {
+			admin = &users[i]
+			break
+		}
+	}
+	if admin == nil {
+		u, err := ident.CreateUser(ctx, identity.NewUser{Email: "admin@localhost", Name: "Bootstrap admin", Role: identity.RoleAdmin})
+		if err != nil {
+			return fmt.Errorf("bootstrap token: create admin: %w", err)
+		}
+		admin = &u
+	}
+	if _, err := ident.CreateTokenWithSecret(ctx, admin.ID, "bootstrap", []string{identity.ScopeAdmin}, token); err != nil {
+		return &config.OptionError{Option: "bootstrap_token", Reason: err.Error()}
+	}
+	return nil
 }
 
 // retry calls f until it succeeds or the deadline passes.
@@ -88,12 +131,40 @@ func retry(ctx context.Context, within time.Duration, f func() error) error {
 	}
 }
 
-func newAPI(cfg config.Config, b *backends) *api.Server {
-	deps := api.Deps{Config: cfg, Store: b.store, Index: b.index, Temporal: b.temporal, Logger: slog.Default()}
+func newAPI(ctx context.Context, cfg config.Config, b *backends) (*api.Server, error) {
+	enforcer, err := policies.NewEnforcer()
+	if err != nil {
+		return nil, err
+	}
+	deps := api.Deps{Config: cfg, Store: b.store, Index: b.index, Temporal: b.temporal,
+		Identity: b.ident, Audit: b.audit, Enforcer: enforcer, Logger: slog.Default()}
+	if cfg.OIDCIssuer != "" {
+		deps.SSO, err = sso.New(ctx, sso.Config{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			RedirectURL: cfg.OIDCRedirectURL, GroupsClaim: cfg.OIDCGroupsClaim, RoleMapping: cfg.OIDCRoleMapping,
+		})
+		if err != nil {
+			return nil, &config.OptionError{Option: "oidc_issuer", Reason: err.Error()}
+		}
+		deps.SSOKey = cookieKey(cfg)
+	}
 	if ui, err := web.Assets(); err == nil && web.HasIndex(ui) {
 		deps.UI = ui
 	}
-	return api.New(deps)
+	return api.New(deps), nil
+}
+
+// cookieKey signs the single sign-on cookie. cookie_secret must be the
+// same on every API process; without it each process picks its own, which
+// only works with one API process.
+func cookieKey(cfg config.Config) []byte {
+	if cfg.CookieSecret != "" {
+		return []byte(cfg.CookieSecret)
+	}
+	slog.Warn("cookie_secret is not set: single sign-on works only with one API process")
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return key
 }
 
 func workerDeps(cfg config.Config, b *backends) worker.Deps {
@@ -135,8 +206,12 @@ func runAPI(ctx context.Context, cfg config.Config, _ []string) error {
 	if err != nil {
 		return err
 	}
+	srv, err := newAPI(ctx, cfg, b)
+	if err != nil {
+		return err
+	}
 	slog.Info("api listening", "url", "http://"+cfg.HTTPAddr)
-	return serveAPI(ctx, newAPI(cfg, b), ln)
+	return serveAPI(ctx, srv, ln)
 }
 
 func runWorker(ctx context.Context, cfg config.Config, _ []string) error {

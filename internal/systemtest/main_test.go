@@ -8,6 +8,7 @@ package systemtest
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,12 +22,15 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
 	"github.com/helpdesk/helpdesk/internal/temporalsetup"
+	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/web"
 	"github.com/helpdesk/helpdesk/worker"
 )
@@ -37,9 +41,19 @@ var env struct {
 	store    *store.Store
 	index    *search.Index
 	temporal client.Client
+	ident    *identity.Service
+	audit    *audit.Log
 	baseURL  string
 	http     *http.Client
+	srv      *api.Server
+	// adminToken is the bootstrap admin API token every plain call sends.
+	adminToken string
+	// people signed up by TestMain, by role.
+	users map[string]identity.User
 }
+
+// testPassword is every seeded user's password.
+const testPassword = "correct horse battery staple"
 
 func TestMain(m *testing.M) {
 	code, err := run(m)
@@ -122,6 +136,12 @@ func run(m *testing.M) (int, error) {
 	w := startWorker(cfg.TaskQueue)
 	defer w.Stop()
 
+	env.ident = identity.New(env.store.Pool())
+	env.audit = audit.New(env.store.Pool())
+	if err := seedPeople(ctx); err != nil {
+		return 0, err
+	}
+
 	ui, err := web.Assets()
 	if err != nil {
 		return 0, err
@@ -129,7 +149,8 @@ func run(m *testing.M) (int, error) {
 	if !web.HasIndex(ui) {
 		return 0, fmt.Errorf("the web UI is not built; run `make web` (make test does it)")
 	}
-	srv := api.New(api.Deps{Config: cfg, Store: env.store, Index: env.index, Temporal: env.temporal, UI: ui, Logger: logger})
+	srv := newAPI(cfg, ui)
+	env.srv = srv
 	addr, err := listenAndServe(srv)
 	if err != nil {
 		return 0, err
@@ -139,6 +160,49 @@ func run(m *testing.M) (int, error) {
 	env.http = &http.Client{Timeout: 30 * time.Second}
 
 	return m.Run(), nil
+}
+
+// newAPI builds an API server on the shared test services.
+func newAPI(cfg config.Config, ui fs.FS) *api.Server {
+	enforcer, err := policies.NewEnforcer()
+	if err != nil {
+		panic(err)
+	}
+	return api.New(api.Deps{Config: cfg, Store: env.store, Index: env.index, Temporal: env.temporal,
+		Identity: env.ident, Audit: env.audit, Enforcer: enforcer, UI: ui, Logger: slog.Default()})
+}
+
+// seedPeople creates one user per role (plus a second requester and a
+// second agent on another team) and the admin token plain calls use.
+func seedPeople(ctx context.Context) error {
+	env.users = map[string]identity.User{}
+	for _, u := range []struct {
+		key, email string
+		role       identity.Role
+	}{
+		{"admin", "admin@example.com", identity.RoleAdmin},
+		{"lead", "lead@example.com", identity.RoleLead},
+		{"agent", "agent@example.com", identity.RoleAgent},
+		{"agent2", "agent2@example.com", identity.RoleAgent},
+		{"requester", "requester@example.com", identity.RoleRequester},
+		{"requester2", "requester2@example.com", identity.RoleRequester},
+	} {
+		created, err := env.ident.CreateUser(ctx, identity.NewUser{Email: u.email, Name: u.key, Role: u.role, Password: testPassword})
+		if err != nil {
+			return err
+		}
+		env.users[u.key] = created
+	}
+	lead := env.users["lead"].ID
+	if _, err := env.ident.CreateTeam(ctx, "Support", &lead, []int64{env.users["agent"].ID}); err != nil {
+		return err
+	}
+	if _, err := env.ident.CreateTeam(ctx, "Finance", nil, []int64{env.users["agent2"].ID}); err != nil {
+		return err
+	}
+	env.adminToken = "systemtest-bootstrap-token-0123456789"
+	_, err := env.ident.CreateTokenWithSecret(ctx, env.users["admin"].ID, "bootstrap", []string{identity.ScopeAdmin}, env.adminToken)
+	return err
 }
 
 // startWorker runs a ticket worker on taskQueue against the test services.
@@ -158,14 +222,19 @@ func listenAndServe(srv *api.Server) (string, error) {
 		return "", err
 	}
 	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+	return addr, listenAt(srv, addr)
+}
+
+// listenAt serves srv on addr and returns once it accepts connections.
+func listenAt(srv *api.Server, addr string) error {
 	go func() { _ = srv.Listen(addr) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr, nil
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "", fmt.Errorf("api did not listen on %s", addr)
+	return fmt.Errorf("api did not listen on %s", addr)
 }

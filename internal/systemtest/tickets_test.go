@@ -21,7 +21,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
@@ -64,7 +63,14 @@ func call(t *testing.T, base, method, path string, body []byte, headers ...strin
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// Plain calls act as the bootstrap admin; a test passes its own
+	// Authorization (or "" for none) to act as someone else.
+	req.Header.Set("Authorization", "Bearer "+env.adminToken)
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := env.http.Do(req)
@@ -335,6 +341,7 @@ func TestErrorsAreProblems(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			req, _ := http.NewRequest(c.method, env.baseURL+c.path, strings.NewReader(c.body))
+			req.Header.Set("Authorization", "Bearer "+env.adminToken)
 			if c.contentType != "" {
 				req.Header.Set("Content-Type", c.contentType)
 			}
@@ -416,7 +423,7 @@ func TestWorkerDownAnswers503(t *testing.T) {
 	cfg := env.cfg
 	cfg.TaskQueue = fmt.Sprintf("no-worker-%d", time.Now().UnixNano())
 	cfg.UpdateTimeout = config.Duration(2 * time.Second)
-	srv := api.New(api.Deps{Config: cfg, Store: env.store, Index: env.index, Temporal: env.temporal})
+	srv := newAPI(cfg, nil)
 	addr, err := listenAndServe(srv)
 	if err != nil {
 		t.Fatal(err)
@@ -521,7 +528,7 @@ func TestBrowserCreatesTicket(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "e2e/create-ticket.mjs")
 	cmd.Dir = webDir
-	cmd.Env = append(os.Environ(), "BASE_URL="+env.baseURL)
+	cmd.Env = append(os.Environ(), "BASE_URL="+env.baseURL, "E2E_EMAIL=agent@example.com", "E2E_PASSWORD="+testPassword)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("browser test failed: %v\n%s", err, out)
@@ -550,7 +557,7 @@ func TestElasticsearchDownDoesNotBlockCreation(t *testing.T) {
 	if err := blind.Start(); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Deps{Config: cfg, Store: env.store, Index: env.index, Temporal: env.temporal})
+	srv := newAPI(cfg, nil)
 	addr, err := listenAndServe(srv)
 	if err != nil {
 		t.Fatal(err)

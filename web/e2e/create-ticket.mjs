@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// End-to-end check of the first screen against a running helpdesk server:
-// create a ticket through the form, see it in the list, reload, see it again.
+// End-to-end check against a running helpdesk server: sign in, create a ticket
+// through the form, see it in the list, reload (still signed in), see it again,
+// sign out, reload (still signed out).
 //
-//   BASE_URL=http://127.0.0.1:8080 node e2e/create-ticket.mjs
+//   BASE_URL=http://127.0.0.1:8080 E2E_EMAIL=agent@example.com E2E_PASSWORD=… node e2e/create-ticket.mjs
 //
-// Env: BASE_URL (required), CHROMIUM_PATH (default /usr/bin/chromium),
-// SCREENSHOT=path.png (optional), E2E_TIMEOUT_MS (default 60000).
+// Env: BASE_URL, E2E_EMAIL, E2E_PASSWORD (required), CHROMIUM_PATH (default
+// /usr/bin/chromium), SCREENSHOT=path.png (optional; the signed-in screen),
+// SIGNIN_SCREENSHOT=path.png (optional; the sign-in screen), E2E_TIMEOUT_MS
+// (default 60000).
 // Prints "e2e: N passed, N failed" last; exits non-zero on failure.
 
 import { chromium } from 'playwright-core';
@@ -13,6 +16,9 @@ import { chromium } from 'playwright-core';
 const BASE_URL = process.env.BASE_URL;
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SCREENSHOT = process.env.SCREENSHOT || '';
+const SIGNIN_SCREENSHOT = process.env.SIGNIN_SCREENSHOT || '';
+const E2E_EMAIL = process.env.E2E_EMAIL || '';
+const E2E_PASSWORD = process.env.E2E_PASSWORD || '';
 const OVERALL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 60_000);
 const STEP_TIMEOUT_MS = 15_000;
 
@@ -56,6 +62,10 @@ const overall = setTimeout(async () => {
 
 async function run() {
   if (!BASE_URL) throw new Error('BASE_URL is not set (e.g. BASE_URL=http://127.0.0.1:8080)');
+  const missing = ['E2E_EMAIL', 'E2E_PASSWORD'].filter((name) => !process.env[name]);
+  if (missing.length) {
+    throw new Error(`${missing.join(' and ')} not set: the e2e signs in as an existing user (E2E_EMAIL=… E2E_PASSWORD=…)`);
+  }
   const base = new URL(BASE_URL);
 
   browser = await chromium.launch({
@@ -84,8 +94,24 @@ async function run() {
   try {
     const res = await page.goto(base.href, { waitUntil: 'domcontentloaded' });
     if (!res || !res.ok()) throw new Error(`GET ${base.href} answered ${res ? res.status() : 'nothing'}`);
-    await page.getByRole('heading', { name: 'helpdesk' }).waitFor();
 
+    // Signed out: the sign-in screen.
+    await expectSignIn(page, 'on first load');
+    if (SIGNIN_SCREENSHOT) await page.screenshot({ path: SIGNIN_SCREENSHOT, fullPage: true });
+    await page.getByLabel('Email', { exact: true }).fill(E2E_EMAIL);
+    await page.getByLabel('Password', { exact: true }).fill(E2E_PASSWORD);
+    const loggedIn = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/v1/auth/login',
+    );
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    const loginRes = await loggedIn;
+    if (loginRes.status() !== 200) {
+      throw new Error(`POST /api/v1/auth/login answered ${loginRes.status()}: ${await loginRes.text()}`);
+    }
+    const user = (await loginRes.json()).user ?? {};
+    await expectSignedIn(page, user, 'after sign-in');
+
+    // The existing flow: create a ticket, see it, reload, see it again.
     const subject = `Printer on fire ${Date.now()}`;
     await page.getByLabel('Subject').fill(subject);
     await page.getByLabel('Description').fill('Smoke is coming out of the printer on floor 3. Please send help.');
@@ -104,7 +130,9 @@ async function run() {
     await expectRow(rowFor(), 'after create');
     const id = await rowFor().first().getAttribute('data-ticket-id');
 
+    // A reload keeps the session (cookies) and shows the row from the server.
     await page.reload({ waitUntil: 'domcontentloaded' });
+    await expectSignedIn(page, user, 'after reload');
     await expectRow(rowFor(), 'after reload');
     const idAfter = await rowFor().first().getAttribute('data-ticket-id');
     if (id !== idAfter) throw new Error(`ticket id changed across reload: ${id} then ${idAfter}`);
@@ -112,10 +140,50 @@ async function run() {
     if (count !== 1) throw new Error(`expected exactly one row for "${subject}", found ${count}`);
 
     if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Sign out: back to the sign-in screen, and a reload keeps it that way.
+    const loggedOut = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/v1/auth/logout',
+    );
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    const logoutRes = await loggedOut;
+    if (logoutRes.status() !== 204 && logoutRes.status() !== 200) {
+      throw new Error(`POST /api/v1/auth/logout answered ${logoutRes.status()}: ${await logoutRes.text()}`);
+    }
+    await expectSignIn(page, 'after sign-out');
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await expectSignIn(page, 'after sign-out and reload');
+    if (await page.getByTestId('ticket-row').count()) throw new Error('ticket rows visible after sign-out');
   } catch (err) {
     if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true }).catch(() => {});
+    err.message += `\n  at ${page.url()}`;
     if (pageErrors.length) err.message += `\n  browser errors:\n    ${pageErrors.join('\n    ')}`;
     throw err;
+  }
+}
+
+async function expectSignIn(page, when) {
+  try {
+    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+    await page.getByLabel('Email', { exact: true }).waitFor();
+    await page.getByLabel('Password', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+  } catch {
+    throw new Error(`sign-in screen not shown ${when}`);
+  }
+}
+
+async function expectSignedIn(page, user, when) {
+  try {
+    await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    await page.getByRole('heading', { name: 'New ticket' }).waitFor();
+  } catch {
+    throw new Error(`ticket screen not shown ${when}`);
+  }
+  const who = ((await page.getByTestId('current-user').textContent()) || '').toLowerCase();
+  const names = [user.email, user.name, E2E_EMAIL].filter(Boolean).map((n) => n.toLowerCase());
+  if (!names.some((n) => who.includes(n))) {
+    throw new Error(`header shows "${who.trim()}" ${when}; want the user's name or email (${names.join(', ')})`);
   }
 }
 

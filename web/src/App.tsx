@@ -1,119 +1,114 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, listTickets, type Ticket } from './api';
-import { NewTicketForm } from './NewTicketForm';
-import { TicketList } from './TicketList';
+import { ApiError, getMe, logout, setSessionLostHandler, type User } from './api';
+import { clearDraft, saveDraft, takeDraft, type Draft } from './draft';
+import { Header } from './Header';
+import { SignIn } from './SignIn';
+import { TicketsScreen } from './TicketsScreen';
 
-const PAGE_SIZE = 25;
+type Auth =
+  | { kind: 'checking' }
+  | { kind: 'unavailable'; message: string }
+  | { kind: 'signed-out'; notice: string | null; email: string }
+  | { kind: 'signed-in'; user: User; draft: Draft | null };
 
-/** Merges ticket lists by id (later entries win), newest first. */
-function mergeTickets(...lists: Ticket[][]): Ticket[] {
-  const byId = new Map<number, Ticket>();
-  for (const list of lists) for (const t of list) byId.set(t.id, t);
-  return [...byId.values()].sort((a, b) => {
-    const d = Date.parse(b.created_at) - Date.parse(a.created_at);
-    return d !== 0 && !Number.isNaN(d) ? d : b.id - a.id;
-  });
+function signedIn(user: User): Auth {
+  return { kind: 'signed-in', user, draft: takeDraft(user.id) };
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof ApiError ? err.userMessage : 'Could not load tickets.';
-}
-
+/** Asks the server who is signed in, then shows the sign-in screen or the tickets. */
 export function App() {
-  const [tickets, setTickets] = useState<Ticket[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [status, setStatus] = useState('');
-  const [highlightId, setHighlightId] = useState<number | null>(null);
-  const generation = useRef(0);
-
-  const refresh = useCallback(async () => {
-    const gen = ++generation.current;
-    setLoading(true);
-    setError(null);
-    try {
-      const page = await listTickets(null, PAGE_SIZE);
-      if (gen !== generation.current) return;
-      setTickets(mergeTickets(page.items));
-      setCursor(page.next_cursor);
-    } catch (err) {
-      if (gen !== generation.current) return;
-      setError(messageOf(err));
-    } finally {
-      if (gen === generation.current) setLoading(false);
-    }
+  const [auth, setAuthState] = useState<Auth>({ kind: 'checking' });
+  // The same value, readable from the session-lost handler without re-registering it.
+  const authRef = useRef<Auth>(auth);
+  const setAuth = useCallback((next: Auth) => {
+    authRef.current = next;
+    setAuthState(next);
   }, []);
+  const draftRef = useRef<Draft | null>(null);
+  const [signingOut, setSigningOut] = useState(false);
+  const [signOutError, setSignOutError] = useState<string | null>(null);
 
-  useEffect(() => {
-    void refresh();
-  }, [refresh]);
-
-  useEffect(() => {
-    if (!status) return;
-    const id = setTimeout(() => setStatus(''), 6000);
-    return () => clearTimeout(id);
-  }, [status]);
-
-  async function loadMore() {
-    if (!cursor || loadingMore) return;
-    const gen = generation.current;
-    setLoadingMore(true);
-    setError(null);
+  const check = useCallback(async () => {
+    setAuth({ kind: 'checking' });
     try {
-      const page = await listTickets(cursor, PAGE_SIZE);
-      if (gen !== generation.current) return;
-      setTickets((prev) => mergeTickets(prev, page.items));
-      setCursor(page.next_cursor);
+      setAuth(signedIn(await getMe()));
     } catch (err) {
-      if (gen === generation.current) setError(messageOf(err));
-    } finally {
-      setLoadingMore(false);
+      if (err instanceof ApiError && err.status === 401) {
+        setAuth({ kind: 'signed-out', notice: null, email: '' });
+      } else {
+        const why = err instanceof ApiError ? err.userMessage : 'Something went wrong.';
+        setAuth({ kind: 'unavailable', message: why });
+      }
     }
+  }, [setAuth]);
+
+  useEffect(() => {
+    void check();
+  }, [check]);
+
+  // A request that needs a session answered 401: it expired or was revoked.
+  // Keep the ticket being written (for this user only) and ask to sign in again.
+  useEffect(() => {
+    setSessionLostHandler(() => {
+      const cur = authRef.current;
+      if (cur.kind !== 'signed-in') return;
+      saveDraft(cur.user.id, draftRef.current);
+      draftRef.current = null;
+      setSigningOut(false);
+      setSignOutError(null);
+      setAuth({ kind: 'signed-out', notice: 'Your session has ended. Sign in again to continue.', email: cur.user.email });
+    });
+    return () => setSessionLostHandler(null);
+  }, [setAuth]);
+
+  async function signOut() {
+    setSigningOut(true);
+    setSignOutError(null);
+    try {
+      await logout();
+    } catch (err) {
+      // 401: the session was already gone, which is what we wanted.
+      if (!(err instanceof ApiError && err.status === 401)) {
+        setSigningOut(false);
+        setSignOutError(err instanceof ApiError ? `Could not sign out. ${err.userMessage}` : 'Could not sign out.');
+        return;
+      }
+    }
+    clearDraft();
+    draftRef.current = null;
+    setSigningOut(false);
+    setAuth({ kind: 'signed-out', notice: 'You have signed out.', email: '' });
   }
 
-  function handleCreated(ticket: Ticket) {
-    setTickets((prev) => mergeTickets(prev, [ticket]));
-    setHighlightId(ticket.id);
-    setStatus(`Ticket #${ticket.id} created.`);
+  switch (auth.kind) {
+    case 'checking':
+      return (
+        <main id="main" className="splash" aria-busy="true">
+          <p className="empty">Loading…</p>
+        </main>
+      );
+    case 'unavailable':
+      return (
+        <main id="main" className="splash">
+          <div className="alert alert-inline" role="alert">
+            <span>{auth.message}</span>
+            <button type="button" className="button-link" onClick={() => void check()}>
+              Try again
+            </button>
+          </div>
+        </main>
+      );
+    case 'signed-out':
+      return <SignIn notice={auth.notice} initialEmail={auth.email} onSignedIn={(user) => setAuth(signedIn(user))} />;
+    case 'signed-in':
+      return (
+        <>
+          <a className="skip-link" href="#main">
+            Skip to content
+          </a>
+          <Header user={auth.user} signingOut={signingOut} signOutError={signOutError} onSignOut={signOut} />
+          <TicketsScreen key={auth.user.id} initialDraft={auth.draft} draftRef={draftRef} />
+        </>
+      );
   }
-
-  return (
-    <>
-      <a className="skip-link" href="#main">
-        Skip to content
-      </a>
-      <header className="app-header">
-        <div className="app-header-inner">
-          <span className="brand">
-            <svg className="brand-mark" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
-              <path
-                d="M4 5.5A2.5 2.5 0 0 1 6.5 3h11A2.5 2.5 0 0 1 20 5.5v8a2.5 2.5 0 0 1-2.5 2.5H11l-4.2 3.6c-.5.4-1.3.1-1.3-.6V16A2.5 2.5 0 0 1 4 13.5z"
-                fill="currentColor"
-              />
-            </svg>
-            <h1>helpdesk</h1>
-          </span>
-          <span className="tagline">Support tickets</span>
-        </div>
-      </header>
-      <main id="main" className="layout">
-        <div className="status-slot" role="status" aria-live="polite">
-          {status ? <div className="toast">{status}</div> : null}
-        </div>
-        <NewTicketForm onCreated={handleCreated} />
-        <TicketList
-          tickets={tickets}
-          loading={loading}
-          loadingMore={loadingMore}
-          error={error}
-          hasMore={cursor !== null}
-          highlightId={highlightId}
-          onLoadMore={loadMore}
-          onRetry={refresh}
-        />
-      </main>
-    </>
-  );
 }

@@ -1,5 +1,6 @@
-import { useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent, type RefObject } from 'react';
 import { ApiError, createTicket, newIdempotencyKey, PRIORITIES, type NewTicket, type Priority, type Ticket } from './api';
+import type { Draft } from './draft';
 
 const SUBJECT_MAX = 255;
 
@@ -23,12 +24,21 @@ function validate(t: NewTicket): FieldErrors {
 
 interface Props {
   onCreated: (ticket: Ticket) => void;
+  /** Values to start with (a draft kept across a lost session). */
+  initialDraft?: Draft | null;
+  /** Kept up to date with what the form holds, so it can be saved when the session is lost. */
+  draftRef?: RefObject<Draft | null>;
 }
 
-export function NewTicketForm({ onCreated }: Props) {
-  const [subject, setSubject] = useState('');
-  const [description, setDescription] = useState('');
-  const [priority, setPriority] = useState<Priority>('medium');
+export function NewTicketForm({ onCreated, initialDraft, draftRef }: Props) {
+  const [subject, setSubject] = useState(initialDraft?.subject ?? '');
+  const [description, setDescription] = useState(initialDraft?.description ?? '');
+  const [priority, setPriority] = useState<Priority>(initialDraft?.priority ?? 'medium');
+
+  useEffect(() => {
+    if (!draftRef) return;
+    draftRef.current = { subject, description, priority };
+  }, [draftRef, subject, description, priority]);
   const [submitting, setSubmitting] = useState(false);
   const [alert, setAlert] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<FieldErrors>({});

@@ -11,8 +11,25 @@ export interface Ticket {
   status: string;
   priority: Priority | string;
   assignee: string | null;
+  requester_id: number | null;
+  team_id: number | null;
   created_at: string;
   updated_at: string;
+}
+
+/** The signed-in person, from GET /api/v1/me and POST /api/v1/auth/login. */
+export interface User {
+  id: number;
+  email: string;
+  name: string;
+  /** "agent", "requester", … (shown as is). */
+  role: string;
+}
+
+/** GET /api/v1/auth/providers: which ways of signing in the server offers. */
+export interface Providers {
+  local: boolean;
+  sso: { enabled: boolean; name?: string; start_url?: string };
 }
 
 export interface TicketPage {
@@ -93,6 +110,16 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
+/**
+ * Whether a problem has the given type, e.g. problemIs(p, 'csrf') for
+ * "/problems/csrf". Accepts the relative form and absolute URIs ending in it.
+ */
+export function problemIs(problem: Problem, name: string): boolean {
+  const type = problem.type ?? '';
+  const suffix = `/problems/${name}`;
+  return type === suffix || type.endsWith(suffix);
+}
+
 async function readProblem(res: Response): Promise<Problem> {
   const type = res.headers.get('content-type') ?? '';
   if (type.includes('json')) {
@@ -106,30 +133,133 @@ async function readProblem(res: Response): Promise<Problem> {
   return { title: res.statusText || undefined, status: res.status };
 }
 
-async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+/** The value of the csrf_token cookie (set by the server at sign-in), as is. */
+export function csrfToken(): string | null {
+  for (const part of document.cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === 'csrf_token') return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+let onSessionLost: (() => void) | null = null;
+
+/**
+ * Registers the function called when a request that needs a session answers
+ * 401, i.e. the session expired or was revoked. One handler at a time.
+ */
+export function setSessionLostHandler(fn: (() => void) | null): void {
+  onSessionLost = fn;
+}
+
+interface RequestOptions extends RequestInit {
+  /**
+   * Whether a 401 answer means the session was lost (calls the handler set
+   * with setSessionLostHandler). False for /me at start-up, login and logout,
+   * whose callers handle 401 themselves. Default true.
+   */
+  sessionRequired?: boolean;
+  /** Send X-CSRF-Token on unsafe methods. Default true; login sends none. */
+  csrf?: boolean;
+}
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+async function send(path: string, init: RequestInit, withCsrf: boolean): Promise<Response> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  let res: Response;
+  const headers = new Headers(init.headers);
+  if (!headers.has('accept')) headers.set('accept', 'application/json, application/problem+json');
+  if (withCsrf) {
+    const token = csrfToken();
+    if (token) headers.set('X-CSRF-Token', token);
+  }
   try {
-    res = await fetch(path, {
-      ...init,
-      signal: controller.signal,
-      headers: { accept: 'application/json, application/problem+json', ...init.headers },
-    });
+    return await fetch(path, { ...init, headers, credentials: 'same-origin', signal: controller.signal });
   } catch {
     throw new ApiError(0, { title: 'Network error' }, null);
   } finally {
     clearTimeout(timer);
   }
+}
+
+async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const { sessionRequired = true, csrf = true, ...init } = options;
+  const withCsrf = csrf && UNSAFE_METHODS.has((init.method ?? 'GET').toUpperCase());
+
+  let res = await send(path, init, withCsrf);
+  let problem: Problem | null = null;
   if (!res.ok) {
-    const problem = await readProblem(res);
+    problem = await readProblem(res);
+    // The CSRF token was missing or stale: /me hands out a fresh csrf_token
+    // cookie (or answers 401 when the session is gone). Retry once.
+    if (res.status === 403 && withCsrf && problemIs(problem, 'csrf')) {
+      await request<MeResponse>('/api/v1/me', { sessionRequired });
+      res = await send(path, init, withCsrf);
+      problem = res.ok ? null : await readProblem(res);
+    }
+  }
+  if (problem) {
+    if (res.status === 401 && sessionRequired) onSessionLost?.();
     throw new ApiError(res.status, problem, parseRetryAfter(res.headers.get('retry-after')));
   }
+  let text: string;
   try {
-    return (await res.json()) as T;
+    text = await res.text();
+  } catch {
+    throw new ApiError(0, { title: 'Network error' }, null);
+  }
+  if (res.status === 204 || text === '') return undefined as T;
+  try {
+    return JSON.parse(text) as T;
   } catch {
     throw new ApiError(res.status, { title: 'The server sent an unreadable answer.' }, null);
   }
+}
+
+interface MeResponse {
+  user: User;
+}
+
+/** Who is signed in. Throws ApiError with status 401 when nobody is. */
+export async function getMe(): Promise<User> {
+  return (await request<MeResponse>('/api/v1/me', { sessionRequired: false })).user;
+}
+
+export function getProviders(): Promise<Providers> {
+  return request<Providers>('/api/v1/auth/providers', { sessionRequired: false });
+}
+
+/** Signs in with email and password; the server sets the session cookies. */
+export async function login(email: string, password: string): Promise<User> {
+  const res = await request<MeResponse>('/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+    sessionRequired: false,
+    csrf: false,
+  });
+  return res.user;
+}
+
+/** Ends the session; the server clears the cookies. */
+export async function logout(): Promise<void> {
+  await request<void>('/api/v1/auth/logout', { method: 'POST', sessionRequired: false });
+}
+
+/**
+ * Where the single sign-on button goes: start_url plus the page to come back
+ * to. Null when the URL is unusable (not http(s), e.g. "javascript:").
+ */
+export function ssoHref(startUrl: string, returnTo: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(startUrl, location.origin);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+  return `${startUrl}${startUrl.includes('?') ? '&' : '?'}return_to=${encodeURIComponent(returnTo)}`;
 }
 
 export function listTickets(cursor: string | null, limit = 25): Promise<TicketPage> {

@@ -1,0 +1,378 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/identity"
+)
+
+// login signs in with email and password. A new session always replaces
+// whatever session cookie came with the request (no session fixation).
+func (s *Server) login(c *fiber.Ctx) error {
+	obj, err := decodeObject(c, "email", "password")
+	if err != nil {
+		return err
+	}
+	var errs []FieldError
+	email := stringField(obj, "email", &errs)
+	password := stringField(obj, "password", &errs)
+	if email == nil && (len(errs) == 0 || errs[0].Field != "email") {
+		errs = append(errs, FieldError{Field: "email", Detail: "is required"})
+	}
+	if password == nil && !hasField(errs, "password") {
+		errs = append(errs, FieldError{Field: "password", Detail: "is required"})
+	}
+	if len(errs) > 0 {
+		return invalid("the sign-in request is not valid", errs...)
+	}
+	ctx := c.UserContext()
+	u, err := s.ident.Authenticate(ctx, *email, *password, c.IP())
+	switch {
+	case errors.Is(err, identity.ErrThrottled):
+		s.audit(c, nil, "auth.login", "user:"+strings.ToLower(*email), audit.ResultDenied, map[string]any{"reason": "throttled"})
+		return &Problem{Type: typeTooManyAttempts, Title: "Too many attempts", Status: fiber.StatusTooManyRequests,
+			Detail: "too many failed sign-ins; wait before trying again", RetryAfter: 60,
+			headers: map[string]string{fiber.HeaderRetryAfter: "60"}}
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		s.audit(c, nil, "auth.login", "user:"+strings.ToLower(*email), audit.ResultDenied, map[string]any{"reason": "invalid credentials"})
+		return &Problem{Type: typeInvalidCredentials, Title: "Invalid credentials", Status: fiber.StatusUnauthorized,
+			Detail: "wrong email or password"}
+	case err != nil:
+		return err
+	}
+	if old := c.Cookies(sessionCookie); old != "" {
+		_ = s.ident.RevokeSession(ctx, old)
+	}
+	if err := s.startSession(c, u); err != nil {
+		return err
+	}
+	p := &identity.Principal{User: u, Via: identity.ViaSession}
+	s.audit(c, p, "auth.login", fmt.Sprintf("user:%d", u.ID), audit.ResultAllowed, nil)
+	return c.JSON(fiber.Map{"user": u})
+}
+
+// startSession creates a session for u and sets the session and CSRF
+// cookies.
+func (s *Server) startSession(c *fiber.Ctx, u identity.User) error {
+	secret, expires, err := s.ident.CreateSession(c.UserContext(), u.ID, c.IP(), string(c.Request().Header.UserAgent()), s.cfg.SessionTTL.D())
+	if err != nil {
+		return err
+	}
+	secure := c.Protocol() == "https"
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: secret, Path: "/", Expires: expires,
+		HTTPOnly: true, Secure: secure, SameSite: fiber.CookieSameSiteLaxMode})
+	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: randomToken(24), Path: "/", Expires: expires,
+		HTTPOnly: false, Secure: secure, SameSite: fiber.CookieSameSiteLaxMode})
+	return nil
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	p := principalOf(c)
+	if p.Via == identity.ViaSession {
+		if err := s.ident.RevokeSession(c.UserContext(), c.Cookies(sessionCookie)); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{sessionCookie, csrfCookie} {
+		c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", Expires: time.Unix(0, 0), MaxAge: -1,
+			HTTPOnly: name == sessionCookie, SameSite: fiber.CookieSameSiteLaxMode})
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) me(c *fiber.Ctx) error {
+	p := principalOf(c)
+	if p.Via == identity.ViaSession && c.Cookies(csrfCookie) == "" {
+		// The page lost its CSRF cookie (cleared by hand, another tab):
+		// hand out a new one so it can recover without signing in again.
+		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: randomToken(24), Path: "/",
+			Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
+	}
+	return c.JSON(fiber.Map{"user": p.User, "team_ids": nonNil(p.TeamIDs), "via": p.Via})
+}
+
+func (s *Server) providers(c *fiber.Ctx) error {
+	sso := fiber.Map{"enabled": s.sso != nil}
+	if s.sso != nil {
+		sso["name"] = "Single sign-on"
+		sso["start_url"] = "/api/v1/auth/sso/start"
+	}
+	return c.JSON(fiber.Map{"local": true, "sso": sso})
+}
+
+func (s *Server) createToken(c *fiber.Ctx) error {
+	obj, err := decodeObject(c, "name", "scopes", "expires_at")
+	if err != nil {
+		return err
+	}
+	var errs []FieldError
+	name := stringField(obj, "name", &errs)
+	if name == nil && !hasField(errs, "name") {
+		errs = append(errs, FieldError{Field: "name", Detail: "is required"})
+	}
+	var scopes []string
+	if raw, ok := obj["scopes"]; ok {
+		if err := json.Unmarshal(raw, &scopes); err != nil {
+			errs = append(errs, FieldError{Field: "scopes", Detail: "must be an array of strings"})
+		}
+	}
+	var expires *time.Time
+	if raw := stringField(obj, "expires_at", &errs); raw != nil {
+		t, err := time.Parse(time.RFC3339, *raw)
+		switch {
+		case err != nil:
+			errs = append(errs, FieldError{Field: "expires_at", Detail: "must be an RFC 3339 time"})
+		case !t.After(time.Now()):
+			errs = append(errs, FieldError{Field: "expires_at", Detail: "must be in the future"})
+		default:
+			expires = &t
+		}
+	}
+	if len(errs) > 0 {
+		return invalid("the token request is not valid", errs...)
+	}
+	p := principalOf(c)
+	tok, info, err := s.ident.CreateToken(c.UserContext(), p.User.ID, *name, scopes, expires)
+	if err != nil {
+		return identityProblem(err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"token": tok, "info": info})
+}
+
+func (s *Server) listTokens(c *fiber.Ctx) error {
+	items, err := s.ident.ListTokens(c.UserContext(), principalOf(c).User.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": nonNil(items)})
+}
+
+func (s *Server) revokeToken(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return notFound("no such token")
+	}
+	if err := s.ident.RevokeToken(c.UserContext(), principalOf(c).User.ID, id); err != nil {
+		if errors.Is(err, identity.ErrNotFound) {
+			return notFound("no such token")
+		}
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) listUsers(c *fiber.Ctx) error {
+	var after int64
+	if v := c.Query("cursor"); v != "" {
+		n, ok := decodeCursor(v)
+		if !ok {
+			return invalid("the query is not valid", FieldError{Field: "cursor", Detail: "is not a cursor this API returned"})
+		}
+		after = n
+	}
+	limit, perr := queryLimit(c)
+	if perr != nil {
+		return perr
+	}
+	users, err := s.ident.ListUsers(c.UserContext(), limit+1, after)
+	if err != nil {
+		return err
+	}
+	var next *string
+	if len(users) > limit {
+		users = users[:limit]
+		cur := encodeCursor(users[limit-1].ID)
+		next = &cur
+	}
+	return c.JSON(fiber.Map{"items": nonNil(users), "next_cursor": next})
+}
+
+func (s *Server) createUser(c *fiber.Ctx) error {
+	obj, err := decodeObject(c, "email", "name", "role", "password", "organization_id")
+	if err != nil {
+		return err
+	}
+	var errs []FieldError
+	email := stringField(obj, "email", &errs)
+	name := stringField(obj, "name", &errs)
+	role := stringField(obj, "role", &errs)
+	password := stringField(obj, "password", &errs)
+	nu := identity.NewUser{}
+	if email == nil {
+		if !hasField(errs, "email") {
+			errs = append(errs, FieldError{Field: "email", Detail: "is required"})
+		}
+	} else {
+		nu.Email = *email
+	}
+	if name != nil {
+		nu.Name = *name
+	}
+	if role == nil {
+		if !hasField(errs, "role") {
+			errs = append(errs, FieldError{Field: "role", Detail: "is required: requester, agent, lead or admin"})
+		}
+	} else if r, err := identity.ParseRole(*role); err != nil {
+		errs = append(errs, FieldError{Field: "role", Detail: err.Error()})
+	} else {
+		nu.Role = r
+	}
+	if password != nil {
+		nu.Password = *password
+	}
+	if raw, ok := obj["organization_id"]; ok && string(raw) != "null" {
+		var id int64
+		if err := json.Unmarshal(raw, &id); err != nil || id <= 0 {
+			errs = append(errs, FieldError{Field: "organization_id", Detail: "must be a positive integer"})
+		} else {
+			nu.OrganizationID = &id
+		}
+	}
+	if len(errs) > 0 {
+		return invalid("the user is not valid", errs...)
+	}
+	u, err := s.ident.CreateUser(c.UserContext(), nu)
+	if err != nil {
+		return identityProblem(err)
+	}
+	c.Location(fmt.Sprintf("/api/v1/users/%d", u.ID))
+	return c.Status(fiber.StatusCreated).JSON(u)
+}
+
+func (s *Server) listTeams(c *fiber.Ctx) error {
+	teams, err := s.ident.ListTeams(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": nonNil(teams)})
+}
+
+func (s *Server) createTeam(c *fiber.Ctx) error {
+	obj, err := decodeObject(c, "name", "lead_id", "member_ids")
+	if err != nil {
+		return err
+	}
+	var errs []FieldError
+	name := stringField(obj, "name", &errs)
+	if name == nil && !hasField(errs, "name") {
+		errs = append(errs, FieldError{Field: "name", Detail: "is required"})
+	}
+	var lead *int64
+	if raw, ok := obj["lead_id"]; ok && string(raw) != "null" {
+		var id int64
+		if err := json.Unmarshal(raw, &id); err != nil || id <= 0 {
+			errs = append(errs, FieldError{Field: "lead_id", Detail: "must be a user id"})
+		} else {
+			lead = &id
+		}
+	}
+	var members []int64
+	if raw, ok := obj["member_ids"]; ok {
+		if err := json.Unmarshal(raw, &members); err != nil {
+			errs = append(errs, FieldError{Field: "member_ids", Detail: "must be an array of user ids"})
+		}
+	}
+	if len(errs) > 0 {
+		return invalid("the team is not valid", errs...)
+	}
+	t, err := s.ident.CreateTeam(c.UserContext(), *name, lead, members)
+	if err != nil {
+		return identityProblem(err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(t)
+}
+
+func (s *Server) auditLogEntries(c *fiber.Ctx) error {
+	q := audit.Query{Actor: c.Query("actor"), Action: c.Query("action"), Result: c.Query("result"), Cursor: c.Query("cursor")}
+	var errs []FieldError
+	switch q.Result {
+	case "", audit.ResultAllowed, audit.ResultDenied, audit.ResultError:
+	default:
+		errs = append(errs, FieldError{Field: "result", Detail: "must be allowed, denied or error"})
+	}
+	for _, f := range []struct {
+		name string
+		dst  **time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := c.Query(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				errs = append(errs, FieldError{Field: f.name, Detail: "must be an RFC 3339 time"})
+				continue
+			}
+			*f.dst = &t
+		}
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			errs = append(errs, FieldError{Field: "limit", Detail: "must be a whole number from 1 to 500"})
+		}
+		q.Limit = n
+	}
+	if len(errs) > 0 {
+		return invalid("the query is not valid", errs...)
+	}
+	entries, next, err := s.auditLog.Find(c.UserContext(), q)
+	if errors.Is(err, audit.ErrBadCursor) {
+		return invalid("the query is not valid", FieldError{Field: "cursor", Detail: "is not a cursor this API returned"})
+	}
+	if err != nil {
+		return err
+	}
+	var nextPtr *string
+	if next != "" {
+		nextPtr = &next
+	}
+	return c.JSON(fiber.Map{"items": nonNil(entries), "next_cursor": nextPtr})
+}
+
+// identityProblem maps identity errors to problems.
+func identityProblem(err error) error {
+	var fe *identity.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return invalid("the request is not valid", FieldError{Field: fe.Field, Detail: fe.Detail})
+	case errors.Is(err, identity.ErrConflict):
+		return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict, Detail: err.Error()}
+	case errors.Is(err, identity.ErrNotFound):
+		return notFound(err.Error())
+	}
+	return err
+}
+
+func queryLimit(c *fiber.Ctx) (int, error) {
+	limit := 25
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return 0, invalid("the query is not valid", FieldError{Field: "limit", Detail: "must be a whole number from 1 to 100"})
+		}
+		limit = n
+	}
+	return limit, nil
+}
+
+func hasField(errs []FieldError, field string) bool {
+	for _, e := range errs {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

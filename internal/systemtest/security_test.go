@@ -1,0 +1,465 @@
+package systemtest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// session is a signed-in browser: cookies plus the CSRF token it echoes.
+type session struct {
+	client *http.Client
+	csrf   string
+	email  string
+}
+
+func login(t *testing.T, email, password string) *session {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	s := &session{client: &http.Client{Jar: jar, Timeout: 30 * time.Second}, email: email}
+	res := s.do(t, "POST", "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password))
+	if res.status != http.StatusOK {
+		t.Fatalf("login %s: %d %s", email, res.status, res.body)
+	}
+	s.csrf = s.cookie(csrfCookieName)
+	if s.csrf == "" || s.cookie(sessionCookieName) == "" {
+		t.Fatalf("login %s set no session or csrf cookie", email)
+	}
+	return s
+}
+
+const (
+	sessionCookieName = "helpdesk_session"
+	csrfCookieName    = "csrf_token"
+)
+
+func (s *session) cookie(name string) string {
+	u, _ := http.NewRequest("GET", env.baseURL, nil)
+	for _, c := range s.client.Jar.Cookies(u.URL) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (s *session) do(t *testing.T, method, path, body string, headers ...string) response {
+	t.Helper()
+	var req *http.Request
+	if body != "" {
+		req, _ = http.NewRequest(method, env.baseURL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+	} else {
+		req, _ = http.NewRequest(method, env.baseURL+path, nil)
+	}
+	if s.csrf != "" {
+		req.Header.Set("X-CSRF-Token", s.csrf)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	var buf strings.Builder
+	_, _ = bufioCopy(&buf, res)
+	return response{status: res.StatusCode, header: res.Header, body: []byte(buf.String())}
+}
+
+func bufioCopy(w *strings.Builder, res *http.Response) (int64, error) {
+	r := bufio.NewReader(res.Body)
+	return r.WriteTo(w)
+}
+
+// createAs files a ticket as s and returns its number.
+func createAs(t *testing.T, s *session, subject string) int64 {
+	t.Helper()
+	res := s.do(t, "POST", "/api/v1/tickets", fmt.Sprintf(`{"subject":%q}`, subject))
+	if res.status != http.StatusCreated {
+		t.Fatalf("%s creating %q: %d %s", s.email, subject, res.status, res.body)
+	}
+	var tk ticket.Ticket
+	res.decode(t, &tk)
+	return tk.Number
+}
+
+func setTeam(t *testing.T, number int64, team string) {
+	t.Helper()
+	_, err := env.store.Pool().Exec(context.Background(),
+		`UPDATE tickets SET team_id = (SELECT id FROM teams WHERE name = $2) WHERE number = $1`, number, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var matrixBodies = map[string]string{
+	"POST /api/v1/auth/login": `{"email":"nobody@example.com","password":"wrong password"}`,
+	"POST /api/v1/tokens":     `{"name":"matrix","scopes":["tickets:read"]}`,
+	"POST /api/v1/users":      `{"email":"matrix-%d@example.com","name":"Matrix","role":"requester","password":"long enough password"}`,
+	"POST /api/v1/teams":      `{"name":"Matrix team %d"}`,
+	"POST /api/v1/tickets":    `{"subject":"matrix ticket"}`,
+}
+
+func TestRouteMatrix(t *testing.T) {
+	req1 := login(t, "requester@example.com", testPassword)
+	req2 := login(t, "requester2@example.com", testPassword)
+	agent2 := login(t, "agent2@example.com", testPassword)
+	ids := map[string]int64{
+		"{own}":   createAs(t, req1, "matrix own"),
+		"{other}": createAs(t, req2, "matrix other"),
+		"{team2}": createAs(t, agent2, "matrix finance"),
+	}
+	setTeam(t, ids["{team2}"], "Finance")
+
+	f, err := os.Open("testdata/route_matrix.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	roles := []string{"anonymous", "requester", "agent", "lead", "admin"}
+	emails := map[string]string{"requester": "requester@example.com", "agent": "agent@example.com",
+		"lead": "lead@example.com", "admin": "admin@example.com"}
+	covered := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2+len(roles) {
+			t.Fatalf("bad matrix row %q", line)
+		}
+		method, path := fields[0], fields[1]
+		route := path
+		for ph, id := range ids {
+			path = strings.ReplaceAll(path, ph, strconv.FormatInt(id, 10))
+			route = strings.ReplaceAll(route, ph, ":id")
+		}
+		route = strings.Replace(route, "/999999", "/:id", 1)
+		covered[method+" "+route] = true
+		for i, role := range roles {
+			want, _ := strconv.Atoi(fields[2+i])
+			n++
+			body := matrixBodies[method+" "+fields[1]]
+			if strings.Contains(body, "%d") {
+				body = fmt.Sprintf(body, time.Now().UnixNano())
+			}
+			var got response
+			if role == "anonymous" {
+				got = (&session{client: &http.Client{Timeout: 30 * time.Second}}).do(t, method, path, body)
+			} else {
+				got = login(t, emails[role], testPassword).do(t, method, path, body)
+			}
+			if got.status != want {
+				t.Errorf("%s %s as %s: %d, want %d: %.200s", method, fields[1], role, got.status, want, got.body)
+			}
+		}
+	}
+	for _, r := range env.srv.Routes() {
+		if !covered[r.Method+" "+r.Path] {
+			t.Errorf("route %s %s has no row in testdata/route_matrix.txt", r.Method, r.Path)
+		}
+	}
+	t.Logf("%d route × caller checks", n)
+}
+
+// A requester never sees another requester's ticket: 404, like a missing
+// one, and the attempt is in the audit log as denied.
+func TestIDORIsNotFoundAndAudited(t *testing.T) {
+	owner := login(t, "requester@example.com", testPassword)
+	other := login(t, "requester2@example.com", testPassword)
+	n := createAs(t, owner, "Salary question")
+	res := other.do(t, "GET", fmt.Sprintf("/api/v1/tickets/%d", n), "")
+	if res.status != http.StatusNotFound {
+		t.Fatalf("other requester read ticket %d: %d %s", n, res.status, res.body)
+	}
+	missing := other.do(t, "GET", "/api/v1/tickets/987654321", "")
+	var p1, p2 problem
+	res.decode(t, &p1)
+	missing.decode(t, &p2)
+	if p1.Type != p2.Type || p1.Title != p2.Title {
+		t.Errorf("a hidden ticket answers differently from a missing one: %+v vs %+v", p1, p2)
+	}
+	entries, _, err := env.audit.Find(context.Background(), audit.Query{Actor: "requester2@example.com", Result: audit.ResultDenied, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || (e.Action == "ticket.read" && e.Object == fmt.Sprintf("ticket:%d", n))
+	}
+	if !found {
+		t.Errorf("denied read of ticket %d not in the audit log: %+v", n, entries)
+	}
+}
+
+// A requester with many newer tickets of others still gets a full first
+// page of their own: filtering happens inside the query.
+func TestRequesterGetsFullPageOfOwnTickets(t *testing.T) {
+	me := login(t, "requester2@example.com", testPassword)
+	others := login(t, "requester@example.com", testPassword)
+	var mine []int64
+	for i := 0; i < 26; i++ {
+		mine = append(mine, createAs(t, me, fmt.Sprintf("mine %d", i)))
+	}
+	for i := 0; i < 50; i++ {
+		createAs(t, others, fmt.Sprintf("theirs %d", i))
+	}
+	var page struct {
+		Items      []ticket.Ticket `json:"items"`
+		NextCursor *string         `json:"next_cursor"`
+	}
+	me.do(t, "GET", "/api/v1/tickets?limit=25", "").decode(t, &page)
+	if len(page.Items) != 25 || page.NextCursor == nil {
+		t.Fatalf("first page has %d items, cursor %v", len(page.Items), page.NextCursor)
+	}
+	for _, tk := range page.Items {
+		if tk.RequesterID == nil || *tk.RequesterID != env.users["requester2"].ID {
+			t.Fatalf("page holds ticket %d of requester %v", tk.Number, tk.RequesterID)
+		}
+	}
+	if page.Items[0].Number != mine[len(mine)-1] {
+		t.Errorf("newest own ticket %d, page starts at %d", mine[len(mine)-1], page.Items[0].Number)
+	}
+}
+
+func TestTokens(t *testing.T) {
+	s := login(t, "agent@example.com", testPassword)
+	res := s.do(t, "POST", "/api/v1/tokens", `{"name":"ci","scopes":["tickets:read"]}`)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create token: %d %s", res.status, res.body)
+	}
+	var created struct {
+		Token string `json:"token"`
+		Info  struct {
+			ID int64 `json:"id"`
+		} `json:"info"`
+	}
+	res.decode(t, &created)
+	bearer := func(tok string) int {
+		return call(t, env.baseURL, "GET", "/api/v1/tickets?limit=1", nil, "Authorization", "Bearer "+tok).status
+	}
+	if got := bearer(created.Token); got != http.StatusOK {
+		t.Fatalf("fresh token: %d", got)
+	}
+	// Read-only scope cannot write.
+	if got := call(t, env.baseURL, "POST", "/api/v1/tickets", []byte(`{"subject":"x"}`), "Authorization", "Bearer "+created.Token).status; got != http.StatusForbidden {
+		t.Errorf("read-only token created a ticket: %d", got)
+	}
+	tampered := created.Token[:len(created.Token)-1] + string("AB"[len(created.Token)%2])
+	if tampered == created.Token {
+		tampered = created.Token[:len(created.Token)-1] + "Z"
+	}
+	if got := bearer(tampered); got != http.StatusUnauthorized {
+		t.Errorf("tampered token: %d", got)
+	}
+	if got := bearer("not-a-token"); got != http.StatusUnauthorized {
+		t.Errorf("garbage token: %d", got)
+	}
+	// Expired.
+	if _, err := env.store.Pool().Exec(context.Background(), `UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1`, created.Info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := bearer(created.Token); got != http.StatusUnauthorized {
+		t.Errorf("expired token: %d", got)
+	}
+	if _, err := env.store.Pool().Exec(context.Background(), `UPDATE api_tokens SET expires_at = NULL WHERE id = $1`, created.Info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := bearer(created.Token); got != http.StatusOK {
+		t.Fatalf("token after un-expiring: %d", got)
+	}
+	// Revoked.
+	if res := s.do(t, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", created.Info.ID), ""); res.status != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", res.status, res.body)
+	}
+	if got := bearer(created.Token); got != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d", got)
+	}
+}
+
+// A session id planted before sign-in is never the one used after it.
+func TestSessionFixation(t *testing.T) {
+	jar, _ := cookiejar.New(nil)
+	u, _ := http.NewRequest("GET", env.baseURL, nil)
+	planted := "attacker-chosen-session-id"
+	jar.SetCookies(u.URL, []*http.Cookie{{Name: sessionCookieName, Value: planted, Path: "/"}})
+	s := &session{client: &http.Client{Jar: jar, Timeout: 30 * time.Second}, email: "agent@example.com"}
+	if res := s.do(t, "POST", "/api/v1/auth/login", fmt.Sprintf(`{"email":"agent@example.com","password":%q}`, testPassword)); res.status != http.StatusOK {
+		t.Fatalf("login: %d %s", res.status, res.body)
+	}
+	if got := s.cookie(sessionCookieName); got == planted || got == "" {
+		t.Fatalf("session cookie after login is %q", got)
+	}
+	fixed := &session{client: &http.Client{Timeout: 30 * time.Second}}
+	if res := fixed.do(t, "GET", "/api/v1/me", "", "Cookie", sessionCookieName+"="+planted); res.status != http.StatusUnauthorized {
+		t.Errorf("planted session id works: %d", res.status)
+	}
+	// Logging out kills the session server-side, not just the cookie.
+	old := s.cookie(sessionCookieName)
+	s.csrf = s.cookie(csrfCookieName)
+	if res := s.do(t, "POST", "/api/v1/auth/logout", ""); res.status != http.StatusNoContent {
+		t.Fatalf("logout: %d", res.status)
+	}
+	if res := fixed.do(t, "GET", "/api/v1/me", "", "Cookie", sessionCookieName+"="+old); res.status != http.StatusUnauthorized {
+		t.Errorf("session works after logout: %d", res.status)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	s := login(t, "agent@example.com", testPassword)
+	good := s.csrf
+	for _, c := range []struct{ name, header string }{{"missing", ""}, {"wrong", "not-the-token"}} {
+		s.csrf = c.header
+		res := s.do(t, "POST", "/api/v1/tickets", `{"subject":"csrf"}`)
+		var p problem
+		res.decode(t, &p)
+		if res.status != http.StatusForbidden || p.Type != "/problems/csrf" {
+			t.Errorf("%s CSRF header: %d %+v", c.name, res.status, p)
+		}
+	}
+	s.csrf = good
+	if res := s.do(t, "POST", "/api/v1/tickets", `{"subject":"csrf ok"}`); res.status != http.StatusCreated {
+		t.Errorf("with the right header: %d %s", res.status, res.body)
+	}
+	// Tokens need no CSRF header.
+	if res := call(t, env.baseURL, "POST", "/api/v1/tickets", []byte(`{"subject":"token, no csrf"}`)); res.status != http.StatusCreated {
+		t.Errorf("token without CSRF header: %d", res.status)
+	}
+}
+
+func TestBruteForceIsThrottled(t *testing.T) {
+	anon := &session{client: &http.Client{Timeout: 30 * time.Second}}
+	body := func(pw string) string { return fmt.Sprintf(`{"email":"lead@example.com","password":%q}`, pw) }
+	for i := 0; i < 5; i++ {
+		if res := anon.do(t, "POST", "/api/v1/auth/login", body(fmt.Sprintf("guess %d", i))); res.status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, res.status)
+		}
+	}
+	res := anon.do(t, "POST", "/api/v1/auth/login", body(testPassword))
+	if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" {
+		t.Fatalf("6th attempt with the right password: %d (Retry-After %q)", res.status, res.header.Get("Retry-After"))
+	}
+	entries, _, err := env.audit.Find(context.Background(), audit.Query{Action: "auth.login", Result: audit.ResultDenied, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := 0
+	for _, e := range entries {
+		if e.Object == "user:lead@example.com" {
+			denied++
+		}
+	}
+	if denied < 6 {
+		t.Errorf("%d denied sign-ins of lead@example.com in the audit log, want 6", denied)
+	}
+	// Let later tests sign the lead in.
+	if _, err := env.store.Pool().Exec(context.Background(), `DELETE FROM login_failures WHERE lower(email) = 'lead@example.com'`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Filter parameters are data, never SQL: probes get 422 or an empty
+// answer, never a 500 and never more rows.
+func TestInjectionProbes(t *testing.T) {
+	probes := []string{
+		"/api/v1/tickets?cursor=" + urlEscape("' OR 1=1--"),
+		"/api/v1/tickets?limit=" + urlEscape("1;DROP TABLE tickets"),
+		"/api/v1/audit-log?actor=" + urlEscape("' OR '1'='1"),
+		"/api/v1/audit-log?action=" + urlEscape("x' UNION SELECT * FROM users--"),
+		"/api/v1/audit-log?since=" + urlEscape("2020-01-01'; DELETE FROM audit_log;--"),
+		"/api/v1/tickets/" + urlEscape("1 OR 1=1"),
+	}
+	for _, p := range probes {
+		res := call(t, env.baseURL, "GET", p, nil)
+		if res.status >= 500 {
+			t.Errorf("%s: %d %s", p, res.status, res.body)
+		}
+		if res.status == http.StatusOK && strings.Contains(p, "audit-log") {
+			var page struct {
+				Items []json.RawMessage `json:"items"`
+			}
+			res.decode(t, &page)
+			if len(page.Items) != 0 {
+				t.Errorf("%s matched %d audit entries", p, len(page.Items))
+			}
+		}
+	}
+	if n := ticketCount(t); n == 0 {
+		t.Error("tickets table emptied")
+	}
+}
+
+func urlEscape(s string) string {
+	r := strings.NewReplacer(" ", "%20", "'", "%27", ";", "%3B", "=", "%3D", "*", "%2A", "-", "-")
+	return r.Replace(s)
+}
+
+// The audit log is append-only for the application's own database role.
+func TestAuditLogIsAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	for _, stmt := range []string{`UPDATE audit_log SET actor = 'mallory'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
+		_, err := env.store.Pool().Exec(ctx, stmt)
+		if err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s: %v", stmt, err)
+		}
+	}
+	v, err := env.audit.Verify(ctx)
+	if err != nil || !v.OK {
+		t.Errorf("audit chain: %+v %v", v, err)
+	}
+}
+
+// As requester one sees only one's own tickets; as agent, one's teams' and
+// untriaged ones.
+func TestListsAreScoped(t *testing.T) {
+	req := login(t, "requester@example.com", testPassword)
+	agent := login(t, "agent@example.com", testPassword)
+	agent2 := login(t, "agent2@example.com", testPassword)
+	finance := createAs(t, agent2, "finance only")
+	setTeam(t, finance, "Finance")
+	support := createAs(t, req, "support ticket")
+	setTeam(t, support, "Support")
+	untriaged := createAs(t, req, "untriaged ticket")
+	list := func(s *session) map[int64]bool {
+		var page struct {
+			Items []ticket.Ticket `json:"items"`
+		}
+		s.do(t, "GET", "/api/v1/tickets?limit=100", "").decode(t, &page)
+		out := map[int64]bool{}
+		for _, tk := range page.Items {
+			out[tk.Number] = true
+			if s == req && (tk.RequesterID == nil || *tk.RequesterID != env.users["requester"].ID) {
+				t.Errorf("requester sees ticket %d of %v", tk.Number, tk.RequesterID)
+			}
+		}
+		return out
+	}
+	r := list(req)
+	if !r[support] || !r[untriaged] || r[finance] {
+		t.Errorf("requester's list: support %v untriaged %v finance %v", r[support], r[untriaged], r[finance])
+	}
+	a := list(agent)
+	if !a[support] || !a[untriaged] || a[finance] {
+		t.Errorf("agent's list: support %v untriaged %v finance %v", a[support], a[untriaged], a[finance])
+	}
+}
