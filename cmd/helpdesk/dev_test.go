@@ -178,6 +178,24 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	if login.StatusCode != http.StatusOK {
 		t.Errorf("demo requester sign-in: %d", login.StatusCode)
 	}
+	// The first admin of an installation comes from the command line.
+	create := exec.Command(os.Args[0], "users", "create", "--email", "First.Admin@Example.com", "--name", "First Admin",
+		"--role", "admin", "--password-stdin")
+	create.Env = append(os.Environ(), "HELPDESK_TEST_AS_MAIN=1",
+		fmt.Sprintf("HELPDESK_DATABASE_URL=postgres://helpdesk@127.0.0.1:%d/helpdesk?sslmode=disable", ports[3]))
+	create.Stdin = strings.NewReader("a long admin password\n")
+	if out, err := create.CombinedOutput(); err != nil || !strings.Contains(string(out), "first.admin@example.com (admin)") {
+		t.Fatalf("users create: %v\n%s", err, out)
+	}
+	login, err = hc.Post("http://"+httpAddr+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"first.admin@example.com","password":"a long admin password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Body.Close()
+	if login.StatusCode != http.StatusOK {
+		t.Errorf("sign-in of the admin made by users create: %d", login.StatusCode)
+	}
 	res, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[2]))
 	if err != nil {
 		t.Fatalf("Temporal Web UI: %v", err)
