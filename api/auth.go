@@ -15,6 +15,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/identity"
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // Cookie names of a browser session. The CSRF cookie is readable by the
@@ -24,6 +25,7 @@ const (
 	csrfCookie    = "csrf_token"
 	csrfHeader    = "X-CSRF-Token"
 	principalKey  = "principal"
+	ticketKey     = "ticket"
 )
 
 // access says what a route does, for authorization and the audit log.
@@ -126,8 +128,12 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 			visible := err == nil && n > 0
 			if visible {
 				sql, args := s.scope(p).SQL("t", 2)
-				_, err = s.store.TicketInScope(c.UserContext(), n, sql, args)
+				var t ticket.Ticket
+				t, err = s.store.TicketInScope(c.UserContext(), n, sql, args)
 				visible = err == nil
+				if visible {
+					c.Locals(ticketKey, t) // the handler need not read it again
+				}
 				if err != nil && !isNotFound(err) {
 					return err
 				}
@@ -210,7 +216,11 @@ func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, resu
 	// The request context may be cancelled once the answer is sent.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := s.auditLog.Append(ctx, e); err != nil {
+	if s.auditW == nil {
+		s.log.Error("audit log not configured", "action", action, "object", object)
+		return
+	}
+	if _, err := s.auditW.Append(ctx, e); err != nil {
 		s.log.Error("audit log append failed", "action", action, "object", object, "err", err)
 	}
 }

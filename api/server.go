@@ -54,6 +54,7 @@ type Server struct {
 	temporal client.Client
 	ident    *identity.Service
 	auditLog *audit.Log
+	auditW   *audit.Writer
 	enforcer casbin.IEnforcer
 	sso      *sso.Provider
 	ssoKey   []byte
@@ -65,6 +66,9 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, store: d.Store, index: d.Index, temporal: d.Temporal,
 		ident: d.Identity, auditLog: d.Audit, enforcer: d.Enforcer, sso: d.SSO, ssoKey: d.SSOKey, log: d.Logger}
+	if d.Audit != nil {
+		s.auditW = d.Audit.NewWriter()
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -135,8 +139,16 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 // Serve serves on an open listener until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting requests and waits for those in flight.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown stops accepting requests, waits for those in flight, then
+// flushes the audit writer.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.app.ShutdownWithContext(ctx)
+	if s.auditW != nil {
+		s.auditW.Close()
+		s.auditW = nil
+	}
+	return err
+}
 
 func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})

@@ -240,6 +240,9 @@ func isUnavailable(ctx context.Context, err error) bool {
 }
 
 func (s *Server) getTicket(c *fiber.Ctx) error {
+	if t, ok := c.Locals(ticketKey).(ticket.Ticket); ok {
+		return c.JSON(t)
+	}
 	n, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || n <= 0 {
 		return notFound(fmt.Sprintf("ticket %q does not exist", c.Params("id")))
