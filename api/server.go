@@ -145,7 +145,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.app.ShutdownWithContext(ctx)
 	if s.auditW != nil {
 		s.auditW.Close()
-		s.auditW = nil
 	}
 	return err
 }

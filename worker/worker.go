@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/helpdesk/helpdesk/activities"
+	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/workflows"
@@ -25,6 +26,11 @@ type Deps struct {
 	Index          *search.Index
 	IdempotencyTTL time.Duration
 	Logger         *slog.Logger
+	// Audit, AuditExportDir and AuditLogInterval drive the scheduled audit
+	// log export; without Audit no export is registered.
+	Audit            *audit.Log
+	AuditExportDir   string
+	AuditLogInterval time.Duration
 }
 
 // New builds a worker with every workflow and activity registered.
@@ -32,7 +38,20 @@ func New(d Deps) sdkworker.Worker {
 	w := sdkworker.New(d.Client, d.TaskQueue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.TicketWorkflow, workflow.RegisterOptions{Name: workflows.TicketWorkflowName})
 	w.RegisterActivity(&activities.Tickets{Store: d.Store, Index: d.Index})
+	if d.Audit != nil {
+		w.RegisterWorkflowWithOptions(workflows.AuditExportWorkflow, workflow.RegisterOptions{Name: workflows.AuditExportWorkflowName})
+		w.RegisterActivity(&activities.Audit{Log: d.Audit, Dir: d.AuditExportDir})
+	}
 	return w
+}
+
+// EnsureSchedules creates or updates the Temporal schedules the worker
+// serves (the audit log export every audit_log_interval).
+func EnsureSchedules(ctx context.Context, d Deps) error {
+	if d.Audit == nil {
+		return nil
+	}
+	return workflows.EnsureAuditExportSchedule(ctx, d.Client, d.TaskQueue, d.AuditLogInterval)
 }
 
 // PurgeLoop forgets expired idempotency keys every interval until ctx ends.

@@ -108,6 +108,9 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 		return fmt.Errorf("dev: worker: %w", err)
 	}
 	stops = append(stops, w.Stop)
+	if err := worker.EnsureSchedules(ctx, d); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
 	go worker.PurgeLoop(ctx, d, time.Hour)
 
 	ln, err := listen(cfg.HTTPAddr)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -168,7 +169,12 @@ func cookieKey(cfg config.Config) []byte {
 }
 
 func workerDeps(cfg config.Config, b *backends) worker.Deps {
+	dir := cfg.AuditExportDir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "audit-exports")
+	}
 	return worker.Deps{Client: b.temporal, TaskQueue: cfg.TaskQueue, Store: b.store, Index: b.index,
+		Audit: b.audit, AuditExportDir: dir, AuditLogInterval: cfg.AuditLogInterval.D(),
 		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default()}
 }
 
@@ -224,6 +230,9 @@ func runWorker(ctx context.Context, cfg config.Config, _ []string) error {
 	w := worker.New(d)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
+	}
+	if err := worker.EnsureSchedules(ctx, d); err != nil {
+		return err
 	}
 	defer w.Stop()
 	slog.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)

@@ -166,6 +166,14 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: result %q is not allowed, denied or error", ErrInvalid, e.Result)
 	}
 	e.ID, e.PrevHash, e.Hash = 0, nil, nil
+	// The time is taken once a connection is in hand, so a row's at is at
+	// most one statement older than its commit: an export that waits a
+	// little past its period's end sees every row of the period.
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: append: %w", err)
+	}
+	defer conn.Release()
 	e.At = l.now().UTC().Truncate(time.Microsecond)
 	for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
 		*s = cleanString(*s)
@@ -179,7 +187,7 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	err = l.pool.QueryRow(ctx, appendSQL,
+	err = conn.QueryRow(ctx, appendSQL,
 		e.At, e.ActorID, e.Actor, e.Action, e.Object, e.Result, e.IP, e.UserAgent, e.RequestID, string(detailJSON), canon,
 	).Scan(&e.ID, &e.PrevHash, &e.Hash)
 	if errors.Is(err, pgx.ErrNoRows) {

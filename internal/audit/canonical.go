@@ -23,8 +23,9 @@ const CanonicalVersion = "helpdesk.audit.v1"
 // It is UTF-8 JSON text without any whitespace: an array of exactly these
 // eleven values, in this order:
 //
-//	["helpdesk.audit.v1", at, actor_id, actor, action, object, result,
-//	 ip, user_agent, request_id, detail]
+//	["helpdesk.audit.v1",at,actor_id,actor,action,object,result,ip,user_agent,request_id,detail]
+//
+// The values are written as follows.
 //
 //   - at: a string, the time in UTC in RFC 3339 with a fraction of at most
 //     six digits and no trailing zeros (Go's time.RFC3339Nano), e.g.
@@ -157,7 +158,9 @@ const maxNumberDigits = 1000
 
 // normalizeNumber rewrites a JSON number in the canonical plain decimal form.
 func normalizeNumber(s string) (string, error) {
-	bad := func() (string, error) { return "", fmt.Errorf("audit: detail number %.40q is not a plain JSON number of at most %d digits", s, maxNumberDigits) }
+	bad := func() (string, error) {
+		return "", fmt.Errorf("audit: detail number %.40q is not a plain JSON number of at most %d digits", s, maxNumberDigits)
+	}
 	rest := s
 	neg := strings.HasPrefix(rest, "-")
 	if neg {

@@ -13,7 +13,7 @@ func TestCanonicalEncodingIsPinned(t *testing.T) {
 		ID: 99, At: time.Date(2026, 11, 27, 1, 0, 3, 120000, time.FixedZone("CET", 3600)), ActorID: ptr(int64(7)),
 		Actor: "ann@example.test", Action: "ticket.read", Object: "ticket:42", Result: ResultAllowed,
 		IP: "192.0.2.1", UserAgent: "a \"quoted\"\\ tab\t nl\n bell\a é <&>", RequestID: "r1",
-		Detail: map[string]any{"b": json.Number("1.50"), "a": []any{json.Number("1e3"), false, nil}, "é": map[string]any{"y": "1", "x": json.Number("-0")}},
+		Detail:   map[string]any{"b": json.Number("1.50"), "a": []any{json.Number("1e3"), false, nil}, "é": map[string]any{"y": "1", "x": json.Number("-0")}},
 		PrevHash: []byte{1}, Hash: []byte{2}, // not part of the encoding
 	}
 	got, err := Canonical(e)

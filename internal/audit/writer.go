@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,9 +17,11 @@ import (
 // lone Append costs what Log.Append costs; under load the commit is shared,
 // so the audit log stops serializing requests behind one fsync each.
 type Writer struct {
-	log  *Log
-	reqs chan writeReq
-	done chan struct{}
+	log       *Log
+	reqs      chan writeReq
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 type writeReq struct {
@@ -36,7 +39,7 @@ const maxBatch = 256
 
 // NewWriter starts the writer goroutine; Close stops it.
 func (l *Log) NewWriter() *Writer {
-	w := &Writer{log: l, reqs: make(chan writeReq, maxBatch), done: make(chan struct{})}
+	w := &Writer{log: l, reqs: make(chan writeReq, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -45,82 +48,109 @@ func (l *Log) NewWriter() *Writer {
 func (w *Writer) Append(ctx context.Context, e Entry) (Entry, error) {
 	r := writeReq{e: e, out: make(chan writeResult, 1)}
 	select {
+	case <-w.quit:
+		return Entry{}, errWriterClosed
+	default:
+	}
+	select {
 	case w.reqs <- r:
 	case <-ctx.Done():
 		return Entry{}, ctx.Err()
-	case <-w.done:
-		return Entry{}, errors.New("audit: writer closed")
+	case <-w.quit:
+		return Entry{}, errWriterClosed
 	}
 	select {
 	case res := <-r.out:
 		return res.e, res.err
 	case <-ctx.Done():
 		return Entry{}, ctx.Err()
+	case <-w.done:
+		// The writer drains its queue before it is done, so an answer may
+		// be waiting.
+		select {
+		case res := <-r.out:
+			return res.e, res.err
+		default:
+			return Entry{}, errWriterClosed
+		}
 	}
 }
 
-// Close stops accepting entries after writing those already queued.
-func (w *Writer) Close() { close(w.reqs); <-w.done }
+var errWriterClosed = errors.New("audit: writer closed")
+
+// Close stops accepting entries, writes those already queued, and returns
+// when they are durable. Calling it again is harmless.
+func (w *Writer) Close() {
+	w.closeOnce.Do(func() { close(w.quit) })
+	<-w.done
+}
 
 func (w *Writer) run() {
 	defer close(w.done)
-	for first := range w.reqs {
+	for {
+		var first writeReq
+		select {
+		case first = <-w.reqs:
+		case <-w.quit:
+			// Write what is queued, then stop.
+			for {
+				select {
+				case r := <-w.reqs:
+					w.write([]writeReq{r})
+				default:
+					return
+				}
+			}
+		}
 		batch := []writeReq{first}
 	drain:
 		for len(batch) < maxBatch {
 			select {
-			case r, ok := <-w.reqs:
-				if !ok {
-					break drain
-				}
+			case r := <-w.reqs:
 				batch = append(batch, r)
 			default:
 				break drain
 			}
 		}
-		entries, err := w.log.appendBatch(batch)
-		for i, r := range batch {
-			if err != nil {
-				r.out <- writeResult{err: err}
-				continue
-			}
-			r.out <- writeResult{e: entries[i]}
-		}
+		w.write(batch)
+	}
+}
+
+func (w *Writer) write(batch []writeReq) {
+	entries, errs := w.log.appendBatch(batch)
+	for i, r := range batch {
+		r.out <- writeResult{e: entries[i], err: errs[i]}
 	}
 }
 
 // appendBatch writes a batch in one transaction: lock the head, chain each
-// entry's hash onto the previous one, insert, move the head.
-func (l *Log) appendBatch(batch []writeReq) ([]Entry, error) {
+// entry's hash onto the previous one, insert, move the head. It answers
+// each entry on its own: an invalid one fails alone.
+func (l *Log) appendBatch(batch []writeReq) ([]Entry, []error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	entries := make([]Entry, len(batch))
 	details := make([][]byte, len(batch))
 	canons := make([][]byte, len(batch))
-	var bad error
+	errs := make([]error, len(batch))
+	bad := false
 	for i, r := range batch {
 		e := r.e
-		if e.Actor == "" || e.Action == "" {
-			bad = fmt.Errorf("%w: actor and action are required", ErrInvalid)
-		} else if !validResult(e.Result) {
-			bad = fmt.Errorf("%w: result %q is not allowed, denied or error", ErrInvalid, e.Result)
+		if e.Actor == "" || e.Action == "" || !validResult(e.Result) {
+			bad = true
+		} else if _, _, err := normalizeDetail(e.Detail); err != nil {
+			bad = true
 		}
 		entries[i] = e
 	}
-	if bad != nil {
-		// One bad entry must not drop the others: write them one by one.
-		out := make([]Entry, len(batch))
-		var firstErr error
+	if bad {
+		// Write them one by one, so the valid ones land and each caller
+		// hears about its own entry.
 		for i, r := range batch {
-			e, err := l.Append(ctx, r.e)
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			out[i] = e
+			entries[i], errs[i] = l.Append(ctx, r.e)
 		}
-		return out, firstErr
+		return entries, errs
 	}
-	var result []Entry
 	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
 		var lastHash []byte
 		if err := tx.QueryRow(ctx, `SELECT last_hash FROM audit_chain_head FOR UPDATE`).Scan(&lastHash); err != nil {
@@ -168,8 +198,9 @@ func (l *Log) appendBatch(batch []writeReq) ([]Entry, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("audit: append batch: %w", err)
+		for i := range errs {
+			errs[i] = fmt.Errorf("audit: append batch: %w", err)
+		}
 	}
-	result = entries
-	return result, nil
+	return entries, errs
 }

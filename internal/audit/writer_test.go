@@ -13,7 +13,6 @@ func TestWriterGroupCommitKeepsChain(t *testing.T) {
 	ctx := context.Background()
 	l := New(newDB(t).pool)
 	w := l.NewWriter()
-	defer w.Close()
 	var wg sync.WaitGroup
 	ids := make(chan int64, 200)
 	for i := 0; i < 200; i++ {
@@ -48,5 +47,11 @@ func TestWriterGroupCommitKeepsChain(t *testing.T) {
 	// A bad entry fails alone.
 	if _, err := w.Append(ctx, Entry{Actor: "x", Action: "y", Result: "maybe"}); err == nil {
 		t.Error("invalid result accepted")
+	}
+	// After Close, Append refuses instead of hanging or panicking.
+	w.Close()
+	w.Close()
+	if _, err := w.Append(ctx, Entry{Actor: "x", Action: "y", Result: ResultAllowed}); err == nil {
+		t.Error("append after close accepted")
 	}
 }

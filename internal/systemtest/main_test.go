@@ -48,6 +48,7 @@ var env struct {
 	srv      *api.Server
 	// adminToken is the bootstrap admin API token every plain call sends.
 	adminToken string
+	exportDir  string
 	// people signed up by TestMain, by role.
 	users map[string]identity.User
 }
@@ -133,11 +134,11 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 
-	w := startWorker(cfg.TaskQueue)
-	defer w.Stop()
-
 	env.ident = identity.New(env.store.Pool())
 	env.audit = audit.New(env.store.Pool())
+	env.exportDir = filepath.Join(dir, "audit-exports")
+	w := startWorker(cfg.TaskQueue)
+	defer w.Stop()
 	if err := seedPeople(ctx); err != nil {
 		return 0, err
 	}
@@ -208,7 +209,8 @@ func seedPeople(ctx context.Context) error {
 // startWorker runs a ticket worker on taskQueue against the test services.
 func startWorker(taskQueue string) sdkworker.Worker {
 	w := worker.New(worker.Deps{Client: env.temporal, TaskQueue: taskQueue, Store: env.store, Index: env.index,
-		IdempotencyTTL: env.cfg.IdempotencyTTL.D(), Logger: slog.Default()})
+		IdempotencyTTL: env.cfg.IdempotencyTTL.D(), Logger: slog.Default(),
+		Audit: env.audit, AuditExportDir: env.exportDir, AuditLogInterval: time.Minute})
 	if err := w.Start(); err != nil {
 		panic(err)
 	}
