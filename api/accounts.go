@@ -376,3 +376,37 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+func (s *Server) listOrganizations(c *fiber.Ctx) error {
+	orgs, err := s.ident.ListOrganizations(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": nonNil(orgs)})
+}
+
+func (s *Server) createOrganization(c *fiber.Ctx) error {
+	obj, err := decodeObject(c, "name", "shared_tickets")
+	if err != nil {
+		return err
+	}
+	var errs []FieldError
+	name := stringField(obj, "name", &errs)
+	if name == nil && !hasField(errs, "name") {
+		errs = append(errs, FieldError{Field: "name", Detail: "is required"})
+	}
+	shared := false
+	if raw, ok := obj["shared_tickets"]; ok {
+		if err := json.Unmarshal(raw, &shared); err != nil {
+			errs = append(errs, FieldError{Field: "shared_tickets", Detail: "must be true or false"})
+		}
+	}
+	if len(errs) > 0 {
+		return invalid("the organization is not valid", errs...)
+	}
+	o, err := s.ident.CreateOrganization(c.UserContext(), *name, shared)
+	if err != nil {
+		return identityProblem(err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(o)
+}

@@ -110,6 +110,8 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/users", &access{object: "user", action: "create", scope: identity.ScopeAdmin}, s.createUser)
 	s.handle(fiber.MethodGet, v1+"/teams", &access{object: "team", action: "list", scope: identity.ScopeTicketsRead}, s.listTeams)
 	s.handle(fiber.MethodPost, v1+"/teams", &access{object: "team", action: "create", scope: identity.ScopeAdmin}, s.createTeam)
+	s.handle(fiber.MethodGet, v1+"/organizations", &access{object: "organization", action: "list", scope: identity.ScopeAdmin}, s.listOrganizations)
+	s.handle(fiber.MethodPost, v1+"/organizations", &access{object: "organization", action: "create", scope: identity.ScopeAdmin}, s.createOrganization)
 	s.handle(fiber.MethodGet, v1+"/audit-log", &access{object: "audit_log", action: "read", scope: identity.ScopeAdmin}, s.auditLogEntries)
 	s.handle(fiber.MethodPost, v1+"/tickets", &access{object: "ticket", action: "create", scope: identity.ScopeTicketsWrite}, s.createTicket)
 	s.handle(fiber.MethodGet, v1+"/tickets", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.listTickets)

@@ -48,3 +48,24 @@ func (s *Service) OrganizationByID(ctx context.Context, id int64) (Organization,
 	}
 	return o, nil
 }
+
+// ListOrganizations returns every organization by name.
+func (s *Service) ListOrganizations(ctx context.Context) ([]Organization, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, shared_tickets FROM organizations ORDER BY lower(name), id`)
+	if err != nil {
+		return nil, fmt.Errorf("identity: list organizations: %w", err)
+	}
+	defer rows.Close()
+	var out []Organization
+	for rows.Next() {
+		var o Organization
+		if err := rows.Scan(&o.ID, &o.Name, &o.SharedTickets); err != nil {
+			return nil, fmt.Errorf("identity: list organizations: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("identity: list organizations: %w", err)
+	}
+	return out, nil
+}

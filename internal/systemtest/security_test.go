@@ -110,11 +110,21 @@ func setTeam(t *testing.T, number int64, team string) {
 }
 
 var matrixBodies = map[string]string{
-	"POST /api/v1/auth/login": `{"email":"nobody@example.com","password":"wrong password"}`,
-	"POST /api/v1/tokens":     `{"name":"matrix","scopes":["tickets:read"]}`,
-	"POST /api/v1/users":      `{"email":"matrix-%d@example.com","name":"Matrix","role":"requester","password":"long enough password"}`,
-	"POST /api/v1/teams":      `{"name":"Matrix team %d"}`,
-	"POST /api/v1/tickets":    `{"subject":"matrix ticket"}`,
+	"POST /api/v1/auth/login":    `{"email":"nobody@example.com","password":"wrong password"}`,
+	"POST /api/v1/tokens":        `{"name":"matrix","scopes":["tickets:read"]}`,
+	"POST /api/v1/users":         `{"email":"matrix-%d@example.com","name":"Matrix","role":"requester","password":"long enough password"}`,
+	"POST /api/v1/teams":         `{"name":"Matrix team %d"}`,
+	"POST /api/v1/organizations": `{"name":"Matrix org %d","shared_tickets":true}`,
+	"POST /api/v1/tickets":       `{"subject":"matrix ticket"}`,
+}
+
+func publicRoute(method, path string) bool {
+	for _, r := range env.srv.Routes() {
+		if r.Method == method && r.Path == path {
+			return r.Public
+		}
+	}
+	return false
 }
 
 func TestRouteMatrix(t *testing.T) {
@@ -171,6 +181,20 @@ func TestRouteMatrix(t *testing.T) {
 			}
 			if got.status != want {
 				t.Errorf("%s %s as %s: %d, want %d: %.200s", method, fields[1], role, got.status, want, got.body)
+			}
+			// Every refused attempt on a protected route is in the audit log.
+			if (want == 401 || want == 403 || (want == 404 && strings.Contains(path, "/tickets/"))) && !publicRoute(method, route) {
+				actor := "anonymous"
+				if role != "anonymous" {
+					actor = emails[role]
+				}
+				var n int
+				err := env.store.Pool().QueryRow(context.Background(),
+					`SELECT count(*) FROM audit_log WHERE result = 'denied' AND actor = $1 AND detail->>'method' = $2 AND detail->>'path' = $3`,
+					actor, method, strings.SplitN(path, "?", 2)[0]).Scan(&n)
+				if err != nil || n == 0 {
+					t.Errorf("%s %s as %s was refused but is not in the audit log as denied (%v)", method, fields[1], role, err)
+				}
 			}
 		}
 	}
