@@ -1,10 +1,8 @@
 package sso
 
 import (
-	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,11 +14,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/zitadel/oidc/v3/example/server/exampleop"
-	"github.com/zitadel/oidc/v3/example/server/storage"
-	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
-	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/oauth2"
+
+	"github.com/helpdesk/helpdesk/internal/sso/ssotest"
 )
 
 // The tests run a real OpenID provider in-process: zitadel/oidc's op package
@@ -30,25 +26,21 @@ import (
 // adds a "groups" scope and claim on top of the example storage.
 
 const (
-	clientID     = "helpdesk"
-	clientSecret = "helpdesk-secret"
+	clientID     = ssotest.ClientID
+	clientSecret = ssotest.ClientSecret
 	callbackPath = "/api/v1/auth/sso/callback"
 	password     = "correct horse battery staple"
 )
 
-var testUsers = map[string]*storage.User{
-	"u-alice": {ID: "u-alice", Username: "alice", Password: password, FirstName: "Alice", LastName: "Liddell",
-		Email: "alice@example.com", EmailVerified: true},
-	"u-bob": {ID: "u-bob", Username: "bob", Password: password, FirstName: "Bob", LastName: "Builder",
-		Email: "bob@example.com", EmailVerified: false},
-	"u-root": {ID: "u-root", Username: "root", Password: password, FirstName: "Ada", LastName: "Admin",
-		Email: "root@example.com", EmailVerified: true},
-}
-
-var testGroups = map[string][]string{
-	"u-alice": {"staff", "helpdesk-agents", "helpdesk-leads"},
-	"u-root":  {"helpdesk-agents", "it-admins"},
-	// bob has no groups
+// testUsers: alice (agent and lead groups), bob (unverified email, no
+// groups), root (agent and admin groups).
+var testUsers = []ssotest.User{
+	{ID: "u-alice", Username: "alice", Password: password, FirstName: "Alice", LastName: "Liddell",
+		Email: "alice@example.com", Groups: []string{"staff", "helpdesk-agents", "helpdesk-leads"}},
+	{ID: "u-bob", Username: "bob", Password: password, FirstName: "Bob", LastName: "Builder",
+		Email: "bob@example.com", EmailUnverified: true},
+	{ID: "u-root", Username: "root", Password: password, FirstName: "Ada", LastName: "Admin",
+		Email: "root@example.com", Groups: []string{"helpdesk-agents", "it-admins"}},
 }
 
 var testRoleMapping = map[string]string{
@@ -57,52 +49,8 @@ var testRoleMapping = map[string]string{
 	"it-admins":       RoleAdmin,
 }
 
-type userStore map[string]*storage.User
-
-func (u userStore) GetUserByID(id string) *storage.User { return u[id] }
-func (u userStore) ExampleClientID() string             { return storage.ServiceUserID }
-func (u userStore) GetUserByUsername(name string) *storage.User {
-	for _, user := range u {
-		if user.Username == name {
-			return user
-		}
-	}
-	return nil
-}
-
-// opStorage is the example storage plus a "groups" scope whose claim goes
-// into the ID token. Email and profile claims are, as OIDC Core 5.4 allows
-// once an access token is issued, only served by the userinfo endpoint.
-type opStorage struct {
-	*storage.Storage
-}
-
-type groupsClient struct{ op.Client }
-
-func (groupsClient) IsScopeAllowed(scope string) bool { return scope == "groups" }
-
-func (s *opStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
-	c, err := s.Storage.GetClientByClientID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return groupsClient{c}, nil
-}
-
-func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, ui *zoidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	if err := s.Storage.SetUserinfoFromRequest(ctx, ui, req, scopes); err != nil {
-		return err
-	}
-	if slices.Contains(scopes, "groups") {
-		if g, ok := testGroups[req.GetSubject()]; ok {
-			ui.AppendClaims("groups", g)
-		}
-	}
-	return nil
-}
-
 type env struct {
-	op   *httptest.Server // the OpenID provider; its URL is the issuer
+	op   *ssotest.Provider // the OpenID provider
 	app  *httptest.Server // hosts RedirectURL
 	cfg  Config
 	http *http.Client // the "browser"
@@ -116,16 +64,8 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(app.Close)
 	redirect := app.URL + callbackPath
 
-	var handler http.Handler
-	opSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.ServeHTTP(w, r)
-	}))
+	opSrv := ssotest.Start(redirect, testUsers)
 	t.Cleanup(opSrv.Close)
-	st := &opStorage{storage.NewStorageWithClients(userStore(testUsers), map[string]*storage.Client{
-		clientID: storage.WebClient(clientID, clientSecret, redirect),
-	})}
-	logger := slog.New(slog.DiscardHandler)
-	handler = exampleop.SetupServer(opSrv.URL, st, logger, false)
 
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -135,7 +75,7 @@ func newEnv(t *testing.T) *env {
 		op:  opSrv,
 		app: app,
 		cfg: Config{
-			Issuer:       opSrv.URL,
+			Issuer:       opSrv.Issuer,
 			ClientID:     clientID,
 			ClientSecret: clientSecret,
 			RedirectURL:  redirect,
@@ -208,8 +148,8 @@ func TestFullFlow(t *testing.T) {
 		q.Get("redirect_uri") != e.cfg.RedirectURL || q.Get("response_type") != "code" {
 		t.Fatalf("auth URL: %s", authURL)
 	}
-	if !strings.HasPrefix(authURL, e.op.URL+"/") {
-		t.Fatalf("auth URL %s not at the provider %s", authURL, e.op.URL)
+	if !strings.HasPrefix(authURL, e.op.Issuer+"/") {
+		t.Fatalf("auth URL %s not at the provider %s", authURL, e.op.Issuer)
 	}
 
 	state, code := e.login(t, authURL, "alice")
@@ -221,7 +161,7 @@ func TestFullFlow(t *testing.T) {
 		t.Fatalf("Finish: %v", err)
 	}
 	want := Identity{
-		Issuer: e.op.URL, Subject: "u-alice", Email: "alice@example.com", EmailVerified: true,
+		Issuer: e.op.Issuer, Subject: "u-alice", Email: "alice@example.com", EmailVerified: true,
 		Name: "Alice Liddell", Groups: []string{"staff", "helpdesk-agents", "helpdesk-leads"}, Role: RoleLead,
 	}
 	if id.Issuer != want.Issuer || id.Subject != want.Subject || id.Email != want.Email ||
@@ -377,11 +317,11 @@ func TestNew(t *testing.T) {
 	e := newEnv(t)
 	bad := []Config{
 		{},
-		{Issuer: e.op.URL, ClientID: clientID}, // no redirect URL
-		{Issuer: e.op.URL, ClientID: clientID, RedirectURL: "x", DefaultRole: "root"}, // unknown role
-		{Issuer: e.op.URL, ClientID: clientID, RedirectURL: "x", RoleMapping: map[string]string{"g": "superuser"}},
-		{Issuer: e.op.URL + "/other", ClientID: clientID, RedirectURL: "x"},                                    // discovery fails
-		{Issuer: strings.Replace(e.op.URL, "127.0.0.1", "localhost", 1), ClientID: clientID, RedirectURL: "x"}, // issuer mismatch
+		{Issuer: e.op.Issuer, ClientID: clientID}, // no redirect URL
+		{Issuer: e.op.Issuer, ClientID: clientID, RedirectURL: "x", DefaultRole: "root"}, // unknown role
+		{Issuer: e.op.Issuer, ClientID: clientID, RedirectURL: "x", RoleMapping: map[string]string{"g": "superuser"}},
+		{Issuer: e.op.Issuer + "/other", ClientID: clientID, RedirectURL: "x"},                                    // discovery fails
+		{Issuer: strings.Replace(e.op.Issuer, "127.0.0.1", "localhost", 1), ClientID: clientID, RedirectURL: "x"}, // issuer mismatch
 	}
 	for i, c := range bad {
 		if _, err := New(t.Context(), c); err == nil || !strings.HasPrefix(err.Error(), "sso: ") {
@@ -389,7 +329,7 @@ func TestNew(t *testing.T) {
 		}
 	}
 
-	p, err := New(t.Context(), Config{Issuer: e.op.URL, ClientID: clientID, RedirectURL: e.cfg.RedirectURL, Scopes: []string{"email"}})
+	p, err := New(t.Context(), Config{Issuer: e.op.Issuer, ClientID: clientID, RedirectURL: e.cfg.RedirectURL, Scopes: []string{"email"}})
 	if err != nil {
 		t.Fatal(err)
 	}

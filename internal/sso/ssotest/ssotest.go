@@ -24,8 +24,16 @@ import (
 // User is someone who can sign in at the provider.
 type User struct {
 	ID, Username, Password, FirstName, LastName, Email string
-	Groups                                             []string
+	// EmailUnverified makes the provider say the email is not verified.
+	EmailUnverified bool
+	Groups          []string
 }
+
+// The one web client every provider knows.
+const (
+	ClientID     = "helpdesk"
+	ClientSecret = "helpdesk-test-secret"
+)
 
 // Provider is a running OpenID provider.
 type Provider struct {
@@ -89,10 +97,10 @@ func Start(redirectURL string, users []User) *Provider {
 	groups := map[string][]string{}
 	for _, u := range users {
 		us[u.ID] = &storage.User{ID: u.ID, Username: u.Username, Password: u.Password, FirstName: u.FirstName,
-			LastName: u.LastName, Email: u.Email, EmailVerified: true}
+			LastName: u.LastName, Email: u.Email, EmailVerified: !u.EmailUnverified}
 		groups[u.ID] = u.Groups
 	}
-	p := &Provider{Issuer: srv.URL, ClientID: "helpdesk", ClientSecret: "helpdesk-test-secret", srv: srv}
+	p := &Provider{Issuer: srv.URL, ClientID: ClientID, ClientSecret: ClientSecret, srv: srv}
 	st := &opStorage{Storage: storage.NewStorageWithClients(us, map[string]*storage.Client{
 		p.ClientID: storage.WebClient(p.ClientID, p.ClientSecret, redirectURL),
 	}), groups: groups}
