@@ -51,7 +51,7 @@ var testRoleMapping = map[string]string{
 
 type env struct {
 	op   *ssotest.Provider // the OpenID provider
-	app  *httptest.Server // hosts RedirectURL
+	app  *httptest.Server  // hosts RedirectURL
 	cfg  Config
 	http *http.Client // the "browser"
 }
@@ -317,7 +317,7 @@ func TestNew(t *testing.T) {
 	e := newEnv(t)
 	bad := []Config{
 		{},
-		{Issuer: e.op.Issuer, ClientID: clientID}, // no redirect URL
+		{Issuer: e.op.Issuer, ClientID: clientID},                                        // no redirect URL
 		{Issuer: e.op.Issuer, ClientID: clientID, RedirectURL: "x", DefaultRole: "root"}, // unknown role
 		{Issuer: e.op.Issuer, ClientID: clientID, RedirectURL: "x", RoleMapping: map[string]string{"g": "superuser"}},
 		{Issuer: e.op.Issuer + "/other", ClientID: clientID, RedirectURL: "x"},                                    // discovery fails
