@@ -19,15 +19,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/bench/loadgen"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
@@ -44,43 +42,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-type result struct {
-	name    string
-	lat     []time.Duration
-	elapsed time.Duration
-	errors  int64
-}
-
-func (r result) pct(p float64) time.Duration { return r.lat[int(float64(len(r.lat)-1)*p)] }
-
-func load(name string, clients, n int, f func() error) result {
-	var next, errs atomic.Int64
-	lat := make([]time.Duration, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if err := f(); err != nil && errs.Add(1) <= 3 {
-					fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	r := result{name: name, lat: lat, elapsed: time.Since(start), errors: errs.Load()}
-	sort.Slice(r.lat, func(a, b int) bool { return r.lat[a] < r.lat[b] })
-	return r
 }
 
 func serve(app interface{ Listener(net.Listener) error }) (string, error) {
@@ -153,8 +114,8 @@ func run(requests, clients int) error {
 		return err
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	get := func(base string, auth bool) func() error {
-		return func() error {
+	get := func(base string, auth bool) func(int) error {
+		return func(int) error {
 			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/tickets/%d", base, 1+rand.IntN(tickets)), nil)
 			if auth {
 				req.Header.Set("Authorization", "Bearer "+token)
@@ -171,19 +132,17 @@ func run(requests, clients int) error {
 			return nil
 		}
 	}
-	load("warmup", clients, 500, get(withRBAC, true))
-	load("warmup", clients, 500, get(without, false))
-	var on, off result
+	loadgen.Run("warmup", clients, 500, get(withRBAC, true))
+	loadgen.Run("warmup", clients, 500, get(without, false))
 	// Alternate halves so drift on a shared machine hits both paths alike.
+	var ons, offs []loadgen.Result
 	for round := 0; round < 2; round++ {
-		a := load("rbac on", clients, requests/2, get(withRBAC, true))
-		b := load("rbac off", clients, requests/2, get(without, false))
-		on.lat, on.elapsed, on.errors = append(on.lat, a.lat...), on.elapsed+a.elapsed, on.errors+a.errors
-		off.lat, off.elapsed, off.errors = append(off.lat, b.lat...), off.elapsed+b.elapsed, off.errors+b.errors
+		ons = append(ons, loadgen.Run("rbac on", clients, requests/2, get(withRBAC, true)))
+		offs = append(offs, loadgen.Run("rbac off", clients, requests/2, get(without, false)))
 	}
-	on.name, off.name = "rbac on", "rbac off"
-	for _, r := range []*result{&on, &off} {
-		sort.Slice(r.lat, func(a, b int) bool { return r.lat[a] < r.lat[b] })
+	on, off := loadgen.Merge("rbac on", ons...), loadgen.Merge("rbac off", offs...)
+	if on.Errors+off.Errors > 0 {
+		return fmt.Errorf("%d protected and %d unprotected calls failed; the figures would mean nothing", on.Errors, off.Errors)
 	}
 
 	// One Casbin decision.
@@ -202,11 +161,11 @@ func run(requests, clients int) error {
 		runtime.NumCPU(), runtime.Version(), clients, requests, tickets)
 	fmt.Println("| path | throughput (/s) | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|")
-	for _, r := range []result{on, off} {
-		fmt.Printf("| %s | %.0f | %s | %s | %d |\n", r.name, float64(len(r.lat))/r.elapsed.Seconds(),
-			r.pct(0.5).Round(10*time.Microsecond), r.pct(0.99).Round(10*time.Microsecond), r.errors)
+	for _, r := range []loadgen.Result{on, off} {
+		fmt.Printf("| %s | %.0f | %s | %s | %d |\n", r.Name, r.Throughput(),
+			r.Percentile(0.5).Round(10*time.Microsecond), r.Percentile(0.99).Round(10*time.Microsecond), r.Errors)
 	}
 	fmt.Printf("\np99 rbac on / off: %.2f (target ≤ 1.1); Casbin decision: %s (target ≤ 50µs); audit rows written: %d\n",
-		float64(on.pct(0.99))/float64(off.pct(0.99)), perDecision, count)
+		float64(on.Percentile(0.99))/float64(off.Percentile(0.99)), perDecision, count)
 	return nil
 }

@@ -19,10 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,12 +31,16 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/bench/loadgen"
+	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
 	"github.com/helpdesk/helpdesk/internal/temporalsetup"
+	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/worker"
 )
 
@@ -58,57 +60,6 @@ func baselineWorkflow(ctx workflow.Context) error {
 }
 
 func noop(context.Context) error { return nil }
-
-type result struct {
-	name        string
-	concurrency int
-	n           int
-	errors      int64
-	elapsed     time.Duration
-	lat         []time.Duration
-}
-
-func (r result) throughput() float64 { return float64(r.n) / r.elapsed.Seconds() }
-
-func (r result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	i := int(float64(len(r.lat)-1) * p)
-	return r.lat[i]
-}
-
-// load runs n calls of f with the given concurrency.
-func load(name string, concurrency, n int, f func(i int) error) result {
-	var next atomic.Int64
-	var errs atomic.Int64
-	lat := make([]time.Duration, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if err := f(i); err != nil {
-					if errs.Add(1) <= 3 {
-						fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-					}
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	r := result{name: name, concurrency: concurrency, n: n, errors: errs.Load(), elapsed: time.Since(start), lat: lat}
-	sort.Slice(r.lat, func(a, b int) bool { return r.lat[a] < r.lat[b] })
-	return r
-}
 
 func main() {
 	requests := flag.Int("requests", 400, "requests per run at each concurrency")
@@ -185,7 +136,21 @@ func run(requests int, levels string) error {
 	}
 	defer bw.Stop()
 
-	srv := api.New(api.Deps{Config: cfg, Store: st, Index: ix, Temporal: tc, Logger: logger})
+	ident := identity.New(st.Pool())
+	admin, err := ident.CreateUser(ctx, identity.NewUser{Email: "bench@example.com", Role: identity.RoleAdmin})
+	if err != nil {
+		return err
+	}
+	token, _, err := ident.CreateToken(ctx, admin.ID, "bench", []string{identity.ScopeTicketsWrite, identity.ScopeTicketsRead}, nil)
+	if err != nil {
+		return err
+	}
+	enforcer, err := policies.NewEnforcer()
+	if err != nil {
+		return err
+	}
+	srv := api.New(api.Deps{Config: cfg, Store: st, Index: ix, Temporal: tc, Logger: logger,
+		Identity: ident, Audit: audit.New(st.Pool()), Enforcer: enforcer})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -217,6 +182,7 @@ func run(requests int, levels string) error {
 			strings.NewReader(`{"subject":"Benchmark ticket `+strconv.FormatInt(n, 10)+`","description":"created by bench/create","priority":"high"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", "bench-"+strconv.FormatInt(n, 10))
+		req.Header.Set("Authorization", "Bearer "+token)
 		res, err := hc.Do(req)
 		if err != nil {
 			return err
@@ -230,35 +196,38 @@ func run(requests int, levels string) error {
 	}
 
 	// Warm both paths (connections, caches, JIT of the JVM) before measuring.
-	load("warmup-baseline", 4, 50, baseline)
-	load("warmup-api", 4, 50, viaAPI)
+	loadgen.Run("warmup-baseline", 4, 50, baseline)
+	loadgen.Run("warmup-api", 4, 50, viaAPI)
 
 	fmt.Printf("machine: %d CPUs, %s/%s, %s; Temporal embedded (in-memory SQLite), PostgreSQL and Elasticsearch local\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Printf("requests per run: %d\n\n", requests)
 	fmt.Println("| clients | path | throughput (/s) | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|")
-	type pair struct{ b, a result }
+	type pair struct{ b, a loadgen.Result }
 	var pairs []pair
 	for _, lv := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(lv))
 		if err != nil || c < 1 {
 			return fmt.Errorf("bad concurrency %q", lv)
 		}
-		b := load("baseline", c, requests, baseline)
-		a := load("api", c, requests, viaAPI)
-		for _, r := range []result{b, a} {
-			fmt.Printf("| %d | %s | %.1f | %s | %s | %d |\n", c, r.name, r.throughput(),
-				r.pct(0.50).Round(100*time.Microsecond), r.pct(0.99).Round(100*time.Microsecond), r.errors)
+		b := loadgen.Run("baseline", c, requests, baseline)
+		a := loadgen.Run("api", c, requests, viaAPI)
+		for _, r := range []loadgen.Result{b, a} {
+			fmt.Printf("| %d | %s | %.1f | %s | %s | %d |\n", c, r.Name, r.Throughput(),
+				r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond), r.Errors)
 		}
 		pairs = append(pairs, pair{b, a})
+		if a.Errors+b.Errors > 0 {
+			return fmt.Errorf("%d baseline and %d API calls failed; the figures would mean nothing", b.Errors, a.Errors)
+		}
 	}
 	fmt.Println()
 	fmt.Println("| clients | throughput api/baseline (target ≥ 0.8) | p99 api/baseline (target ≤ 1.25) |")
 	fmt.Println("|---|---|---|")
 	for _, p := range pairs {
-		fmt.Printf("| %d | %.2f | %.2f |\n", p.b.concurrency, p.a.throughput()/p.b.throughput(),
-			float64(p.a.pct(0.99))/float64(p.b.pct(0.99)))
+		fmt.Printf("| %d | %.2f | %.2f |\n", p.b.Concurrency, p.a.Throughput()/p.b.Throughput(),
+			float64(p.a.Percentile(0.99))/float64(p.b.Percentile(0.99)))
 	}
 	return nil
 }
