@@ -110,6 +110,9 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 			object = "ticket:" + c.Params("id")
 		}
 		p, err := s.authenticate(c)
+		if err != nil && !errors.Is(err, identity.ErrUnauthenticated) {
+			return err // the database failed, not the caller
+		}
 		if err != nil || p == nil {
 			detail := "sign in or send an API token"
 			if err != nil {
