@@ -28,13 +28,19 @@ type Tickets struct {
 // subject and description wait in PostgreSQL with the number's reservation,
 // so they never enter workflow history.
 type PersistCreatedInput struct {
-	Number    int64
-	Seq       int64
-	Status    ticket.Status
-	Priority  ticket.Priority
-	Assignee  *string
-	CreatedAt time.Time
-	Actor     string
+	Number   int64
+	Seq      int64
+	Status   ticket.Status
+	Priority ticket.Priority
+	// AssigneeID is set when the ticket was assigned at creation.
+	AssigneeID *int64
+	CreatedAt  time.Time
+	Actor      string
+	// SLA deadlines at creation and the notifications to queue.
+	SLADueAt           *time.Time
+	FirstResponseDueAt *time.Time
+	ResolutionDueAt    *time.Time
+	Outbox             []store.Notification
 }
 
 // PersistResult reports what is now durable.
@@ -55,16 +61,17 @@ const ErrCodeMissingPayload = "MissingCreationPayload"
 // PersistCreated writes the ticket row and its "created" event.
 func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (PersistResult, error) {
 	t := ticket.Ticket{
-		Number: in.Number, Status: in.Status, Priority: in.Priority, Assignee: in.Assignee,
+		Number: in.Number, Status: in.Status, Priority: in.Priority, AssigneeID: in.AssigneeID,
 		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt, Seq: in.Seq,
+		SLADueAt: in.SLADueAt, FirstResponseDueAt: in.FirstResponseDueAt, ResolutionDueAt: in.ResolutionDueAt,
 	}
 	data := map[string]any{"status": in.Status, "priority": in.Priority}
-	if in.Assignee != nil {
-		data["assignee"] = *in.Assignee
+	if in.AssigneeID != nil {
+		data["assignee_id"] = *in.AssigneeID
 	}
 	stored, err := a.Store.CreateTicketFromReservation(ctx, t, store.Event{
 		TicketNumber: in.Number, Seq: in.Seq, Kind: "created", Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt,
-	})
+	}, in.Outbox)
 	if errors.Is(err, store.ErrNotFound) {
 		return PersistResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
 	}
@@ -82,6 +89,33 @@ func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (P
 		activity.GetLogger(ctx).Warn("index after persist failed; the workflow will retry", "ticket", in.Number, "err", err)
 	}
 	return PersistResult{Seq: stored.Seq, Indexed: indexed}, nil
+}
+
+// ApplyResult reports a durable change.
+type ApplyResult struct {
+	CommentID int64
+	// Indexed is true when the search index already holds this state.
+	Indexed bool
+}
+
+// Apply writes one change of a ticket (events, row, outbox) and indexes the
+// result inline, like PersistCreated. It is idempotent by event sequence.
+func (a *Tickets) Apply(ctx context.Context, ch store.Change) (ApplyResult, error) {
+	applied, err := a.Store.ApplyChange(ctx, ch)
+	if errors.Is(err, store.ErrMissingRequest) || errors.Is(err, store.ErrNotFound) {
+		return ApplyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	}
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	ictx, cancel := context.WithTimeout(ctx, inlineIndexTimeout)
+	defer cancel()
+	indexed := true
+	if _, err := a.Index.IndexTicket(ictx, applied.Ticket); err != nil {
+		indexed = false
+		activity.GetLogger(ctx).Warn("index after change failed; the workflow will retry", "ticket", ch.Number, "err", err)
+	}
+	return ApplyResult{CommentID: applied.CommentID, Indexed: indexed}, nil
 }
 
 // IndexTicket projects the ticket's current PostgreSQL state into

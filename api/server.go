@@ -25,6 +25,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/workflows"
 )
 
 // Deps are the services the API talks to.
@@ -47,8 +48,10 @@ type Deps struct {
 
 // Server is the HTTP API.
 type Server struct {
-	app      *fiber.App
-	cfg      config.Config
+	app *fiber.App
+	cfg config.Config
+	// policy is what new tickets' workflows decide with.
+	policy   workflows.Policy
 	store    *store.Store
 	index    *search.Index
 	temporal client.Client
@@ -66,6 +69,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, store: d.Store, index: d.Index, temporal: d.Temporal,
 		ident: d.Identity, auditLog: d.Audit, enforcer: d.Enforcer, sso: d.SSO, ssoKey: d.SSOKey, log: d.Logger}
+	s.policy = workflows.PolicyFromConfig(d.Config)
 	if d.Audit != nil {
 		s.auditW = d.Audit.NewWriter()
 	}

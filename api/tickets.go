@@ -87,12 +87,32 @@ func stringField(obj map[string]json.RawMessage, name string, errs *[]FieldError
 // then starts the ticket's workflow and waits, through the create Update,
 // until the ticket is durable in PostgreSQL.
 func (s *Server) createTicket(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "subject", "description", "priority", "assignee")
+	obj, err := decodeObject(c, "subject", "description", "priority", "assignee", "team")
 	if err != nil {
 		return err
 	}
 	draft, errs := s.parseDraft(obj)
 	p := principalOf(c)
+	assignee, team := refField(obj, "assignee", &errs), refField(obj, "team", &errs)
+	if (assignee.present && !assignee.null || team.present && !team.null) && !p.User.Role.Staff() {
+		errs = append(errs, FieldError{Field: "assignee", Detail: "only agents, leads and admins may assign a new ticket"})
+	} else {
+		for _, r := range []struct {
+			field   string
+			resolve func(context.Context, string, refValue) (*int64, *FieldError, error)
+			ref     refValue
+			into    **int64
+		}{{"assignee", s.resolveAssignee, assignee, &draft.AssigneeID}, {"team", s.resolveTeam, team, &draft.TeamID}} {
+			id, fe, err := r.resolve(c.UserContext(), r.field, r.ref)
+			if err != nil {
+				return err
+			}
+			if fe != nil {
+				errs = append(errs, *fe)
+			}
+			*r.into = id
+		}
+	}
 	draft.RequesterID = &p.User.ID
 	draft.Actor = fmt.Sprintf("user:%d", p.User.ID)
 	key := c.Get("Idempotency-Key")
@@ -146,7 +166,6 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 	subject := stringField(obj, "subject", &errs)
 	description := stringField(obj, "description", &errs)
 	priority := stringField(obj, "priority", &errs)
-	assignee := stringField(obj, "assignee", &errs)
 
 	draft := ticket.Draft{Priority: ticket.Priority(s.cfg.DefaultPriority)}
 	if subject == nil {
@@ -175,17 +194,6 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 		}
 		draft.Priority = p
 	}
-	if assignee != nil {
-		a := strings.TrimSpace(*assignee)
-		switch n := utf8.RuneCountInString(a); {
-		case n == 0:
-			// An empty assignee means unassigned.
-		case n > ticket.MaxAssigneeRunes:
-			errs = append(errs, FieldError{Field: "assignee", Detail: fmt.Sprintf("must be at most %d characters", ticket.MaxAssigneeRunes)})
-		default:
-			draft.Assignee = &a
-		}
-	}
 	return draft, errs
 }
 
@@ -196,7 +204,8 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 func (s *Server) startTicket(ctx context.Context, number int64, key string, d ticket.Draft) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
-	in := workflows.TicketInput{Number: number, Priority: d.Priority, Assignee: d.Assignee, Actor: d.Actor}
+	in := workflows.TicketInput{Number: number, Priority: d.Priority, AssigneeID: d.AssigneeID, TeamID: d.TeamID,
+		RequesterID: d.RequesterID, Actor: d.Actor, Policy: &s.policy}
 	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.TicketWorkflowID(number),
 		TaskQueue:                s.cfg.TaskQueue,

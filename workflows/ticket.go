@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/helpdesk/helpdesk/activities"
+	"github.com/helpdesk/helpdesk/internal/sla"
+	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -56,12 +58,18 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 }
 
 // TicketInput starts a ticket's workflow: only the small facts it decides
-// with. Subject and description stay in PostgreSQL.
+// with. Subject, description and comment bodies stay in PostgreSQL.
 type TicketInput struct {
-	Number   int64
-	Priority ticket.Priority
-	Assignee *string
-	Actor    string
+	Number      int64
+	Priority    ticket.Priority
+	AssigneeID  *int64
+	TeamID      *int64
+	RequesterID *int64
+	Actor       string
+	// Policy is nil only in runs started before the lifecycle existed.
+	Policy *Policy
+	// Carry is the state handed over by continue-as-new; nil on creation.
+	Carry *State
 }
 
 // CreateResult answers the create Update.
@@ -70,15 +78,53 @@ type CreateResult struct {
 	Seq    int64
 }
 
-// State is what the workflow knows about its ticket (the query answer).
+// Processed remembers an answered request, so a repeat (also after
+// continue-as-new) gets the same answer instead of a second change.
+type Processed struct {
+	ID        string `json:"id"`
+	Seq       int64  `json:"seq"`
+	CommentID int64  `json:"comment_id,omitempty"`
+	Reopened  bool   `json:"reopened,omitempty"`
+}
+
+// maxProcessed bounds the remembered request IDs; the API's idempotency
+// window is far shorter than the time it takes to answer this many.
+const maxProcessed = 256
+
+// State is what the workflow knows about its ticket (the query answer and
+// what continue-as-new carries).
 type State struct {
-	Number    int64
-	Status    ticket.Status
-	Priority  ticket.Priority
-	Assignee  *string
-	Seq       int64
-	CreatedAt time.Time
-	Persisted bool
+	Number      int64
+	Status      ticket.Status
+	Priority    ticket.Priority
+	AssigneeID  *int64
+	TeamID      *int64
+	RequesterID *int64
+	Seq         int64
+	CreatedAt   time.Time
+	Persisted   bool
+
+	// SLA clocks; nil when the priority has no such target.
+	FirstResponse    *sla.Budget
+	FirstRespondedAt *time.Time
+	Resolution       *sla.Budget
+	ResolvedAt       *time.Time
+	ClosedAt         *time.Time
+	ExpiredAt        *time.Time
+	EscalationLevel  int
+	// Fired holds the deadlines and rules that already went off.
+	Fired map[string]bool
+	// BreachedAt is when each clock breached (its deadline, exactly), so
+	// "N hours after the breach" stays put when a later priority change
+	// moves the clock's target.
+	BreachedAt map[Clock]time.Time
+	// Attempt counters.
+	Reopens, Followups, Reassignments int
+	// Archived: the reopen window ended; the run completes.
+	Archived  bool
+	Processed []Processed
+	// Deadlines is the pending timers, earliest first (for operators).
+	Deadlines []Deadline
 }
 
 // StartSummary is the static summary shown for a ticket in the Temporal UI.
@@ -98,7 +144,15 @@ func TicketWorkflow(ctx workflow.Context, in TicketInput) error {
 type ticketWorkflow struct {
 	in        TicketInput
 	state     State
+	policy    Policy
+	cal       sla.Calendar
 	createErr error
+	// busy serializes changes: one plan is persisted at a time.
+	busy bool
+	// version counts applied changes; the timer loop recomputes on change.
+	version int
+	// lifecycle is false when replaying runs recorded before timers existed.
+	lifecycle bool
 }
 
 var tickets *activities.Tickets
@@ -110,14 +164,38 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 	if _, err := ticket.ParsePriority(string(w.in.Priority)); err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
-	w.state = State{
-		Number: w.in.Number, Status: ticket.StatusOpen, Priority: w.in.Priority,
-		Assignee: w.in.Assignee, CreatedAt: workflow.Now(ctx),
+	if w.in.Policy != nil {
+		w.policy = *w.in.Policy
+	} else {
+		w.policy = Policy{Transitions: ticket.DefaultTransitions()}
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return w.state, nil }); err != nil {
+	w.cal = w.policy.calendar()
+	if w.in.Carry != nil {
+		w.state = *w.in.Carry
+	} else {
+		now := workflow.Now(ctx)
+		w.state = State{
+			Number: w.in.Number, Status: ticket.StatusOpen, Priority: w.in.Priority,
+			AssigneeID: w.in.AssigneeID, TeamID: w.in.TeamID, RequesterID: w.in.RequesterID, CreatedAt: now,
+		}
+		t := w.policy.SLA[w.in.Priority]
+		w.state.FirstResponse = retarget(nil, t.FirstResponse, now)
+		w.state.Resolution = retarget(nil, t.Resolution, now)
+	}
+	if w.state.Fired == nil {
+		w.state.Fired = map[string]bool{}
+	}
+	if w.state.BreachedAt == nil {
+		w.state.BreachedAt = map[Clock]time.Time{}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
+		st := w.state
+		st.Deadlines = deadlines(w.state, w.policy, w.cal)
+		return st, nil
+	}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCreate,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCreate,
 		func(ctx workflow.Context) (CreateResult, error) {
 			// Creation is driven by run(); the Update only reports when the
 			// ticket is durable, so every repeat gets the same answer.
@@ -130,55 +208,346 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 			return CreateResult{Number: w.state.Number, Seq: w.state.Seq}, nil
 		},
 		workflow.UpdateHandlerOptions{},
-	)
+	); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange,
+		func(ctx workflow.Context, req ChangeRequest) (ChangeResult, error) {
+			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (plan, error) {
+				return planChange(st, w.policy, w.cal, req, workflow.Now(ctx))
+			})
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ChangeRequest) error {
+			if w.seen(req.RequestID) != nil {
+				return nil
+			}
+			_, err := planChange(w.state, w.policy, w.cal, req, workflow.Now(ctx))
+			return err
+		}},
+	); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateComment,
+		func(ctx workflow.Context, req CommentRequest) (ChangeResult, error) {
+			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (plan, error) {
+				return planComment(st, w.policy, w.cal, req, workflow.Now(ctx))
+			})
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req CommentRequest) error {
+			if w.seen(req.RequestID) != nil {
+				return nil
+			}
+			_, err := planComment(w.state, w.policy, w.cal, req, workflow.Now(ctx))
+			return err
+		}},
+	); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAttach,
+		func(ctx workflow.Context, req AttachRequest) (ChangeResult, error) {
+			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (plan, error) { return planAttach(st, req) })
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req AttachRequest) error {
+			if w.seen(req.RequestID) != nil {
+				return nil
+			}
+			_, err := planAttach(w.state, req)
+			return err
+		}},
+	); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (w *ticketWorkflow) seen(id string) *Processed {
+	if id == "" {
+		return nil
+	}
+	for i := range w.state.Processed {
+		if w.state.Processed[i].ID == id {
+			return &w.state.Processed[i]
+		}
+	}
+	return nil
+}
+
+func (w *ticketWorkflow) public() Public {
+	return Public{Status: w.state.Status, Priority: w.state.Priority, AssigneeID: w.state.AssigneeID,
+		TeamID: w.state.TeamID, EscalationLevel: w.state.EscalationLevel, SLADueAt: slaDueAt(w.state, w.cal)}
+}
+
+// apply runs one change: waits its turn, plans it against the state as it
+// is now (the validator saw an earlier state), persists it, and only then
+// makes it the workflow's state.
+func (w *ticketWorkflow) apply(ctx workflow.Context, requestID string, actor Actor, mk func(State) (plan, error)) (ChangeResult, error) {
+	if err := workflow.Await(ctx, func() bool { return !w.busy && w.state.Persisted || w.createErr != nil }); err != nil {
+		return ChangeResult{}, err
+	}
+	if w.createErr != nil {
+		return ChangeResult{}, w.createErr
+	}
+	if p := w.seen(requestID); p != nil {
+		return ChangeResult{Seq: p.Seq, CommentID: p.CommentID, Reopened: p.Reopened, State: w.public()}, nil
+	}
+	w.busy = true
+	defer func() { w.busy = false }()
+	pl, err := mk(w.state)
+	if err != nil {
+		return ChangeResult{}, err
+	}
+	res, err := w.persist(ctx, actor, requestID, pl)
+	if err != nil {
+		return ChangeResult{}, err
+	}
+	done := Processed{ID: requestID, Seq: w.state.Seq, CommentID: res.CommentID, Reopened: pl.reopened}
+	if requestID != "" {
+		w.state.Processed = append(w.state.Processed, done)
+		if len(w.state.Processed) > maxProcessed {
+			w.state.Processed = w.state.Processed[len(w.state.Processed)-maxProcessed:]
+		}
+	}
+	return ChangeResult{Seq: done.Seq, CommentID: done.CommentID, Reopened: done.Reopened, State: w.public()}, nil
+}
+
+// persist makes a plan durable through the Apply local activity, then
+// adopts its state and refreshes what operators see.
+func (w *ticketWorkflow) persist(ctx workflow.Context, actor Actor, requestID string, pl plan) (activities.ApplyResult, error) {
+	now := workflow.Now(ctx)
+	st := pl.state
+	ch := store.Change{Number: st.Number, At: now, Actor: actor.Ref(), RequestID: requestID, Row: w.row(st)}
+	if actor.UserID != 0 {
+		id := actor.UserID
+		ch.ActorID = &id
+	}
+	for _, e := range pl.events {
+		ch.Events = append(ch.Events, store.Event{TicketNumber: st.Number, Seq: e.Seq, Kind: e.Kind, Actor: ch.Actor, Data: e.Data, CreatedAt: now})
+	}
+	for _, n := range pl.outbox {
+		ch.Outbox = append(ch.Outbox, store.Notification{Seq: n.Seq, Kind: n.Kind, Data: n.Data})
+	}
+	var res activities.ApplyResult
+	if len(ch.Events) == 0 {
+		return res, nil
+	}
+	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.Apply, ch).Get(ctx, &res); err != nil {
+		return res, err
+	}
+	old := w.state
+	w.state = st
+	w.version++
+	w.publish(ctx, old)
+	if !res.Indexed {
+		w.index(ctx)
+	}
+	return res, nil
+}
+
+func (w *ticketWorkflow) row(st State) store.TicketRow {
+	r := store.TicketRow{
+		Status: st.Status, Priority: st.Priority, AssigneeID: st.AssigneeID, TeamID: st.TeamID,
+		SLADueAt: slaDueAt(st, w.cal), ResolutionDueAt: clockDue(st.Resolution, w.cal),
+		FirstRespondedAt: st.FirstRespondedAt, ResolvedAt: st.ResolvedAt, ClosedAt: st.ClosedAt, ExpiredAt: st.ExpiredAt,
+		EscalationLevel: st.EscalationLevel, ReopenCount: st.Reopens,
+	}
+	if st.FirstRespondedAt == nil {
+		r.FirstResponseDueAt = clockDue(st.FirstResponse, w.cal)
+	}
+	if st.Archived {
+		t := st.ClosedAt
+		if t != nil {
+			at := t.Add(w.policy.ReopenWindow)
+			r.ArchivedAt = &at
+		}
+	}
+	return r
+}
+
+func (w *ticketWorkflow) localCtx(ctx workflow.Context) workflow.Context {
+	// A local activity: the ticket is written from the worker that runs this
+	// workflow task, saving two trips through the server on the path the
+	// caller waits on. It is idempotent, so a re-run after a crash is safe.
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		// The database may be down for a while; the change must still land.
+		// Without this the SDK gives up after StartToCloseTimeout overall.
+		ScheduleToCloseTimeout: 7 * 24 * time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+	})
+}
+
+// publish refreshes search attributes and current details after a change.
+func (w *ticketWorkflow) publish(ctx workflow.Context, old State) {
+	if !w.lifecycle {
+		return
+	}
+	var updates []temporal.SearchAttributeUpdate
+	if old.Status != w.state.Status || !old.Persisted {
+		updates = append(updates, AttrStatus.ValueSet(string(w.state.Status)))
+	}
+	if old.Priority != w.state.Priority || !old.Persisted {
+		updates = append(updates, AttrPriority.ValueSet(string(w.state.Priority)))
+	}
+	if !sameID(old.AssigneeID, w.state.AssigneeID) || !old.Persisted {
+		if w.state.AssigneeID != nil {
+			updates = append(updates, AttrAssignee.ValueSet(itoa(*w.state.AssigneeID)))
+		} else if old.Persisted {
+			updates = append(updates, AttrAssignee.ValueUnset())
+		}
+	}
+	if !sameID(old.TeamID, w.state.TeamID) || !old.Persisted {
+		if w.state.TeamID != nil {
+			updates = append(updates, AttrTeam.ValueSet(itoa(*w.state.TeamID)))
+		} else if old.Persisted {
+			updates = append(updates, AttrTeam.ValueUnset())
+		}
+	}
+	if old.EscalationLevel != w.state.EscalationLevel || !old.Persisted {
+		updates = append(updates, AttrEscalationLevel.ValueSet(int64(w.state.EscalationLevel)))
+	}
+	oldDue, newDue := slaDueAt(old, w.cal), slaDueAt(w.state, w.cal)
+	if !old.Persisted || (oldDue == nil) != (newDue == nil) || oldDue != nil && !oldDue.Equal(*newDue) {
+		if newDue != nil {
+			updates = append(updates, AttrSLADueAt.ValueSet(*newDue))
+		} else if old.Persisted {
+			updates = append(updates, AttrSLADueAt.ValueUnset())
+		}
+	}
+	if len(updates) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			workflow.GetLogger(ctx).Error("upsert search attributes", "err", err)
+		}
+	}
+	workflow.SetCurrentDetails(ctx, w.details())
 }
 
 func (w *ticketWorkflow) run(ctx workflow.Context) error {
-	// A local activity: the ticket is written from the worker that runs this
-	// workflow task, saving two trips through the server on the path the
-	// requester waits on. It is idempotent, so a re-run after a crash is safe.
-	persistCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		// The database may be down for a while; the ticket must still land.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+	w.lifecycle = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+	if !w.state.Persisted {
+		if err := w.create(ctx); err != nil {
+			return err
+		}
+	} else {
+		workflow.SetCurrentDetails(ctx, w.details())
+	}
+	policies := workflow.GetSignalChannel(ctx, SignalPolicy)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var p Policy
+			policies.Receive(ctx, &p)
+			w.policy = p
+			w.cal = p.calendar()
+			w.version++ // the timer loop recomputes every deadline
+		}
 	})
+	for !w.state.Archived {
+		if w.continueAsNewDue(ctx) {
+			break
+		}
+		if err := w.waitForNext(ctx); err != nil {
+			return err
+		}
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && !w.busy }); err != nil {
+		return err
+	}
+	if w.state.Archived {
+		return nil
+	}
+	in := w.in
+	carry := w.state
+	carry.Deadlines = nil
+	in.Carry = &carry
+	in.Policy = &w.policy
+	return workflow.NewContinueAsNewError(ctx, TicketWorkflowName, in)
+}
+
+// continueAsNewDue is true once the server suggests a new run or history
+// reached the policy's own threshold.
+func (w *ticketWorkflow) continueAsNewDue(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	if info.GetContinueAsNewSuggested() {
+		return true
+	}
+	return w.policy.MaxHistoryEvents > 0 && info.GetCurrentHistoryLength() >= w.policy.MaxHistoryEvents
+}
+
+// waitForNext sleeps until the next deadline or a change, whichever comes
+// first, and fires the deadlines that are due. The one pending timer
+// carries a summary naming the deadline for operators.
+func (w *ticketWorkflow) waitForNext(ctx workflow.Context) error {
+	ver := w.version
+	cond := func() bool { return w.version != ver || w.continueAsNewDue(ctx) }
+	if !w.lifecycle {
+		// Runs recorded before timers existed: wait for changes only.
+		return workflow.Await(ctx, func() bool {
+			return cond() || w.state.Status == ticket.StatusClosed
+		})
+	}
+	next := deadlines(w.state, w.policy, w.cal)
+	if len(next) == 0 {
+		return workflow.Await(ctx, cond)
+	}
+	if d := next[0].At.Sub(workflow.Now(ctx)); d > 0 {
+		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout: d, TimerOptions: workflow.TimerOptions{Summary: next[0].Summary},
+		}, cond)
+		if err != nil || ok {
+			return err
+		}
+	}
+	// A deadline is due. Changes in flight finish first; then fire every
+	// deadline due by now against the state they left.
+	if err := workflow.Await(ctx, func() bool { return !w.busy }); err != nil {
+		return err
+	}
+	pl, fired := planDeadlines(w.state, w.policy, w.cal, workflow.Now(ctx))
+	if !fired {
+		return nil
+	}
+	w.busy = true
+	defer func() { w.busy = false }()
+	_, err := w.persist(ctx, Actor{Role: "system"}, "", pl)
+	return err
+}
+
+// create writes the new ticket and its first event, answering the create
+// Update once durable.
+func (w *ticketWorkflow) create(ctx workflow.Context) error {
+	st := w.state
+	in := activities.PersistCreatedInput{
+		Number: st.Number, Seq: 1, Status: st.Status, Priority: st.Priority,
+		AssigneeID: st.AssigneeID, CreatedAt: st.CreatedAt, Actor: w.in.Actor,
+	}
+	if w.lifecycle {
+		row := w.row(st)
+		in.SLADueAt, in.FirstResponseDueAt, in.ResolutionDueAt = row.SLADueAt, row.FirstResponseDueAt, row.ResolutionDueAt
+		in.Outbox = []store.Notification{{Seq: 1, Kind: OutboxTicketCreated, Data: map[string]any{"priority": st.Priority}}}
+	}
 	var res activities.PersistResult
-	err := workflow.ExecuteLocalActivity(persistCtx, tickets.PersistCreated, activities.PersistCreatedInput{
-		Number: w.state.Number, Seq: 1, Status: w.state.Status, Priority: w.state.Priority,
-		Assignee: w.state.Assignee, CreatedAt: w.state.CreatedAt, Actor: w.in.Actor,
-	}).Get(ctx, &res)
+	err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.PersistCreated, in).Get(ctx, &res)
 	if err != nil {
 		w.createErr = err
 		// Let the waiting Update report the failure before the run ends.
 		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		return err
 	}
+	old := w.state
 	w.state.Seq = res.Seq
 	w.state.Persisted = true
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		AttrStatus.ValueSet(string(w.state.Status)),
-		AttrPriority.ValueSet(string(w.state.Priority)),
-	); err != nil {
-		return err
+	if w.lifecycle {
+		w.publish(ctx, old)
+	} else {
+		if err := workflow.UpsertTypedSearchAttributes(ctx,
+			AttrStatus.ValueSet(string(w.state.Status)),
+			AttrPriority.ValueSet(string(w.state.Priority)),
+		); err != nil {
+			return err
+		}
+		workflow.SetCurrentDetails(ctx, w.details())
 	}
-	workflow.SetCurrentDetails(ctx, w.details())
-
 	if !res.Indexed {
 		w.index(ctx)
-	}
-
-	// The ticket stays open until its lifecycle ends; later features add the
-	// changes and timers that get it there.
-	if err := workflow.Await(ctx, func() bool {
-		return w.state.Status == ticket.StatusClosed || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
-	}); err != nil {
-		return err
-	}
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return err
-	}
-	if w.state.Status != ticket.StatusClosed {
-		return workflow.NewContinueAsNewError(ctx, TicketWorkflowName, w.in)
 	}
 	return nil
 }
@@ -195,13 +564,36 @@ func (w *ticketWorkflow) index(ctx workflow.Context) {
 	workflow.ExecuteActivity(ictx, tickets.IndexTicket, w.state.Number)
 }
 
+// details is the markdown operators see as the workflow's current details.
 func (w *ticketWorkflow) details() string {
-	assignee := "unassigned"
-	if w.state.Assignee != nil {
-		assignee = "assigned"
+	s := w.state
+	if !w.lifecycle {
+		assignee := "unassigned"
+		if s.AssigneeID != nil {
+			assignee = "assigned"
+		}
+		return fmt.Sprintf("**Status:** %s  \n**Priority:** %s  \n**Assignee:** %s  \n**Events:** %d",
+			s.Status, s.Priority, assignee, s.Seq)
 	}
-	return fmt.Sprintf("**Status:** %s  \n**Priority:** %s  \n**Assignee:** %s  \n**Events:** %d",
-		w.state.Status, w.state.Priority, assignee, w.state.Seq)
+	assignee := "unassigned"
+	if s.AssigneeID != nil {
+		assignee = "user " + itoa(*s.AssigneeID)
+	}
+	team := "none"
+	if s.TeamID != nil {
+		team = "team " + itoa(*s.TeamID)
+	}
+	next := "none"
+	if d := deadlines(s, w.policy, w.cal); len(d) > 0 {
+		next = fmt.Sprintf("%s at %s", d[0].Summary, d[0].At.UTC().Format(time.RFC3339))
+	}
+	sladue := "paused or met"
+	if due := slaDueAt(s, w.cal); due != nil {
+		sladue = due.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("**Status:** %s  \n**Priority:** %s  \n**Assignee:** %s  \n**Team:** %s  \n"+
+		"**Escalation level:** %d  \n**SLA due:** %s  \n**Next deadline:** %s  \n**Events:** %d",
+		s.Status, s.Priority, assignee, team, s.EscalationLevel, sladue, next, s.Seq)
 }
 
 // InitialSearchAttributes are set at start so a ticket is findable in the

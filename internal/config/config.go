@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/helpdesk/helpdesk/internal/sla"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -28,6 +29,22 @@ type Config struct {
 	StatusTransitions        map[string][]string `yaml:"status_transitions"`
 	EnableEscalation         bool                `yaml:"enable_escalation"`
 	AuditLogInterval         Duration            `yaml:"audit_log_interval"`
+
+	// Lifecycle: SLA, escalation, expiry, auto-close, reopening.
+	SLAPolicies      map[string]SLAPolicy `yaml:"sla_policies"`
+	BusinessCalendar sla.CalendarSpec     `yaml:"business_calendar"`
+	EscalationRules  []EscalationRule     `yaml:"escalation_rules"`
+	// ExpiryAction is what happens to a ticket still unresolved
+	// ticket_expiration_days after creation: escalate or close.
+	ExpiryAction   string   `yaml:"expiry_action"`
+	AutoCloseAfter Duration `yaml:"auto_close_after"`
+	ReopenWindow   Duration `yaml:"reopen_window"`
+	// Attachments.
+	MaxAttachmentBytes      int `yaml:"max_attachment_bytes"`
+	MaxAttachmentsPerTicket int `yaml:"max_attachments_per_ticket"`
+	// WorkflowMaxHistoryEvents continues a ticket's workflow as new at this
+	// history length, besides when the server suggests it (0: only then).
+	WorkflowMaxHistoryEvents int `yaml:"workflow_max_history_events"`
 
 	// Where things run.
 	HTTPAddr           string   `yaml:"http_addr"`
@@ -79,6 +96,13 @@ func Default() Config {
 		StatusTransitions:        ticket.DefaultTransitions(),
 		EnableEscalation:         true,
 		AuditLogInterval:         Duration(24 * time.Hour),
+		SLAPolicies:              DefaultSLAPolicies(),
+		EscalationRules:          DefaultEscalationRules(),
+		ExpiryAction:             "escalate",
+		AutoCloseAfter:           Duration(4 * 24 * time.Hour),
+		ReopenWindow:             Duration(14 * 24 * time.Hour),
+		MaxAttachmentBytes:       10 << 20,
+		MaxAttachmentsPerTicket:  50,
 
 		HTTPAddr:           "127.0.0.1:8080",
 		ElasticsearchIndex: "tickets",
@@ -240,6 +264,13 @@ func envOptions() []envOption {
 		}},
 		boolean("enable_escalation", func(c *Config) *bool { return &c.EnableEscalation }),
 		duration("audit_log_interval", func(c *Config) *Duration { return &c.AuditLogInterval }),
+		lifecycleEnvOptions()[0], lifecycleEnvOptions()[1], lifecycleEnvOptions()[2],
+		str("expiry_action", func(c *Config) *string { return &c.ExpiryAction }),
+		duration("auto_close_after", func(c *Config) *Duration { return &c.AutoCloseAfter }),
+		duration("reopen_window", func(c *Config) *Duration { return &c.ReopenWindow }),
+		integer("max_attachment_bytes", func(c *Config) *int { return &c.MaxAttachmentBytes }),
+		integer("max_attachments_per_ticket", func(c *Config) *int { return &c.MaxAttachmentsPerTicket }),
+		integer("workflow_max_history_events", func(c *Config) *int { return &c.WorkflowMaxHistoryEvents }),
 		str("http_addr", func(c *Config) *string { return &c.HTTPAddr }),
 		str("database_url", func(c *Config) *string { return &c.DatabaseURL }),
 		str("elasticsearch_url", func(c *Config) *string { return &c.ElasticsearchURL }),
@@ -310,6 +341,9 @@ func (c Config) Validate() error {
 	}
 	if err := ticket.ValidateTransitions(c.StatusTransitions); err != nil {
 		return &OptionError{Option: "status_transitions", Reason: err.Error()}
+	}
+	if err := c.validateLifecycle(); err != nil {
+		return err
 	}
 	if c.AuditLogInterval.D() < time.Minute {
 		return &OptionError{Option: "audit_log_interval", Reason: fmt.Sprintf("must be at least 1m, got %s", c.AuditLogInterval)}

@@ -119,6 +119,18 @@ func (s *Service) TeamByID(ctx context.Context, id int64) (Team, error) {
 	return t, nil
 }
 
+// TeamByName returns the team named name (case-insensitive), or ErrNotFound.
+func (s *Service) TeamByName(ctx context.Context, name string) (Team, error) {
+	t, err := scanTeam(s.pool.QueryRow(ctx, `SELECT `+teamColumns+` FROM teams t WHERE lower(t.name) = lower($1)`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Team{}, fmt.Errorf("identity: team %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return Team{}, fmt.Errorf("identity: team %q: %w", name, err)
+	}
+	return t, nil
+}
+
 // AddMember puts a user on a team; adding someone twice is not an error.
 // The team must exist (else ErrNotFound) and the user must be staff.
 func (s *Service) AddMember(ctx context.Context, teamID, userID int64) error {

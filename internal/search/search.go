@@ -58,6 +58,9 @@ const mapping = `{
       "priority":    {"type": "keyword"},
       "priority_rank": {"type": "byte"},
       "assignee":    {"type": "keyword"},
+      "assignee_id": {"type": "long"},
+      "sla_due_at":  {"type": "date"},
+      "escalation_level": {"type": "integer"},
       "requester_id": {"type": "long"},
       "team_id":     {"type": "long"},
       "requester_org_id": {"type": "long"},
@@ -119,19 +122,21 @@ func (ix *Index) putMapping(ctx context.Context) error {
 
 // Document is a ticket as indexed.
 type Document struct {
-	ID           int64     `json:"id"`
-	Subject      string    `json:"subject"`
-	Description  string    `json:"description"`
-	Status       string    `json:"status"`
-	Priority     string    `json:"priority"`
-	PriorityRank int       `json:"priority_rank"`
-	Assignee     *string   `json:"assignee"`
-	RequesterID  *int64    `json:"requester_id"`
-	TeamID       *int64    `json:"team_id"`
-	RequesterOrg *int64    `json:"requester_org_id"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	Seq          int64     `json:"seq"`
+	ID           int64      `json:"id"`
+	Subject      string     `json:"subject"`
+	Description  string     `json:"description"`
+	Status       string     `json:"status"`
+	Priority     string     `json:"priority"`
+	PriorityRank int        `json:"priority_rank"`
+	AssigneeID   *int64     `json:"assignee_id"`
+	SLADueAt     *time.Time `json:"sla_due_at,omitempty"`
+	Escalation   int        `json:"escalation_level"`
+	RequesterID  *int64     `json:"requester_id"`
+	TeamID       *int64     `json:"team_id"`
+	RequesterOrg *int64     `json:"requester_org_id"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	Seq          int64      `json:"seq"`
 }
 
 // DocumentFor is the one place a ticket becomes a search document.
@@ -139,7 +144,7 @@ func DocumentFor(t ticket.Ticket) Document {
 	return Document{
 		ID: t.Number, Subject: t.Subject, Description: t.Description,
 		Status: string(t.Status), Priority: string(t.Priority), PriorityRank: t.Priority.Rank(),
-		Assignee: t.Assignee, RequesterID: t.RequesterID, TeamID: t.TeamID, RequesterOrg: t.RequesterOrgID,
+		AssigneeID: t.AssigneeID, SLADueAt: t.SLADueAt, Escalation: t.EscalationLevel, RequesterID: t.RequesterID, TeamID: t.TeamID, RequesterOrg: t.RequesterOrgID,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Seq: t.Seq,
 	}
 }

@@ -82,5 +82,11 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, ttl time.Duration) (in
 	if err != nil {
 		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	// The text of changes waits for its Update only seconds; after the TTL
+	// every Update naming it has long been answered.
+	tag2, err := s.pool.Exec(ctx, `DELETE FROM ticket_requests WHERE created_at < now() - make_interval(secs => $1)`, ttl.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("store: purge change requests: %w", err)
+	}
+	return tag.RowsAffected() + tag2.RowsAffected(), nil
 }

@@ -23,18 +23,22 @@ type Event struct {
 	CreatedAt    time.Time
 }
 
-const ticketColumns = `number, subject, description, status, priority, assignee, created_at, updated_at, last_seq`
+const ticketColumns = `number, subject, description, status, priority, assignee_id, created_at, updated_at, last_seq`
 
 // ticketSelect reads tickets as alias t, with the requester's organization
 // (the search projection and organization-wide visibility need it).
-const ticketSelect = `SELECT t.number, t.subject, t.description, t.status, t.priority, t.assignee,
-	t.created_at, t.updated_at, t.last_seq, t.requester_id, t.team_id, u.organization_id
-	FROM tickets t LEFT JOIN users u ON u.id = t.requester_id`
+const ticketSelect = `SELECT t.number, t.subject, t.description, t.status, t.priority, t.assignee_id, a.email,
+	t.created_at, t.updated_at, t.last_seq, t.requester_id, t.team_id, u.organization_id,
+	t.sla_due_at, t.first_response_due_at, t.resolution_due_at, t.first_responded_at, t.resolved_at,
+	t.closed_at, t.expired_at, t.archived_at, t.escalation_level, t.reopen_count, t.linked_ticket
+	FROM tickets t LEFT JOIN users u ON u.id = t.requester_id LEFT JOIN users a ON a.id = t.assignee_id`
 
 func scanTicket(row pgx.Row) (ticket.Ticket, error) {
 	var t ticket.Ticket
-	err := row.Scan(&t.Number, &t.Subject, &t.Description, &t.Status, &t.Priority, &t.Assignee,
-		&t.CreatedAt, &t.UpdatedAt, &t.Seq, &t.RequesterID, &t.TeamID, &t.RequesterOrgID)
+	err := row.Scan(&t.Number, &t.Subject, &t.Description, &t.Status, &t.Priority, &t.AssigneeID, &t.Assignee,
+		&t.CreatedAt, &t.UpdatedAt, &t.Seq, &t.RequesterID, &t.TeamID, &t.RequesterOrgID,
+		&t.SLADueAt, &t.FirstResponseDueAt, &t.ResolutionDueAt, &t.FirstRespondedAt, &t.ResolvedAt,
+		&t.ClosedAt, &t.ExpiredAt, &t.ArchivedAt, &t.EscalationLevel, &t.ReopenCount, &t.LinkedTicket)
 	return t, err
 }
 
@@ -44,28 +48,44 @@ func scanTicket(row pgx.Row) (ticket.Ticket, error) {
 // PostgreSQL runs as one implicit transaction in one round trip. It is
 // idempotent: a retry after a crash finds both rows and returns the stored
 // ticket unchanged. ErrNotFound means no request is reserved under number.
-func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket, ev Event) (ticket.Ticket, error) {
+func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket, ev Event, outbox []Notification) (ticket.Ticket, error) {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: encode event: %w", t.Number, err)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO tickets (`+ticketColumns+`, requester_id, team_id)
+	b.Queue(`INSERT INTO tickets (`+ticketColumns+`, requester_id, team_id, linked_ticket,
+		        sla_due_at, first_response_due_at, resolution_due_at)
 		 SELECT $1, k.payload->>'subject', coalesce(k.payload->>'description', ''), $2, $3, $4, $5, $5, $6,
-		        (k.payload->>'requester_id')::bigint, (k.payload->>'team_id')::bigint
+		        (k.payload->>'requester_id')::bigint, (k.payload->>'team_id')::bigint,
+		        (k.payload->>'linked_ticket')::bigint, $7, $8, $9
 		 FROM idempotency_keys k WHERE k.ticket_number = $1
 		 ON CONFLICT (number) DO NOTHING`,
-		t.Number, t.Status, t.Priority, t.Assignee, t.CreatedAt, ev.Seq)
+		t.Number, t.Status, t.Priority, t.AssigneeID, t.CreatedAt, ev.Seq, t.SLADueAt, t.FirstResponseDueAt, t.ResolutionDueAt)
 	b.Queue(`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
 		 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM tickets WHERE number = $1)
 		 ON CONFLICT (ticket_number, seq) DO NOTHING`,
 		t.Number, ev.Seq, ev.Kind, ev.Actor, data, ev.CreatedAt)
+	for _, n := range outbox {
+		raw, err := json.Marshal(n.Data)
+		if err != nil {
+			return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: encode notification: %w", t.Number, err)
+		}
+		b.Queue(`INSERT INTO outbox (ticket_number, seq, kind, payload, created_at)
+			 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM tickets WHERE number = $1)
+			 ON CONFLICT (ticket_number, seq, kind) DO NOTHING`, t.Number, n.Seq, n.Kind, raw, ev.CreatedAt)
+	}
 	b.Queue(ticketSelect+` WHERE t.number = $1`, t.Number)
 	br := s.pool.SendBatch(ctx, b)
 	var out ticket.Ticket
 	_, err = br.Exec()
 	if err == nil {
 		_, err = br.Exec()
+	}
+	for range outbox {
+		if err == nil {
+			_, err = br.Exec()
+		}
 	}
 	if err == nil {
 		out, err = scanTicket(br.QueryRow())

@@ -155,19 +155,36 @@ func Allowed(t map[string][]string, from, to Status) (bool, []string) {
 const (
 	MaxSubjectRunes     = 255
 	MaxDescriptionBytes = 64 << 10
-	MaxAssigneeRunes    = 255
 )
 
 // Ticket is the ticket as users and the API see it.
 type Ticket struct {
-	Number      int64     `json:"id"`
-	Subject     string    `json:"subject"`
-	Description string    `json:"description"`
-	Status      Status    `json:"status"`
-	Priority    Priority  `json:"priority"`
-	Assignee    *string   `json:"assignee"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Number      int64    `json:"id"`
+	Subject     string   `json:"subject"`
+	Description string   `json:"description"`
+	Status      Status   `json:"status"`
+	Priority    Priority `json:"priority"`
+	// AssigneeID is the user working the ticket; Assignee their email, for
+	// display (read-only).
+	AssigneeID *int64    `json:"assignee_id"`
+	Assignee   *string   `json:"assignee"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	// SLA: the earliest running deadline (nil while paused or met) and each
+	// clock's own deadline.
+	SLADueAt           *time.Time `json:"sla_due_at"`
+	FirstResponseDueAt *time.Time `json:"first_response_due_at"`
+	ResolutionDueAt    *time.Time `json:"resolution_due_at"`
+	FirstRespondedAt   *time.Time `json:"first_responded_at"`
+	ResolvedAt         *time.Time `json:"resolved_at"`
+	ClosedAt           *time.Time `json:"closed_at"`
+	ExpiredAt          *time.Time `json:"expired_at"`
+	// ArchivedAt: the reopen window ended; replies open a new, linked ticket.
+	ArchivedAt      *time.Time `json:"archived_at"`
+	EscalationLevel int        `json:"escalation_level"`
+	ReopenCount     int        `json:"reopen_count"`
+	// LinkedTicket is the earlier ticket this one follows up.
+	LinkedTicket *int64 `json:"linked_ticket"`
 	// RequesterID is the user who asked; TeamID the team working it. Both
 	// decide who may see the ticket.
 	RequesterID *int64 `json:"requester_id"`
@@ -203,8 +220,10 @@ type Draft struct {
 	Subject     string   `json:"subject"`
 	Description string   `json:"description"`
 	Priority    Priority `json:"priority"`
-	Assignee    *string  `json:"assignee,omitempty"`
+	AssigneeID  *int64   `json:"assignee_id,omitempty"`
 	RequesterID *int64   `json:"requester_id,omitempty"`
-	TeamID      *int64   `json:"team_id,omitempty"`
-	Actor       string   `json:"actor"`
+	// LinkedTicket: this request follows up an archived ticket.
+	LinkedTicket *int64 `json:"linked_ticket,omitempty"`
+	TeamID       *int64 `json:"team_id,omitempty"`
+	Actor        string `json:"actor"`
 }

@@ -1,0 +1,223 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// ErrMissingRequest: a change names text in ticket_requests that is not
+// there (purged or never written); retrying cannot help.
+var ErrMissingRequest = errors.New("store: the change's request text is missing")
+
+// TicketRow is the ticket's state after a change, as the workflow decided it.
+type TicketRow struct {
+	Status             ticket.Status
+	Priority           ticket.Priority
+	AssigneeID         *int64
+	TeamID             *int64
+	SLADueAt           *time.Time
+	FirstResponseDueAt *time.Time
+	ResolutionDueAt    *time.Time
+	FirstRespondedAt   *time.Time
+	ResolvedAt         *time.Time
+	ClosedAt           *time.Time
+	ExpiredAt          *time.Time
+	ArchivedAt         *time.Time
+	EscalationLevel    int
+	ReopenCount        int
+}
+
+// Notification is one outbox row.
+type Notification struct {
+	Seq  int64
+	Kind string
+	Data map[string]any
+}
+
+// Change is one durable step of a ticket: its events (consecutive
+// sequence numbers), the ticket row after them and the notifications they
+// cause, written in one transaction. RequestID names the text in
+// ticket_requests that comment and *_changed events take.
+type Change struct {
+	Number    int64
+	At        time.Time
+	Actor     string
+	ActorID   *int64
+	RequestID string
+	Events    []Event
+	Row       TicketRow
+	Outbox    []Notification
+}
+
+// Applied reports what a change wrote.
+type Applied struct {
+	CommentID int64
+	Ticket    ticket.Ticket
+}
+
+// ApplyChange writes a change idempotently: when the ticket already holds
+// the change's last event, nothing is written again and the same answer
+// comes back.
+func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
+	if len(ch.Events) == 0 {
+		return Applied{}, fmt.Errorf("store: apply change to ticket %d: no events", ch.Number)
+	}
+	last := ch.Events[len(ch.Events)-1].Seq
+	var out Applied
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var lastSeq int64
+		var subject, description string
+		err := tx.QueryRow(ctx, `SELECT last_seq, subject, description FROM tickets WHERE number = $1 FOR UPDATE`, ch.Number).
+			Scan(&lastSeq, &subject, &description)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("ticket %d: %w", ch.Number, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if lastSeq >= last {
+			return tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM comments WHERE ticket_number = $1 AND seq BETWEEN $2 AND $3`,
+				ch.Number, ch.Events[0].Seq, last).Scan(&out.CommentID)
+		}
+		if lastSeq != ch.Events[0].Seq-1 {
+			return fmt.Errorf("ticket %d is at event %d; this change starts at %d", ch.Number, lastSeq, ch.Events[0].Seq)
+		}
+		var text map[string]string
+		needText := false
+		for _, e := range ch.Events {
+			switch e.Kind {
+			case "comment", "subject_changed", "description_changed":
+				needText = true
+			}
+		}
+		if needText {
+			var raw []byte
+			err := tx.QueryRow(ctx, `SELECT payload FROM ticket_requests WHERE request_id = $1 AND ticket_number = $2`,
+				ch.RequestID, ch.Number).Scan(&raw)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("ticket %d, request %q: %w", ch.Number, ch.RequestID, ErrMissingRequest)
+			}
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &text); err != nil {
+				return fmt.Errorf("request %q: %w", ch.RequestID, err)
+			}
+		}
+		for _, e := range ch.Events {
+			data := e.Data
+			if data == nil {
+				data = map[string]any{}
+			}
+			switch e.Kind {
+			case "subject_changed":
+				data = map[string]any{"from": subject, "to": text["subject"]}
+				subject = text["subject"]
+			case "description_changed":
+				data = map[string]any{"from": description, "to": text["description"]}
+				description = text["description"]
+			}
+			raw, err := json.Marshal(data)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, ch.Number, e.Seq, e.Kind, ch.Actor, raw, ch.At); err != nil {
+				return err
+			}
+			switch e.Kind {
+			case "comment":
+				internal, _ := data["internal"].(bool)
+				if err := tx.QueryRow(ctx, `INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, created_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+					ch.Number, e.Seq, ch.Actor, ch.ActorID, text["body"], internal, ch.At).Scan(&out.CommentID); err != nil {
+					return err
+				}
+			case "attachment":
+				id, _ := data["attachment_id"].(int64)
+				if f, ok := data["attachment_id"].(float64); ok {
+					id = int64(f)
+				}
+				tag, err := tx.Exec(ctx, `UPDATE attachments SET seq = $3 WHERE id = $1 AND ticket_number = $2 AND seq IS NULL`,
+					id, ch.Number, e.Seq)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() != 1 {
+					return fmt.Errorf("attachment %d of ticket %d: %w", id, ch.Number, ErrMissingRequest)
+				}
+			}
+		}
+		r := ch.Row
+		if _, err := tx.Exec(ctx, `UPDATE tickets SET subject = $2, description = $3, status = $4, priority = $5,
+			assignee_id = $6, team_id = $7, sla_due_at = $8, first_response_due_at = $9, resolution_due_at = $10,
+			first_responded_at = $11, resolved_at = $12, closed_at = $13, expired_at = $14, archived_at = $15,
+			escalation_level = $16, reopen_count = $17, last_seq = $18, updated_at = $19
+			WHERE number = $1`,
+			ch.Number, subject, description, r.Status, r.Priority, r.AssigneeID, r.TeamID, r.SLADueAt,
+			r.FirstResponseDueAt, r.ResolutionDueAt, r.FirstRespondedAt, r.ResolvedAt, r.ClosedAt, r.ExpiredAt,
+			r.ArchivedAt, r.EscalationLevel, r.ReopenCount, last, ch.At); err != nil {
+			return err
+		}
+		for _, n := range ch.Outbox {
+			raw, err := json.Marshal(n.Data)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO outbox (ticket_number, seq, kind, payload, created_at)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_number, seq, kind) DO NOTHING`,
+				ch.Number, n.Seq, n.Kind, raw, ch.At); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Applied{}, fmt.Errorf("store: apply change to ticket %d: %w", ch.Number, err)
+	}
+	t, err := s.Ticket(ctx, ch.Number)
+	if err != nil {
+		return Applied{}, err
+	}
+	out.Ticket = t
+	return out, nil
+}
+
+// PutRequestPayload stores the text of a change under its request ID
+// before the workflow is asked to apply it. Storing the same ID again
+// keeps the first text (a retried request carries the same text).
+func (s *Store) PutRequestPayload(ctx context.Context, requestID string, number int64, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("store: request %q: encode: %w", requestID, err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO ticket_requests (request_id, ticket_number, payload) VALUES ($1, $2, $3)
+		ON CONFLICT (request_id) DO NOTHING`, requestID, number, raw); err != nil {
+		return fmt.Errorf("store: request %q: %w", requestID, err)
+	}
+	return nil
+}
+
+// Outbox returns a ticket's notification requests in order (tests, admin).
+func (s *Store) Outbox(ctx context.Context, number int64) ([]Notification, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, kind, payload FROM outbox WHERE ticket_number = $1 ORDER BY id`, number)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox of ticket %d: %w", number, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Notification, error) {
+		var n Notification
+		err := row.Scan(&n.Seq, &n.Kind, &n.Data)
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox of ticket %d: %w", number, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,505 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/helpdesk/helpdesk/internal/sla"
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// This file is the ticket's state machine as pure functions of (state,
+// policy, request, time): what a change does, which events and
+// notifications it writes, and which deadlines are pending. The workflow
+// only sequences them, so every rule here has plain unit tests.
+
+// Event is one ticket_events row the workflow decided on; the persist
+// activity assigns nothing, it writes exactly these.
+type Event struct {
+	Seq  int64          `json:"seq"`
+	Kind string         `json:"kind"`
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// Notification is one outbox row, tied to the event that caused it.
+type Notification struct {
+	Seq  int64          `json:"seq"`
+	Kind string         `json:"kind"`
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// plan is a change worked out but not yet durable.
+type plan struct {
+	state    State
+	events   []Event
+	outbox   []Notification
+	reopened bool
+}
+
+func (p *plan) add(kind string, data map[string]any) int64 {
+	p.state.Seq++
+	p.events = append(p.events, Event{Seq: p.state.Seq, Kind: kind, Data: data})
+	return p.state.Seq
+}
+
+func (p *plan) notify(seq int64, kind string, data map[string]any) {
+	p.outbox = append(p.outbox, Notification{Seq: seq, Kind: kind, Data: data})
+}
+
+func rejectf(kind string, details any, format string, args ...any) error {
+	return temporal.NewApplicationErrorWithOptions(fmt.Sprintf(format, args...), kind,
+		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{details}})
+}
+
+func open(s ticket.Status) bool {
+	return s != ticket.StatusResolved && s != ticket.StatusClosed
+}
+
+// cloneState deep-copies the parts of State a plan changes in place.
+func cloneState(s State) State {
+	s.Fired = cloneMap(s.Fired)
+	breached := make(map[Clock]time.Time, len(s.BreachedAt))
+	for k, v := range s.BreachedAt {
+		breached[k] = v
+	}
+	s.BreachedAt = breached
+	s.Processed = slices.Clone(s.Processed)
+	return s
+}
+
+func cloneMap(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// planChange works out a ChangeRequest. An error is a rejection
+// (ErrNotAllowed, ErrInvalid, ErrConflict, ErrForbidden).
+func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now time.Time) (plan, error) {
+	p := plan{state: cloneState(st)}
+	s := &p.state
+	var problems []FieldProblem
+	if req.Status != nil {
+		if _, err := ticket.ParseStatus(string(*req.Status)); err != nil {
+			problems = append(problems, FieldProblem{Field: "status", Detail: err.Error()})
+		}
+	}
+	if req.Priority != nil {
+		if _, err := ticket.ParsePriority(string(*req.Priority)); err != nil {
+			problems = append(problems, FieldProblem{Field: "priority", Detail: err.Error()})
+		}
+	}
+	for _, f := range req.Text {
+		if f != "subject" && f != "description" {
+			problems = append(problems, FieldProblem{Field: f, Detail: "is not a text field"})
+		}
+	}
+	if len(problems) > 0 {
+		return plan{}, rejectf(ErrInvalid, problems, "the change is not valid")
+	}
+	if s.Archived {
+		return plan{}, rejectf(ErrConflict, "archived", "ticket #%d was closed for good; its reopen window has ended", s.Number)
+	}
+	if req.IfUnassigned && s.AssigneeID != nil {
+		return plan{}, rejectf(ErrConflict, "assigned", "ticket #%d is already assigned", s.Number)
+	}
+	if !req.Actor.Agent() && (req.Priority != nil || req.Assignee != nil || req.Team != nil || len(req.Text) > 0) {
+		return plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
+	}
+	if req.Status != nil && *req.Status != s.Status {
+		if !req.Actor.Agent() && !(!open(s.Status) && *req.Status == ticket.StatusOpen) {
+			return plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
+		}
+		ok, allowed := ticket.Allowed(pol.Transitions, s.Status, *req.Status)
+		if !ok {
+			return plan{}, rejectf(ErrNotAllowed, NotAllowedDetails{From: s.Status, To: *req.Status, Allowed: nonNilStrings(allowed)},
+				"a ticket cannot move from %s to %s; allowed: %v", s.Status, *req.Status, allowed)
+		}
+	}
+	// Everything is valid: apply in a fixed order.
+	if req.Priority != nil && *req.Priority != s.Priority {
+		setPriority(&p, pol, *req.Priority, "")
+	}
+	if req.Team != nil && !sameID(req.Team.ID, s.TeamID) {
+		p.add("team_changed", map[string]any{"from": s.TeamID, "to": req.Team.ID})
+		s.TeamID = req.Team.ID
+	}
+	if req.Assignee != nil && !sameID(req.Assignee.ID, s.AssigneeID) {
+		setAssignee(&p, pol, req.Assignee.ID, "")
+	}
+	for _, f := range req.Text {
+		// The activity fills in old and new text from PostgreSQL.
+		p.add(f+"_changed", map[string]any{"field": f})
+	}
+	if req.Status != nil && *req.Status != s.Status {
+		setStatus(&p, pol, cal, *req.Status, req.Reason, now)
+	}
+	checkAttempts(&p, pol, now)
+	return p, nil
+}
+
+// planComment works out a new comment and what it sets off: the first
+// response, a reopen or return from pending on a requester reply, the
+// follow-up count.
+func planComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now time.Time) (plan, error) {
+	if req.Internal && !req.Actor.Agent() {
+		return plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal comments")
+	}
+	if st.Archived {
+		return plan{}, rejectf(ErrConflict, "archived", "ticket #%d was closed for good; its reopen window has ended", st.Number)
+	}
+	p := plan{state: cloneState(st)}
+	s := &p.state
+	seq := p.add("comment", map[string]any{"internal": req.Internal})
+	fromRequester := req.Actor.UserID != 0 && s.RequesterID != nil && *s.RequesterID == req.Actor.UserID || req.Actor.Role == "requester"
+	switch {
+	case req.Internal:
+	case fromRequester:
+		s.Followups++
+		var to ticket.Status
+		switch s.Status {
+		case ticket.StatusResolved, ticket.StatusClosed:
+			to = ticket.StatusOpen
+		case ticket.StatusPending:
+			to = ticket.StatusOpen
+		}
+		if to != "" {
+			if ok, _ := ticket.Allowed(pol.Transitions, s.Status, to); ok {
+				reason := "requester replied"
+				if !open(s.Status) {
+					reason = "reopen"
+				}
+				setStatus(&p, pol, cal, to, reason, now)
+			}
+		}
+	case req.Actor.Agent():
+		s.Followups = 0
+		if s.FirstRespondedAt == nil {
+			t := now
+			s.FirstRespondedAt = &t
+			if s.FirstResponse != nil {
+				b := s.FirstResponse.Pause(cal, now)
+				s.FirstResponse = &b
+			}
+		}
+		p.notify(seq, OutboxAgentReply, map[string]any{"author_id": req.Actor.UserID})
+	}
+	checkAttempts(&p, pol, now)
+	return p, nil
+}
+
+// planAttach records an attachment.
+func planAttach(st State, req AttachRequest) (plan, error) {
+	if req.Internal && !req.Actor.Agent() {
+		return plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal attachments")
+	}
+	if st.Archived {
+		return plan{}, rejectf(ErrConflict, "archived", "ticket #%d was closed for good; its reopen window has ended", st.Number)
+	}
+	p := plan{state: cloneState(st)}
+	p.add("attachment", map[string]any{"attachment_id": req.AttachmentID, "internal": req.Internal})
+	return p, nil
+}
+
+func sameID(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func setPriority(p *plan, pol Policy, to ticket.Priority, reason string) {
+	s := &p.state
+	data := map[string]any{"from": s.Priority, "to": to}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	p.add("priority_changed", data)
+	s.Priority = to
+	t := pol.SLA[to]
+	s.FirstResponse = retarget(s.FirstResponse, t.FirstResponse, s.CreatedAt)
+	s.Resolution = retarget(s.Resolution, t.Resolution, s.CreatedAt)
+}
+
+// retarget moves a clock to a new target. A clock without a target gets
+// one counting from creation (used time unknown: it is paused at zero and
+// resumed by the caller's status); a zero target removes the clock.
+func retarget(b *sla.Budget, target time.Duration, created time.Time) *sla.Budget {
+	if target <= 0 {
+		return nil
+	}
+	if b == nil {
+		nb := sla.NewBudget(target, created)
+		return &nb
+	}
+	nb := b.Retarget(target)
+	return &nb
+}
+
+func setAssignee(p *plan, pol Policy, to *int64, reason string) {
+	s := &p.state
+	data := map[string]any{"from": s.AssigneeID, "to": to}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	p.add("assigned", data)
+	if s.AssigneeID != nil && to != nil {
+		s.Reassignments++
+	}
+	s.AssigneeID = to
+}
+
+// setStatus moves the status and the SLA clocks with it: pending pauses
+// both, resolved and closed stop them, a reopen resumes them.
+func setStatus(p *plan, pol Policy, cal sla.Calendar, to ticket.Status, reason string, now time.Time) {
+	s := &p.state
+	from := s.Status
+	data := map[string]any{"from": from, "to": to}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	seq := p.add("status_changed", data)
+	p.notify(seq, OutboxStatusChanged, map[string]any{"from": from, "to": to})
+	s.Status = to
+	running := to == ticket.StatusOpen || to == ticket.StatusInProgress
+	for _, b := range []**sla.Budget{&s.FirstResponse, &s.Resolution} {
+		if *b == nil {
+			continue
+		}
+		var nb sla.Budget
+		if running {
+			nb = (*b).Resume(now)
+		} else {
+			nb = (*b).Pause(cal, now)
+		}
+		*b = &nb
+	}
+	if s.FirstRespondedAt != nil && s.FirstResponse != nil && s.FirstResponse.Running() {
+		b := s.FirstResponse.Pause(cal, now) // met: stays stopped
+		s.FirstResponse = &b
+	}
+	switch to {
+	case ticket.StatusResolved:
+		t := now
+		s.ResolvedAt = &t
+	case ticket.StatusClosed:
+		t := now
+		s.ClosedAt = &t
+		if s.ResolvedAt == nil {
+			s.ResolvedAt = &t
+		}
+	default:
+		if !open(from) {
+			s.Reopens++
+			p.reopened = true
+			s.ResolvedAt, s.ClosedAt = nil, nil
+		}
+	}
+}
+
+// escalate applies one escalation: level, optional priority raise and team
+// move, an event and a notification.
+func escalate(p *plan, pol Policy, rule string, a Escalation, reason string, now time.Time) {
+	s := &p.state
+	from := s.EscalationLevel
+	if a.Level > s.EscalationLevel {
+		s.EscalationLevel = a.Level
+	}
+	seq := p.add("escalated", map[string]any{"rule": rule, "reason": reason, "from_level": from, "level": s.EscalationLevel})
+	p.notify(seq, OutboxEscalated, map[string]any{"rule": rule, "level": s.EscalationLevel, "reason": reason})
+	if a.RaisePriority && s.Priority.Rank() > 0 {
+		setPriority(p, pol, ticket.Priorities()[s.Priority.Rank()-1], "escalation "+rule)
+	}
+	if a.TeamID != nil && !sameID(a.TeamID, s.TeamID) {
+		p.add("team_changed", map[string]any{"from": s.TeamID, "to": a.TeamID, "reason": "escalation " + rule})
+		s.TeamID = a.TeamID
+		if s.AssigneeID != nil {
+			// Not a reassignment the attempt rule should count.
+			p.add("assigned", map[string]any{"from": s.AssigneeID, "to": nil, "reason": "escalation " + rule})
+			s.AssigneeID = nil
+		}
+	}
+}
+
+// checkAttempts fires attempt rules whose counter reached its count.
+func checkAttempts(p *plan, pol Policy, now time.Time) {
+	if !pol.Escalation {
+		return
+	}
+	s := &p.state
+	for _, r := range pol.AttemptRules {
+		key := "attempt:" + r.Name
+		if s.Fired[key] {
+			continue
+		}
+		var n int
+		switch r.Kind {
+		case AttemptReopened:
+			n = s.Reopens
+		case AttemptRequesterFollowups:
+			n = s.Followups
+		case AttemptReassigned:
+			n = s.Reassignments
+		}
+		if r.Count > 0 && n >= r.Count {
+			s.Fired[key] = true
+			escalate(p, pol, r.Name, r.Action, fmt.Sprintf("%s reached %d", r.Kind, n), now)
+		}
+	}
+}
+
+// Deadline is one pending timer of the ticket.
+type Deadline struct {
+	Key     string    `json:"key"`
+	At      time.Time `json:"at"`
+	Summary string    `json:"summary"`
+}
+
+// deadlines lists the ticket's pending deadlines, earliest first.
+func deadlines(s State, pol Policy, cal sla.Calendar) []Deadline {
+	var out []Deadline
+	clock := func(c Clock) *sla.Budget {
+		switch c {
+		case ClockFirstResponse:
+			if s.FirstRespondedAt != nil {
+				return nil
+			}
+			return s.FirstResponse
+		case ClockResolution:
+			return s.Resolution
+		}
+		return nil
+	}
+	label := map[Clock]string{ClockFirstResponse: "first-response", ClockResolution: "resolution"}
+	if open(s.Status) {
+		for _, c := range []Clock{ClockFirstResponse, ClockResolution} {
+			b := clock(c)
+			if b == nil || s.Fired["breach:"+string(c)] {
+				continue
+			}
+			if due, ok := b.Due(cal); ok {
+				out = append(out, Deadline{Key: "breach:" + string(c), At: due,
+					Summary: fmt.Sprintf("%s: %s SLA", s.Priority, label[c])})
+			}
+		}
+		if pol.Escalation {
+			for _, r := range pol.TimeRules {
+				b := clock(r.Clock)
+				if b == nil || s.Fired["rule:"+r.Name] {
+					continue
+				}
+				if t, ok := s.BreachedAt[r.Clock]; ok && r.Percent == 100 {
+					out = append(out, Deadline{Key: "rule:" + r.Name, At: t.Add(r.After),
+						Summary: fmt.Sprintf("%s: escalation %s (%s breached + %s)", s.Priority, r.Name, label[r.Clock], r.After)})
+				} else if at, ok := b.At(cal, float64(r.Percent)/100); ok {
+					out = append(out, Deadline{Key: "rule:" + r.Name, At: at.Add(r.After),
+						Summary: fmt.Sprintf("%s: escalation %s (%s %d%%)", s.Priority, r.Name, label[r.Clock], r.Percent)})
+				}
+			}
+		}
+		if pol.ExpireAfter > 0 && !s.Fired["expiry"] {
+			out = append(out, Deadline{Key: "expiry", At: s.CreatedAt.Add(pol.ExpireAfter), Summary: "expiry: unresolved too long"})
+		}
+	}
+	if s.Status == ticket.StatusResolved && pol.AutoCloseAfter > 0 && s.ResolvedAt != nil {
+		out = append(out, Deadline{Key: "autoclose", At: s.ResolvedAt.Add(pol.AutoCloseAfter), Summary: "auto-close after resolution"})
+	}
+	if s.Status == ticket.StatusClosed && s.ClosedAt != nil {
+		out = append(out, Deadline{Key: "archive", At: s.ClosedAt.Add(pol.ReopenWindow), Summary: "reopen window ends"})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+// planDeadlines fires every deadline due at now, in order, as the system.
+func planDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (plan, bool) {
+	p := plan{state: cloneState(st)}
+	fired := false
+	// Each firing can change the deadlines (a priority raise moves the
+	// clocks); recompute after each one.
+	for i := 0; i < 64; i++ {
+		due := deadlines(p.state, pol, cal)
+		if len(due) == 0 || due[0].At.After(now) {
+			break
+		}
+		d := due[0]
+		fired = true
+		s := &p.state
+		switch {
+		case d.Key == "breach:first_response" || d.Key == "breach:resolution":
+			s.Fired[d.Key] = true
+			c := d.Key[len("breach:"):]
+			s.BreachedAt[Clock(c)] = d.At
+			seq := p.add("sla_breached", map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano), "priority": s.Priority})
+			p.notify(seq, OutboxSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano)})
+		case len(d.Key) > 5 && d.Key[:5] == "rule:":
+			s.Fired[d.Key] = true
+			for _, r := range pol.TimeRules {
+				if "rule:"+r.Name == d.Key {
+					escalate(&p, pol, r.Name, r.Action,
+						fmt.Sprintf("%s at %d%% of its target (due %s)", r.Clock, r.Percent, d.At.UTC().Format(time.RFC3339)), now)
+				}
+			}
+		case d.Key == "expiry":
+			s.Fired["expiry"] = true
+			t := now
+			s.ExpiredAt = &t
+			seq := p.add("expired", map[string]any{"after": pol.ExpireAfter.String(), "action": pol.ExpiryAction,
+				"due_at": d.At.UTC().Format(time.RFC3339Nano)})
+			p.notify(seq, OutboxExpired, map[string]any{"action": pol.ExpiryAction})
+			if pol.ExpiryAction == ExpiryClose {
+				setStatus(&p, pol, cal, ticket.StatusClosed, "expired", now)
+			} else {
+				escalate(&p, pol, "expiry", Escalation{Level: s.EscalationLevel + 1}, "unresolved after "+pol.ExpireAfter.String(), now)
+			}
+		case d.Key == "autoclose":
+			setStatus(&p, pol, cal, ticket.StatusClosed, "auto-close", now)
+		case d.Key == "archive":
+			s.Archived = true
+			p.add("archived", map[string]any{"reopen_window": pol.ReopenWindow.String()})
+		}
+		if s.Archived {
+			break
+		}
+	}
+	return p, fired
+}
+
+// slaDueAt is the earliest running SLA deadline, nil while paused or met.
+func slaDueAt(s State, cal sla.Calendar) *time.Time {
+	var best *time.Time
+	for _, b := range []*sla.Budget{s.FirstResponse, s.Resolution} {
+		if b == nil || (b == s.FirstResponse && s.FirstRespondedAt != nil) || !open(s.Status) {
+			continue
+		}
+		if due, ok := b.Due(cal); ok && (best == nil || due.Before(*best)) {
+			d := due
+			best = &d
+		}
+	}
+	return best
+}
+
+// clockDue is one clock's deadline for display, nil when paused or met.
+func clockDue(b *sla.Budget, cal sla.Calendar) *time.Time {
+	if b == nil {
+		return nil
+	}
+	if due, ok := b.Due(cal); ok {
+		return &due
+	}
+	return nil
+}

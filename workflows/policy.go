@@ -1,0 +1,54 @@
+package workflows
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/sla"
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// PolicyFromConfig builds the Policy new tickets start with. The config
+// was validated at load, so this cannot fail.
+func PolicyFromConfig(c config.Config) Policy {
+	p := Policy{
+		Transitions:      c.StatusTransitions,
+		SLA:              map[ticket.Priority]SLATargets{},
+		Calendar:         c.BusinessCalendar,
+		Escalation:       c.EnableEscalation,
+		ExpireAfter:      time.Duration(c.TicketExpirationDays) * 24 * time.Hour,
+		ExpiryAction:     c.ExpiryAction,
+		AutoCloseAfter:   c.AutoCloseAfter.D(),
+		ReopenWindow:     c.ReopenWindow.D(),
+		MaxHistoryEvents: c.WorkflowMaxHistoryEvents,
+	}
+	for name, t := range c.SLAPolicies {
+		p.SLA[ticket.Priority(name)] = SLATargets{FirstResponse: t.FirstResponse.D(), Resolution: t.Resolution.D()}
+	}
+	for _, r := range c.EscalationRules {
+		action := Escalation{Level: r.Level, RaisePriority: r.RaisePriority, TeamID: r.TeamID}
+		if r.Clock != "" {
+			p.TimeRules = append(p.TimeRules, TimeRule{Name: r.Name, Clock: Clock(r.Clock), Percent: r.Percent, After: r.After.D(), Action: action})
+		} else {
+			p.AttemptRules = append(p.AttemptRules, AttemptRule{Name: r.Name, Kind: r.Attempt, Count: r.Count, Action: action})
+		}
+	}
+	return p
+}
+
+// calendar returns the policy's business calendar; the zero spec (and, as
+// a last resort, a spec that no longer parses on this machine) is 24x7.
+func (p Policy) calendar() sla.Calendar {
+	s := p.Calendar
+	if s.TimeZone == "" && len(s.Hours) == 0 && len(s.Holidays) == 0 {
+		return sla.AlwaysOpen()
+	}
+	c, err := sla.ParseCalendar(s)
+	if err != nil {
+		return sla.AlwaysOpen()
+	}
+	return c
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
