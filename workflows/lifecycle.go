@@ -234,6 +234,29 @@ func setPriority(p *plan, pol Policy, to ticket.Priority, reason string) {
 	s.Resolution = retarget(s.Resolution, t.Resolution, s.CreatedAt)
 }
 
+// planPolicy adopts a new policy: the ticket's clocks take the new
+// targets of its priority (time already used still counts) and every
+// deadline is recomputed by the caller.
+func planPolicy(st State, pol Policy, now time.Time) plan {
+	p := plan{state: cloneState(st)}
+	s := &p.state
+	t := pol.SLA[s.Priority]
+	running := s.Status == ticket.StatusOpen || s.Status == ticket.StatusInProgress
+	for _, c := range []struct {
+		b      **sla.Budget
+		target time.Duration
+	}{{&s.FirstResponse, t.FirstResponse}, {&s.Resolution, t.Resolution}} {
+		if *c.b == nil && c.target > 0 && !running {
+			*c.b = &sla.Budget{Target: c.target} // a new clock, paused like the others
+			continue
+		}
+		*c.b = retarget(*c.b, c.target, s.CreatedAt)
+	}
+	p.add("policy_changed", map[string]any{"first_response": t.FirstResponse.String(), "resolution": t.Resolution.String(),
+		"escalation": pol.Escalation})
+	return p
+}
+
 // retarget moves a clock to a new target. A clock without a target gets
 // one counting from creation (used time unknown: it is paused at zero and
 // resumed by the caller's status); a zero target removes the clock.

@@ -568,3 +568,38 @@ func decodeArg(can *workflow.ContinueAsNewError, into any) error {
 }
 
 var temporalConverter = converterDefault()
+
+func TestPolicySignalMovesDeadlines(t *testing.T) {
+	h := newHarness(t)
+	pol := testPolicy()
+	pol.Escalation = false
+	tighter := testPolicy()
+	tighter.Escalation = false
+	tighter.SLA[ticket.PriorityHigh] = SLATargets{FirstResponse: 20 * time.Minute, Resolution: 5 * time.Hour}
+	h.at(10*time.Minute, func() { h.env.SignalWorkflow(SignalPolicy, tighter) })
+	h.run(pol, ticket.PriorityHigh, 10*time.Hour)
+	// The clocks take the new targets at once, keeping the time used.
+	h.expectAt("sla_breached", 20*time.Minute, 5*time.Hour)
+	h.expectAt("policy_changed", 10*time.Minute)
+}
+
+func TestBusinessCalendarSkipsNightsWeekendsAndHolidays(t *testing.T) {
+	h := newHarness(t)
+	pol := testPolicy()
+	pol.Escalation = false
+	pol.Calendar = slaSpecBerlin()
+	// Friday 2026-03-06 16:00 Berlin (15:00 UTC); high: 1h first response,
+	// 4h resolution. Monday 2026-03-09 is a holiday in this calendar.
+	start := time.Date(2026, 3, 6, 15, 0, 0, 0, time.UTC)
+	h.env.SetStartTime(start)
+	h.run(pol, ticket.PriorityHigh, 10*24*time.Hour)
+	var got []string
+	for _, e := range h.found("sla_breached") {
+		got = append(got, e.CreatedAt.In(berlin(t)).Format("Mon 2006-01-02 15:04"))
+	}
+	// First response: Fri 16:00-17:00 → due Fri 17:00. Resolution: 1h on
+	// Friday, then Tuesday 09:00 + 3h = 12:00.
+	if want := "Fri 2026-03-06 17:00,Tue 2026-03-10 12:00"; strings.Join(got, ",") != want {
+		t.Errorf("breaches %v, want %s", got, want)
+	}
+}

@@ -44,6 +44,9 @@ func (p Policy) calendar() sla.Calendar {
 	if s.TimeZone == "" && len(s.Hours) == 0 && len(s.Holidays) == 0 {
 		return sla.AlwaysOpen()
 	}
+	if s.Name == "" {
+		s.Name = "business hours"
+	}
 	c, err := sla.ParseCalendar(s)
 	if err != nil {
 		return sla.AlwaysOpen()

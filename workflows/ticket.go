@@ -435,9 +435,23 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 		for {
 			var p Policy
 			policies.Receive(ctx, &p)
-			w.policy = p
-			w.cal = p.calendar()
+			if !w.lifecycle {
+				w.policy, w.cal = p, p.calendar()
+				w.version++
+				continue
+			}
+			// Like a change: wait for the ticket to be durable and for
+			// any change in flight, then persist the retargeted clocks.
+			if err := workflow.Await(ctx, func() bool { return !w.busy && w.state.Persisted }); err != nil {
+				return
+			}
+			w.busy = true
+			w.policy, w.cal = p, p.calendar()
+			if _, err := w.persist(ctx, Actor{Role: "system"}, "", planPolicy(w.state, p, workflow.Now(ctx))); err != nil {
+				workflow.GetLogger(ctx).Error("apply policy", "err", err)
+			}
 			w.version++ // the timer loop recomputes every deadline
+			w.busy = false
 		}
 	})
 	for !w.state.Archived {

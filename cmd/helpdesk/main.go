@@ -33,6 +33,7 @@ func commands() []command {
 		{"worker", "run the Temporal worker for ticket workflows", runWorker},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage accounts: users create --email E --role R [--name N] [--password-stdin]", runUsers},
+		{"policy", "policy apply: send the configured SLA and escalation policy to every open ticket", runPolicy},
 		{"version", "print the version", nil},
 	}
 }

@@ -109,7 +109,11 @@ func (c Config) validateLifecycle() error {
 		}
 	}
 	if c.BusinessCalendar.TimeZone != "" || len(c.BusinessCalendar.Hours) > 0 || len(c.BusinessCalendar.Holidays) > 0 {
-		if _, err := sla.ParseCalendar(c.BusinessCalendar); err != nil {
+		spec := c.BusinessCalendar
+		if spec.Name == "" {
+			spec.Name = "business hours"
+		}
+		if _, err := sla.ParseCalendar(spec); err != nil {
 			return &OptionError{Option: "business_calendar", Reason: err.Error()}
 		}
 	}
