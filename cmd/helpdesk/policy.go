@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/worker"
