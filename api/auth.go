@@ -26,6 +26,10 @@ const (
 	csrfHeader    = "X-CSRF-Token"
 	principalKey  = "principal"
 	ticketKey     = "ticket"
+	// auditDeniedKey: a handler that refuses on its own (e.g. a hidden
+	// attachment, answered 404 like a missing one) sets the reason here so
+	// the attempt is audited as denied.
+	auditDeniedKey = "audit_denied"
 )
 
 // access says what a route does, for authorization and the audit log.
@@ -169,10 +173,14 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 				status = 500
 			}
 		}
+		detail := map[string]any{"status": status}
 		if status >= 500 {
 			result = audit.ResultError
+		} else if reason, ok := c.Locals(auditDeniedKey).(string); ok && reason != "" {
+			result = audit.ResultDenied
+			detail["reason"] = reason
 		}
-		s.audit(c, p, a.object+"."+a.action, object, result, map[string]any{"status": status})
+		s.audit(c, p, a.object+"."+a.action, object, result, detail)
 		return herr
 	}
 }

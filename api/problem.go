@@ -17,6 +17,9 @@ type Problem struct {
 	Errors []FieldError `json:"errors,omitempty"`
 	// Fields a specific problem adds.
 	RetryAfter int `json:"retry_after,omitempty"`
+	// Allowed lists the status moves a ticket may make instead (transition
+	// not allowed); an empty list is kept, a nil one left out.
+	Allowed []string `json:"allowed,omitzero"`
 
 	headers map[string]string
 }
@@ -46,6 +49,8 @@ const (
 	typeForbidden          = "/problems/forbidden"
 	typeCSRF               = "/problems/csrf"
 	typeConflict           = "/problems/conflict"
+	typeTransition         = "/problems/transition-not-allowed"
+	typeArchived           = "/problems/ticket-archived"
 )
 
 func malformed(detail string) *Problem {
@@ -79,8 +84,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.As(err, &fe):
 		switch fe.Code {
 		case fiber.StatusRequestEntityTooLarge:
-			p = &Problem{Type: typeTooLarge, Title: "Request too large", Status: fe.Code,
-				Detail: fmt.Sprintf("the request body is larger than %d bytes", s.cfg.MaxBodyBytes)}
+			p = s.tooLarge(c)
 		case fiber.StatusNotFound:
 			p = notFound("no such resource: " + c.Path())
 		case fiber.StatusMethodNotAllowed:

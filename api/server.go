@@ -82,7 +82,8 @@ func New(d Deps) *Server {
 		// closes the connection, so a client still sending sees a reset
 		// instead of the 413. Reading up to twice the limit lets the
 		// middleware below answer properly; only larger bodies are cut off.
-		BodyLimit:             2*d.Config.MaxBodyBytes + 64<<10,
+		// Attachment uploads have their own, larger limit.
+		BodyLimit:             2*max(d.Config.MaxBodyBytes, attachmentBodyLimit(d.Config.MaxAttachmentBytes)) + 64<<10,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
@@ -92,8 +93,8 @@ func New(d Deps) *Server {
 	s.app.Use(recover.New())
 	s.app.Use(requestid.New())
 	s.app.Use(func(c *fiber.Ctx) error {
-		if len(c.Body()) > s.cfg.MaxBodyBytes {
-			return fiber.ErrRequestEntityTooLarge
+		if len(c.Body()) > s.bodyLimit(c) {
+			return s.tooLarge(c)
 		}
 		return c.Next()
 	})
@@ -120,6 +121,14 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/tickets", &access{object: "ticket", action: "create", scope: identity.ScopeTicketsWrite}, s.createTicket)
 	s.handle(fiber.MethodGet, v1+"/tickets", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.listTickets)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id", &access{object: "ticket", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.getTicket)
+	s.handle(fiber.MethodPatch, v1+"/tickets/:id", &access{object: "ticket", action: "update", scope: identity.ScopeTicketsWrite, ticket: true}, s.changeTicket)
+	s.handle(fiber.MethodPost, v1+"/tickets/:id/comments", &access{object: "ticket", action: "comment", scope: identity.ScopeTicketsWrite, ticket: true}, s.addComment)
+	s.handle(fiber.MethodPost, v1+"/tickets/:id/reopen", &access{object: "ticket", action: "reopen", scope: identity.ScopeTicketsWrite, ticket: true}, s.reopenTicket)
+	s.handle(fiber.MethodGet, v1+"/tickets/:id/history", &access{object: "ticket", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketHistory)
+	s.handle(fiber.MethodPost, v1+"/queue/next", &access{object: "ticket", action: "claim", scope: identity.ScopeTicketsWrite}, s.claimNext)
+	s.handle(fiber.MethodPost, v1+"/tickets/:id/attachments", &access{object: "attachment", action: "create", scope: identity.ScopeTicketsWrite, ticket: true}, s.createAttachment)
+	s.handle(fiber.MethodGet, v1+"/tickets/:id/attachments", &access{object: "attachment", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.listAttachments)
+	s.handle(fiber.MethodGet, v1+"/tickets/:id/attachments/:aid", &access{object: "attachment", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.getAttachment)
 	s.app.All(v1+"/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	if d.UI != nil {

@@ -128,18 +128,10 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	} else {
 		key = fmt.Sprintf("user:%d:%s", p.User.ID, key)
 	}
-	canonical, _ := json.Marshal(draft)
-	hash := sha256.Sum256(canonical)
-
 	ctx := c.UserContext()
-	res, err := s.store.ReserveTicketNumber(ctx, key, hash[:], draft, s.cfg.IdempotencyTTL.D())
+	res, err := s.reserve(ctx, key, draft)
 	if err != nil {
 		return err
-	}
-	if !res.SameRequest {
-		return &Problem{Type: typeIdempotency, Title: "Idempotency key reused", Status: fiber.StatusUnprocessableEntity,
-			Detail: "this Idempotency-Key was already used with a different request body; use a new key for a new ticket",
-			Errors: []FieldError{{Field: "Idempotency-Key", Detail: "already used with a different request"}}}
 	}
 	if !res.New {
 		if t, err := s.store.Ticket(ctx, res.Number); err == nil {
@@ -158,6 +150,23 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	}
 	c.Location(ticketPath(t.Number))
 	return c.Status(fiber.StatusCreated).JSON(t)
+}
+
+// reserve reserves (or finds) the ticket number for a creation request
+// under key; a key already used with another request is a 422 problem.
+func (s *Server) reserve(ctx context.Context, key string, draft ticket.Draft) (store.Reservation, error) {
+	canonical, _ := json.Marshal(draft)
+	hash := sha256.Sum256(canonical)
+	res, err := s.store.ReserveTicketNumber(ctx, key, hash[:], draft, s.cfg.IdempotencyTTL.D())
+	if err != nil {
+		return res, err
+	}
+	if !res.SameRequest {
+		return res, &Problem{Type: typeIdempotency, Title: "Idempotency key reused", Status: fiber.StatusUnprocessableEntity,
+			Detail: "this Idempotency-Key was already used with a different request body; use a new key for a new ticket",
+			Errors: []FieldError{{Field: "Idempotency-Key", Detail: "already used with a different request"}}}
+	}
+	return res, nil
 }
 
 // parseDraft validates a creation request, collecting every field error.
@@ -270,42 +279,6 @@ func (s *Server) getTicket(c *fiber.Ctx) error {
 type ticketPage struct {
 	Items      []ticket.Ticket `json:"items"`
 	NextCursor *string         `json:"next_cursor"`
-}
-
-func (s *Server) listTickets(c *fiber.Ctx) error {
-	var errs []FieldError
-	limit := 25
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			errs = append(errs, FieldError{Field: "limit", Detail: "must be a whole number from 1 to 100"})
-		} else {
-			limit = n
-		}
-	}
-	var before int64
-	if v := c.Query("cursor"); v != "" {
-		n, ok := decodeCursor(v)
-		if !ok {
-			errs = append(errs, FieldError{Field: "cursor", Detail: "is not a cursor this API returned"})
-		}
-		before = n
-	}
-	if len(errs) > 0 {
-		return invalid("the query is not valid", errs...)
-	}
-	sql, args := s.scope(principalOf(c)).SQL("t", 3)
-	items, err := s.store.ListTickets(c.UserContext(), limit+1, before, sql, args)
-	if err != nil {
-		return err
-	}
-	page := ticketPage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		cur := encodeCursor(page.Items[limit-1].Number)
-		page.NextCursor = &cur
-	}
-	return c.JSON(page)
 }
 
 func encodeCursor(before int64) string {

@@ -15,6 +15,12 @@ func TestDefaultPolicy(t *testing.T) {
 		{RoleRequester, "ticket", "comment", true},
 		{RoleRequester, "ticket", "comment_internal", false},
 		{RoleRequester, "ticket", "assign", false},
+		{RoleRequester, "ticket", "reopen", true},
+		{RoleRequester, "ticket", "update", false},
+		{RoleRequester, "ticket", "claim", false},
+		{RoleAgent, "ticket", "reopen", true},
+		{RoleAgent, "ticket", "reassign", false},
+		{RoleLead, "ticket", "reassign", true},
 		{RoleRequester, "ticket", "list", true}, // filtered to their own by the ticket scope
 		{RoleRequester, "self", "read", true},
 		{RoleRequester, "team", "list", false},
