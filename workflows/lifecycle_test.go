@@ -603,3 +603,24 @@ func TestBusinessCalendarSkipsNightsWeekendsAndHolidays(t *testing.T) {
 		t.Errorf("breaches %v, want %s", got, want)
 	}
 }
+
+// TestRunsFromBeforeTheLifecycleEndWhenClosed replays nothing but checks
+// the old path live: with the "lifecycle" version forced to the default,
+// a close ends the run (as it did) instead of spinning.
+func TestRunsFromBeforeTheLifecycleEndWhenClosed(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnGetVersion("lifecycle", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	var u *anyUpdate
+	h.at(time.Minute, func() { u = h.change(ChangeRequest{Actor: asAgent, Status: status(ticket.StatusClosed)}) })
+	h.at(30*24*time.Hour, func() { h.env.CancelWorkflow() })
+	h.env.ExecuteWorkflow(TicketWorkflow, TicketInput{Number: 1, Priority: ticket.PriorityLow})
+	if u == nil || u.err != nil {
+		t.Fatalf("close: %+v", u)
+	}
+	if !h.env.IsWorkflowCompleted() || h.env.GetWorkflowError() != nil {
+		t.Fatalf("old-path run did not complete on close: %v", h.env.GetWorkflowError())
+	}
+	if n := len(h.found("sla_breached")); n != 0 {
+		t.Errorf("old-path run fired SLA timers")
+	}
+}

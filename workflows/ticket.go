@@ -458,6 +458,9 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 		if w.continueAsNewDue(ctx) {
 			break
 		}
+		if !w.lifecycle && w.state.Status == ticket.StatusClosed {
+			break // runs from before the lifecycle end when closed, as they did
+		}
 		if err := w.waitForNext(ctx); err != nil {
 			return err
 		}
@@ -465,7 +468,7 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && !w.busy }); err != nil {
 		return err
 	}
-	if w.state.Archived {
+	if w.state.Archived || !w.lifecycle && w.state.Status == ticket.StatusClosed {
 		return nil
 	}
 	in := w.in
