@@ -88,5 +88,11 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, ttl time.Duration) (in
 	if err != nil {
 		return 0, fmt.Errorf("store: purge change requests: %w", err)
 	}
-	return tag.RowsAffected() + tag2.RowsAffected(), nil
+	// Attachments whose Update never completed (the upload timed out and
+	// was not retried) are not part of the ticket; drop them with their key.
+	tag3, err := s.pool.Exec(ctx, `DELETE FROM attachments WHERE seq IS NULL AND created_at < now() - make_interval(secs => $1)`, ttl.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("store: purge unrecorded attachments: %w", err)
+	}
+	return tag.RowsAffected() + tag2.RowsAffected() + tag3.RowsAffected(), nil
 }
