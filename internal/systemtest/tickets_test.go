@@ -538,6 +538,67 @@ func TestBrowserCreatesTicket(t *testing.T) {
 	}
 }
 
+// TestBrowserWorksTicket drives Chromium through a ticket's lifecycle: the
+// requester files a ticket; the agent opens it from the list, moves it to
+// in progress, adds an internal note and a public reply and sees them in the
+// timeline; the requester then sees the reply but not the note. Afterwards
+// the server must hold exactly what the browser showed.
+func TestBrowserWorksTicket(t *testing.T) {
+	requester := login(t, "requester@example.com", testPassword)
+	stamp := time.Now().UnixNano()
+	subject := fmt.Sprintf("Laptop does not boot %d", stamp)
+	number := createAs(t, requester, subject)
+	note := fmt.Sprintf("Checked the logs: the disk is full (%d)", stamp)
+	reply := fmt.Sprintf("We are on it and will update you within the hour (%d)", stamp)
+
+	_, file, _, _ := runtime.Caller(0)
+	webDir := filepath.Join(filepath.Dir(file), "..", "..", "web")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "e2e/work-ticket.mjs")
+	cmd.Dir = webDir
+	cmd.Env = append(os.Environ(), "BASE_URL="+env.baseURL,
+		"E2E_EMAIL=agent@example.com", "E2E_PASSWORD="+testPassword,
+		"E2E_REQUESTER_EMAIL=requester@example.com", "E2E_REQUESTER_PASSWORD="+testPassword,
+		"E2E_TICKET_SUBJECT="+subject, "E2E_NOTE_TEXT="+note, "E2E_REPLY_TEXT="+reply)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("browser test failed: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("1 passed, 0 failed")) {
+		t.Fatalf("browser test output:\n%s", out)
+	}
+	if want := fmt.Sprintf("e2e: ticket %d\n", number); !bytes.Contains(out, []byte(want)) {
+		t.Fatalf("the browser worked another ticket than #%d:\n%s", number, out)
+	}
+
+	// The server recorded what the browser showed, by the agent.
+	if tk := rowOf(t, number); tk.Status != ticket.StatusInProgress {
+		t.Errorf("ticket #%d is %s, want in_progress", number, tk.Status)
+	}
+	agentID := env.users["agent"].ID
+	var moved, noted, replied int
+	for _, h := range historyAs(t, login(t, "agent@example.com", testPassword), number) {
+		switch {
+		case h.Kind == "status_changed" && h.Data["from"] == "open" && h.Data["to"] == "in_progress" && h.actorID() == agentID:
+			moved++
+		case h.Kind == "comment" && h.Comment != nil && h.Comment.Body == note && h.Comment.Internal && h.actorID() == agentID:
+			noted++
+		case h.Kind == "comment" && h.Comment != nil && h.Comment.Body == reply && !h.Comment.Internal && h.actorID() == agentID:
+			replied++
+		}
+	}
+	if moved != 1 || noted != 1 || replied != 1 {
+		t.Errorf("history of #%d: %d status changes open→in_progress, %d internal notes, %d public replies by the agent; want 1 each",
+			number, moved, noted, replied)
+	}
+	for _, h := range historyAs(t, requester, number) {
+		if h.Comment != nil && h.Comment.Body == note {
+			t.Errorf("the requester's history of #%d holds the internal note", number)
+		}
+	}
+}
+
 // With Elasticsearch unreachable a ticket is still created at once; the
 // workflow keeps retrying the projection, and a worker that can reach
 // Elasticsearch later finishes it.

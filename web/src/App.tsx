@@ -2,7 +2,9 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, getMe, logout, setSessionLostHandler, type User } from './api';
 import { clearDraft, saveDraft, takeDraft, type Draft } from './draft';
 import { Header } from './Header';
+import { Link, navigate, ticketIdOf, useLocation } from './router';
 import { SignIn } from './SignIn';
+import { TicketDetail } from './TicketDetail';
 import { TicketsScreen } from './TicketsScreen';
 
 type Auth =
@@ -15,16 +17,25 @@ function signedIn(user: User): Auth {
   return { kind: 'signed-in', user, draft: takeDraft(user.id) };
 }
 
-/** Asks the server who is signed in, then shows the sign-in screen or the tickets. */
+/** Asks the server who is signed in, then shows the sign-in screen or the page the URL names. */
 export function App() {
+  const location = useLocation();
   const [auth, setAuthState] = useState<Auth>({ kind: 'checking' });
   // The same value, readable from the session-lost handler without re-registering it.
   const authRef = useRef<Auth>(auth);
+  // What the new-ticket form holds, kept while the list is not shown (a visit
+  // to a ticket) and saved when the session is lost.
+  const draftRef = useRef<Draft | null>(null);
+  // Whether the list should say that a draft came back after signing in again.
+  const [draftRestored, setDraftRestored] = useState(false);
   const setAuth = useCallback((next: Auth) => {
     authRef.current = next;
     setAuthState(next);
+    if (next.kind === 'signed-in') {
+      draftRef.current = next.draft;
+      setDraftRestored(next.draft !== null);
+    }
   }, []);
-  const draftRef = useRef<Draft | null>(null);
   const [signingOut, setSigningOut] = useState(false);
   const [signOutError, setSignOutError] = useState<string | null>(null);
 
@@ -77,6 +88,7 @@ export function App() {
     clearDraft();
     draftRef.current = null;
     setSigningOut(false);
+    navigate('/', { replace: true });
     setAuth({ kind: 'signed-out', notice: 'You have signed out.', email: '' });
   }
 
@@ -100,15 +112,43 @@ export function App() {
       );
     case 'signed-out':
       return <SignIn notice={auth.notice} initialEmail={auth.email} onSignedIn={(user) => setAuth(signedIn(user))} />;
-    case 'signed-in':
+    case 'signed-in': {
+      const ticketId = ticketIdOf(location.pathname);
+      const sort = new URLSearchParams(location.search).get('sort') === 'urgency' ? 'urgency' : 'newest';
+      let page;
+      if (ticketId !== null) {
+        page = <TicketDetail key={`${auth.user.id}:${ticketId}`} id={ticketId} user={auth.user} />;
+      } else if (location.pathname === '/' || location.pathname === '/index.html') {
+        page = (
+          <TicketsScreen
+            key={auth.user.id}
+            user={auth.user}
+            sort={sort}
+            initialDraft={draftRef.current}
+            draftRestored={draftRestored}
+            onDraftNoticeShown={() => setDraftRestored(false)}
+            draftRef={draftRef}
+          />
+        );
+      } else {
+        page = (
+          <main id="main" className="splash">
+            <h2>Page not found</h2>
+            <p>
+              There is nothing at this address. <Link to="/">Go to the tickets</Link>.
+            </p>
+          </main>
+        );
+      }
       return (
         <>
           <a className="skip-link" href="#main">
             Skip to content
           </a>
           <Header user={auth.user} signingOut={signingOut} signOutError={signOutError} onSignOut={signOut} />
-          <TicketsScreen key={auth.user.id} initialDraft={auth.draft} draftRef={draftRef} />
+          {page}
         </>
       );
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { User } from './api';
+import { Link } from './router';
 
 export function BrandMark() {
   return (
@@ -24,10 +25,10 @@ export function Header({ user, signingOut, signOutError, onSignOut }: Props) {
   return (
     <header className="app-header">
       <div className="app-header-inner">
-        <span className="brand">
+        <Link className="brand" to="/" title="All tickets">
           <BrandMark />
           <h1>helpdesk</h1>
-        </span>
+        </Link>
         <span className="tagline">Support tickets</span>
         <div className="account">
           <span className="sign-out-error" role="alert">

@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
-import { ApiError, listTickets, type Ticket } from './api';
+import { ApiError, claimNextTicket, isStaff, listTickets, type SortOrder, type Ticket, type User } from './api';
 import type { Draft } from './draft';
 import { NewTicketForm } from './NewTicketForm';
+import { navigate, takeFlash, ticketPath } from './router';
 import { TicketList } from './TicketList';
 
 const PAGE_SIZE = 25;
 
 /** Merges ticket lists by id (later entries win), newest first. */
-function mergeTickets(...lists: Ticket[][]): Ticket[] {
+function mergeNewest(...lists: Ticket[][]): Ticket[] {
   const byId = new Map<number, Ticket>();
   for (const list of lists) for (const t of list) byId.set(t.id, t);
   return [...byId.values()].sort((a, b) => {
@@ -16,18 +17,35 @@ function mergeTickets(...lists: Ticket[][]): Ticket[] {
   });
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof ApiError ? err.userMessage : 'Could not load tickets.';
+/** Appends a further page in the server's order (urgency), dropping repeats. */
+function appendPage(prev: Ticket[], page: Ticket[]): Ticket[] {
+  const seen = new Set(prev.map((t) => t.id));
+  return [...prev, ...page.filter((t) => !seen.has(t.id))];
+}
+
+function messageOf(err: unknown, fallback: string): string {
+  return err instanceof ApiError ? err.userMessage : fallback;
+}
+
+/** The list URL for a sort order: "/" or "/?sort=urgency". */
+export function listPath(sort: SortOrder): string {
+  return sort === 'urgency' ? '/?sort=urgency' : '/';
 }
 
 interface Props {
-  /** A draft kept across a lost session, to put back into the form. */
+  user: User;
+  sort: SortOrder;
+  /** Values to put back into the form (kept across a lost session or a visit to a ticket). */
   initialDraft: Draft | null;
+  /** Whether initialDraft comes back from a lost session (then the screen says so). */
+  draftRestored: boolean;
+  onDraftNoticeShown: () => void;
   draftRef: RefObject<Draft | null>;
 }
 
-/** The signed-in screen: the new-ticket form and the ticket list. */
-export function TicketsScreen({ initialDraft, draftRef }: Props) {
+/** The signed-in start screen: the new-ticket form and the ticket list. */
+export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraftNoticeShown, draftRef }: Props) {
+  const staff = isStaff(user);
   const [tickets, setTickets] = useState<Ticket[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -35,6 +53,7 @@ export function TicketsScreen({ initialDraft, draftRef }: Props) {
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
   const [highlightId, setHighlightId] = useState<number | null>(null);
+  const [claiming, setClaiming] = useState(false);
   const generation = useRef(0);
 
   const refresh = useCallback(async () => {
@@ -42,17 +61,17 @@ export function TicketsScreen({ initialDraft, draftRef }: Props) {
     setLoading(true);
     setError(null);
     try {
-      const page = await listTickets(null, PAGE_SIZE);
+      const page = await listTickets(null, PAGE_SIZE, sort);
       if (gen !== generation.current) return;
-      setTickets(mergeTickets(page.items));
+      setTickets(sort === 'newest' ? mergeNewest(page.items) : page.items);
       setCursor(page.next_cursor);
     } catch (err) {
       if (gen !== generation.current) return;
-      setError(messageOf(err));
+      setError(messageOf(err, 'Could not load tickets.'));
     } finally {
       if (gen === generation.current) setLoading(false);
     }
-  }, []);
+  }, [sort]);
 
   useEffect(() => {
     void refresh();
@@ -60,10 +79,19 @@ export function TicketsScreen({ initialDraft, draftRef }: Props) {
 
   // Set after mount so the live region exists before its text (screen readers
   // announce changes, not initial content).
-  const draftRestored = initialDraft !== null;
   useEffect(() => {
-    if (draftRestored) setStatus('Your unsent ticket was kept. Check it and create it.');
-  }, [draftRestored]);
+    if (!draftRestored) return;
+    setStatus('Your unsent ticket was kept. Check it and create it.');
+    onDraftNoticeShown();
+  }, [draftRestored, onDraftNoticeShown]);
+  useEffect(() => {
+    const flash = takeFlash();
+    if (flash) setStatus(flash);
+  }, []);
+
+  useEffect(() => {
+    document.title = 'Tickets · helpdesk';
+  }, []);
 
   useEffect(() => {
     if (!status) return;
@@ -77,21 +105,39 @@ export function TicketsScreen({ initialDraft, draftRef }: Props) {
     setLoadingMore(true);
     setError(null);
     try {
-      const page = await listTickets(cursor, PAGE_SIZE);
+      const page = await listTickets(cursor, PAGE_SIZE, sort);
       if (gen !== generation.current) return;
-      setTickets((prev) => mergeTickets(prev, page.items));
+      setTickets((prev) => (sort === 'newest' ? mergeNewest(prev, page.items) : appendPage(prev, page.items)));
       setCursor(page.next_cursor);
     } catch (err) {
-      if (gen === generation.current) setError(messageOf(err));
+      if (gen === generation.current) setError(messageOf(err, 'Could not load tickets.'));
     } finally {
       setLoadingMore(false);
     }
   }
 
   function handleCreated(ticket: Ticket) {
-    setTickets((prev) => mergeTickets(prev, [ticket]));
+    if (sort === 'newest') setTickets((prev) => mergeNewest(prev, [ticket]));
+    else void refresh(); // its place in the urgency order is the server's to say
     setHighlightId(ticket.id);
     setStatus(`Ticket #${ticket.id} created.`);
+  }
+
+  async function nextTicket() {
+    if (claiming) return;
+    setClaiming(true);
+    try {
+      const claimed = await claimNextTicket();
+      if (!claimed) {
+        setStatus('The queue is empty: no unassigned open ticket is waiting for you.');
+        return;
+      }
+      navigate(ticketPath(claimed.id), { flash: `Ticket #${claimed.id} is now assigned to you.` });
+    } catch (err) {
+      setStatus(`Could not take the next ticket. ${messageOf(err, '')}`.trim());
+    } finally {
+      setClaiming(false);
+    }
   }
 
   return (
@@ -107,6 +153,11 @@ export function TicketsScreen({ initialDraft, draftRef }: Props) {
         error={error}
         hasMore={cursor !== null}
         highlightId={highlightId}
+        sort={sort}
+        staff={staff}
+        claiming={claiming}
+        onSortChange={(s) => navigate(listPath(s), { replace: true })}
+        onNextTicket={nextTicket}
         onLoadMore={loadMore}
         onRetry={refresh}
       />

@@ -4,17 +4,127 @@
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
+export const STATUSES = ['open', 'in_progress', 'pending', 'resolved', 'closed'] as const;
+export type Status = (typeof STATUSES)[number];
+
+/**
+ * The server's default status_transitions (docs/api.md, "Ticket lifecycle").
+ * The server's configuration may differ; a 409 transition-not-allowed answer
+ * names the real moves, and the UI learns them from it (see allowedMoves).
+ */
+const DEFAULT_TRANSITIONS: Record<string, readonly string[]> = {
+  open: ['in_progress', 'pending', 'resolved', 'closed'],
+  in_progress: ['open', 'pending', 'resolved', 'closed'],
+  pending: ['open', 'in_progress', 'resolved', 'closed'],
+  resolved: ['open', 'closed'],
+  closed: ['open'],
+};
+const learnedTransitions = new Map<string, readonly string[]>();
+
+/** The statuses a ticket in status `from` may move to, as far as the UI knows. */
+export function allowedMoves(from: string): readonly string[] {
+  return learnedTransitions.get(from) ?? DEFAULT_TRANSITIONS[from] ?? [];
+}
+
+/** Remembers the moves a transition-not-allowed problem listed for `from`. */
+export function learnMoves(from: string, allowed: readonly string[]): void {
+  learnedTransitions.set(from, [...allowed]);
+}
+
 export interface Ticket {
   id: number;
   subject: string;
   description: string;
-  status: string;
+  status: Status | string;
   priority: Priority | string;
+  /** Email of the assignee, for display. */
   assignee: string | null;
+  assignee_id?: number | null;
   requester_id: number | null;
   team_id: number | null;
   created_at: string;
   updated_at: string;
+  /** The earliest running SLA deadline; null while paused (pending), met, or without a target. */
+  sla_due_at?: string | null;
+  first_response_due_at?: string | null;
+  resolution_due_at?: string | null;
+  first_responded_at?: string | null;
+  resolved_at?: string | null;
+  closed_at?: string | null;
+  /** Set when the reopen window ended: the ticket is closed for good. */
+  archived_at?: string | null;
+  escalation_level?: number;
+  reopen_count?: number;
+  linked_ticket?: number | null;
+}
+
+/** Roles that work tickets (agents, leads, admins), as opposed to requesters. */
+export function isStaff(user: User): boolean {
+  return user.role === 'agent' || user.role === 'lead' || user.role === 'admin';
+}
+
+/** Leads and admins may take over or release a ticket someone else holds. */
+export function mayReassign(user: User): boolean {
+  return user.role === 'lead' || user.role === 'admin';
+}
+
+export type SortOrder = 'newest' | 'urgency';
+
+export interface Comment {
+  id: number;
+  ticket_id: number;
+  seq: number;
+  author_id: number | null;
+  body: string;
+  internal: boolean;
+  created_at: string;
+}
+
+/** POST …/comments on a ticket closed for good: the requester's reply opened a new ticket. */
+export interface FollowUp {
+  followup_ticket: Ticket;
+}
+
+export interface Attachment {
+  id: number;
+  ticket_id: number;
+  filename: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  internal: boolean;
+  created_at: string;
+}
+
+export type Actor = 'system' | string | { id: number; email: string | null };
+
+export interface HistoryItem {
+  seq: number;
+  kind: string;
+  actor: Actor;
+  at: string;
+  data: Record<string, unknown>;
+  comment?: { id: number; body: string; internal: boolean };
+  attachment?: { id: number; filename: string; size: number; content_type: string; internal: boolean };
+}
+
+export interface HistoryPage {
+  items: HistoryItem[];
+  next_after_seq: number | null;
+}
+
+export interface Team {
+  id: number;
+  name: string;
+  lead_id: number | null;
+  member_ids: number[];
+}
+
+/** The fields a PATCH /tickets/{id} may carry (the UI sends one or two at a time). */
+export interface TicketChange {
+  status?: string;
+  priority?: string;
+  assignee?: number | string | null;
 }
 
 /** The signed-in person, from GET /api/v1/me and POST /api/v1/auth/login. */
@@ -54,6 +164,8 @@ export interface Problem {
   status?: number;
   detail?: string;
   errors?: FieldError[];
+  /** transition-not-allowed: the moves that are allowed from the current status. */
+  allowed?: string[];
 }
 
 /** Thrown for any non-2xx answer or when the server could not be reached. */
@@ -153,6 +265,8 @@ export function setSessionLostHandler(fn: (() => void) | null): void {
 }
 
 interface RequestOptions extends RequestInit {
+  /** Give up after this long (default 15 s; uploads take longer). */
+  timeoutMs?: number;
   /**
    * Whether a 401 answer means the session was lost (calls the handler set
    * with setSessionLostHandler). False for /me at start-up, login and logout,
@@ -165,9 +279,9 @@ interface RequestOptions extends RequestInit {
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-async function send(path: string, init: RequestInit, withCsrf: boolean): Promise<Response> {
+async function send(path: string, init: RequestInit, withCsrf: boolean, timeoutMs: number): Promise<Response> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   const headers = new Headers(init.headers);
   if (!headers.has('accept')) headers.set('accept', 'application/json, application/problem+json');
   if (withCsrf) {
@@ -184,10 +298,10 @@ async function send(path: string, init: RequestInit, withCsrf: boolean): Promise
 }
 
 async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const { sessionRequired = true, csrf = true, ...init } = options;
+  const { sessionRequired = true, csrf = true, timeoutMs = REQUEST_TIMEOUT_MS, ...init } = options;
   const withCsrf = csrf && UNSAFE_METHODS.has((init.method ?? 'GET').toUpperCase());
 
-  let res = await send(path, init, withCsrf);
+  let res = await send(path, init, withCsrf, timeoutMs);
   let problem: Problem | null = null;
   if (!res.ok) {
     problem = await readProblem(res);
@@ -195,7 +309,7 @@ async function request<T>(path: string, options: RequestOptions = {}): Promise<T
     // cookie (or answers 401 when the session is gone). Retry once.
     if (res.status === 403 && withCsrf && problemIs(problem, 'csrf')) {
       await request<MeResponse>('/api/v1/me', { sessionRequired });
-      res = await send(path, init, withCsrf);
+      res = await send(path, init, withCsrf, timeoutMs);
       problem = res.ok ? null : await readProblem(res);
     }
   }
@@ -262,10 +376,94 @@ export function ssoHref(startUrl: string, returnTo: string): string | null {
   return `${startUrl}${startUrl.includes('?') ? '&' : '?'}return_to=${encodeURIComponent(returnTo)}`;
 }
 
-export function listTickets(cursor: string | null, limit = 25): Promise<TicketPage> {
+export function listTickets(cursor: string | null, limit = 25, sort: SortOrder = 'newest'): Promise<TicketPage> {
   const params = new URLSearchParams({ limit: String(limit) });
+  if (sort !== 'newest') params.set('sort', sort);
   if (cursor) params.set('cursor', cursor);
   return request<TicketPage>(`/api/v1/tickets?${params.toString()}`);
+}
+
+const ticketUrl = (id: number, rest = '') => `/api/v1/tickets/${encodeURIComponent(String(id))}${rest}`;
+
+export function getTicket(id: number): Promise<Ticket> {
+  return request<Ticket>(ticketUrl(id));
+}
+
+function jsonChange(method: string, body: unknown, idempotencyKey: string): RequestInit {
+  return {
+    method,
+    headers: { 'content-type': 'application/json', 'Idempotency-Key': idempotencyKey },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  };
+}
+
+/** PATCH /tickets/{id}: answers the ticket as it is after the change. */
+export function changeTicket(id: number, change: TicketChange, idempotencyKey: string): Promise<Ticket> {
+  return request<Ticket>(ticketUrl(id), jsonChange('PATCH', change, idempotencyKey));
+}
+
+export function addComment(
+  id: number,
+  body: string,
+  internal: boolean,
+  idempotencyKey: string,
+): Promise<Comment | FollowUp> {
+  const payload = internal ? { body, internal: true } : { body };
+  return request<Comment | FollowUp>(ticketUrl(id, '/comments'), jsonChange('POST', payload, idempotencyKey));
+}
+
+export function reopenTicket(id: number, idempotencyKey: string): Promise<Ticket> {
+  return request<Ticket>(ticketUrl(id, '/reopen'), { method: 'POST', headers: { 'Idempotency-Key': idempotencyKey } });
+}
+
+export function getHistory(id: number, afterSeq: number, limit = 100): Promise<HistoryPage> {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (afterSeq > 0) params.set('after_seq', String(afterSeq));
+  return request<HistoryPage>(ticketUrl(id, `/history?${params.toString()}`));
+}
+
+/** POST /queue/next: the ticket now assigned to the caller, or null when the queue is empty (204). */
+export async function claimNextTicket(): Promise<Ticket | null> {
+  const t = await request<Ticket | undefined>('/api/v1/queue/next', { method: 'POST' });
+  return t ?? null;
+}
+
+export async function listAttachments(id: number): Promise<Attachment[]> {
+  return (await request<{ items: Attachment[] }>(ticketUrl(id, '/attachments'))).items;
+}
+
+/** Where the browser downloads an attachment's bytes (the session cookie authorizes it). */
+export function attachmentHref(ticketId: number, attachmentId: number): string {
+  return ticketUrl(ticketId, `/attachments/${encodeURIComponent(String(attachmentId))}`);
+}
+
+export function uploadAttachment(id: number, file: File, internal: boolean, idempotencyKey: string): Promise<Attachment> {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  if (internal) form.append('internal', 'true');
+  // No content-type: the browser writes multipart/form-data with its boundary.
+  return request<Attachment>(ticketUrl(id, '/attachments'), {
+    method: 'POST',
+    headers: { 'Idempotency-Key': idempotencyKey },
+    body: form,
+    timeoutMs: 120_000,
+  });
+}
+
+let teamsCache: Promise<Team[]> | null = null;
+
+/** GET /teams (staff only), fetched once per page load. */
+export function listTeams(): Promise<Team[]> {
+  if (!teamsCache) {
+    teamsCache = request<{ items: Team[] }>('/api/v1/teams').then(
+      (r) => r.items,
+      (err: unknown) => {
+        teamsCache = null;
+        throw err;
+      },
+    );
+  }
+  return teamsCache;
 }
 
 export function createTicket(ticket: NewTicket, idempotencyKey: string): Promise<Ticket> {
