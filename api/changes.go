@@ -268,7 +268,7 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 	}
 	if !changes && len(req.Text) == 0 {
 		// Every value is what the ticket already has.
-		return c.JSON(cur)
+		return c.JSON(s.detail(cur))
 	}
 	if req.Assignee != nil && cur.AssigneeID == nil && req.Assignee.ID != nil {
 		// The assignment rules were checked against an unassigned ticket;
@@ -293,7 +293,7 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(t)
+	return c.JSON(s.detail(t))
 }
 
 // mayAssign applies the assignment rules to a requested assignee change:
@@ -357,7 +357,7 @@ func (s *Server) reopenTicket(c *fiber.Ctx) error {
 	case ticket.StatusOpen:
 		// Already open: the outcome a reopen asks for (and a retried reopen
 		// finds).
-		return c.JSON(cur)
+		return c.JSON(s.detail(cur))
 	case ticket.StatusInProgress, ticket.StatusPending:
 		return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict,
 			Detail: fmt.Sprintf("ticket #%d is %s; only resolved or closed tickets can be reopened", cur.Number, cur.Status)}

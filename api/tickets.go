@@ -257,9 +257,16 @@ func isUnavailable(ctx context.Context, err error) bool {
 	return errors.As(err, &unavail) || errors.As(err, &exhausted) || errors.As(err, &deadline)
 }
 
+// detail is a single ticket as answered: with the status moves allowed
+// from where it is.
+func (s *Server) detail(t ticket.Ticket) ticket.Ticket {
+	t.AllowedStatuses = append([]string{}, s.cfg.StatusTransitions[string(t.Status)]...)
+	return t
+}
+
 func (s *Server) getTicket(c *fiber.Ctx) error {
 	if t, ok := c.Locals(ticketKey).(ticket.Ticket); ok {
-		return c.JSON(t)
+		return c.JSON(s.detail(t))
 	}
 	n, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || n <= 0 {
@@ -273,7 +280,7 @@ func (s *Server) getTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(t)
+	return c.JSON(s.detail(t))
 }
 
 type ticketPage struct {

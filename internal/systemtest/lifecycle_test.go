@@ -958,3 +958,20 @@ func TestLifecycleReopenWindowEnds(t *testing.T) {
 	checkFollowUp(t, res, tk.Number, "Re: Short window", "Back again")
 	mustStatus(t, call(t, env.baseURL, "POST", ticketURL(tk.Number, "/reopen"), nil, auth...), http.StatusConflict, "reopen after the window")
 }
+
+func TestSingleTicketListsAllowedMoves(t *testing.T) {
+	res := createTicket(t, `{"subject":"Which moves?"}`)
+	var tk ticket.Ticket
+	res.decode(t, &tk)
+	got := call(t, env.baseURL, http.MethodGet, fmt.Sprintf("/api/v1/tickets/%d", tk.Number), nil)
+	var one ticket.Ticket
+	got.decode(t, &one)
+	if fmt.Sprint(one.AllowedStatuses) != fmt.Sprint(env.cfg.StatusTransitions["open"]) {
+		t.Errorf("allowed_statuses %v, want %v", one.AllowedStatuses, env.cfg.StatusTransitions["open"])
+	}
+	patched := call(t, env.baseURL, http.MethodPatch, fmt.Sprintf("/api/v1/tickets/%d", tk.Number), []byte(`{"status":"resolved"}`))
+	patched.decode(t, &one)
+	if one.Status != ticket.StatusResolved || fmt.Sprint(one.AllowedStatuses) != fmt.Sprint(env.cfg.StatusTransitions["resolved"]) {
+		t.Errorf("after PATCH: status %s allowed %v", one.Status, one.AllowedStatuses)
+	}
+}

@@ -185,6 +185,9 @@ type Ticket struct {
 	ReopenCount     int        `json:"reopen_count"`
 	// LinkedTicket is the earlier ticket this one follows up.
 	LinkedTicket *int64 `json:"linked_ticket"`
+	// AllowedStatuses lists the moves from Status the configured transitions
+	// allow; set on single-ticket answers so clients offer only those.
+	AllowedStatuses []string `json:"allowed_statuses,omitempty"`
 	// RequesterID is the user who asked; TeamID the team working it. Both
 	// decide who may see the ticket.
 	RequesterID *int64 `json:"requester_id"`

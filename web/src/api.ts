@@ -10,7 +10,8 @@ export type Status = (typeof STATUSES)[number];
 /**
  * The server's default status_transitions (docs/api.md, "Ticket lifecycle").
  * The server's configuration may differ; a 409 transition-not-allowed answer
- * names the real moves, and the UI learns them from it (see allowedMoves).
+ * names the real moves, and single-ticket answers carry allowed_statuses; the
+ * UI learns from both (see allowedMoves).
  */
 const DEFAULT_TRANSITIONS: Record<string, readonly string[]> = {
   open: ['in_progress', 'pending', 'resolved', 'closed'],
@@ -40,6 +41,8 @@ export interface Ticket {
   /** Email of the assignee, for display. */
   assignee: string | null;
   assignee_id?: number | null;
+  /** The status moves the server allows from `status` (single-ticket answers). */
+  allowed_statuses?: string[];
   requester_id: number | null;
   team_id: number | null;
   created_at: string;
@@ -385,8 +388,14 @@ export function listTickets(cursor: string | null, limit = 25, sort: SortOrder =
 
 const ticketUrl = (id: number, rest = '') => `/api/v1/tickets/${encodeURIComponent(String(id))}${rest}`;
 
+/** Remembers the moves a single-ticket answer lists for its status. */
+function withMoves(t: Ticket): Ticket {
+  if (t.allowed_statuses) learnMoves(t.status, t.allowed_statuses);
+  return t;
+}
+
 export function getTicket(id: number): Promise<Ticket> {
-  return request<Ticket>(ticketUrl(id));
+  return request<Ticket>(ticketUrl(id)).then(withMoves);
 }
 
 function jsonChange(method: string, body: unknown, idempotencyKey: string): RequestInit {
@@ -399,7 +408,7 @@ function jsonChange(method: string, body: unknown, idempotencyKey: string): Requ
 
 /** PATCH /tickets/{id}: answers the ticket as it is after the change. */
 export function changeTicket(id: number, change: TicketChange, idempotencyKey: string): Promise<Ticket> {
-  return request<Ticket>(ticketUrl(id), jsonChange('PATCH', change, idempotencyKey));
+  return request<Ticket>(ticketUrl(id), jsonChange('PATCH', change, idempotencyKey)).then(withMoves);
 }
 
 export function addComment(
@@ -413,7 +422,9 @@ export function addComment(
 }
 
 export function reopenTicket(id: number, idempotencyKey: string): Promise<Ticket> {
-  return request<Ticket>(ticketUrl(id, '/reopen'), { method: 'POST', headers: { 'Idempotency-Key': idempotencyKey } });
+  return request<Ticket>(ticketUrl(id, '/reopen'), { method: 'POST', headers: { 'Idempotency-Key': idempotencyKey } }).then(
+    withMoves,
+  );
 }
 
 export function getHistory(id: number, afterSeq: number, limit = 100): Promise<HistoryPage> {
