@@ -371,7 +371,7 @@ func (s *Server) reopenTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(t)
+	return c.JSON(s.detail(t))
 }
 
 // rawIsNull reports whether a JSON value is null.
