@@ -974,4 +974,10 @@ func TestSingleTicketListsAllowedMoves(t *testing.T) {
 	if one.Status != ticket.StatusResolved || fmt.Sprint(one.AllowedStatuses) != fmt.Sprint(env.cfg.StatusTransitions["resolved"]) {
 		t.Errorf("after PATCH: status %s allowed %v", one.Status, one.AllowedStatuses)
 	}
+	reopened := call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/tickets/%d/reopen", tk.Number), nil)
+	one = ticket.Ticket{}
+	reopened.decode(t, &one)
+	if one.Status != ticket.StatusOpen || fmt.Sprint(one.AllowedStatuses) != fmt.Sprint(env.cfg.StatusTransitions["open"]) {
+		t.Errorf("after reopen: status %s allowed %v", one.Status, one.AllowedStatuses)
+	}
 }
