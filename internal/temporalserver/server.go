@@ -1,7 +1,9 @@
 // Package temporalserver embeds a single-process Temporal server (frontend,
-// history, matching and worker services) persisted to SQLite, optionally with
-// the Temporal Web UI. `helpdesk dev` and the integration tests use it so that
-// nobody has to install a Temporal cluster to run the product locally.
+// history, matching and worker services) persisted to SQLite, or to
+// PostgreSQL when Options.PostgresURL is set, optionally with the Temporal
+// Web UI. `helpdesk dev` and the integration tests use it so that nobody has
+// to install a Temporal cluster to run the product locally; the benchmarks
+// use its PostgreSQL mode to measure on production-like persistence.
 package temporalserver
 
 import (
@@ -38,8 +40,23 @@ type Options struct {
 	// UIPort serves the Temporal Web UI when non-zero (8233 in dev).
 	UIPort int
 	// DatabaseFile is the SQLite file; empty keeps everything in memory
-	// (tests), which vanishes with the process.
+	// (tests), which vanishes with the process. Ignored with PostgresURL.
 	DatabaseFile string
+	// PostgresURL, when set, persists to PostgreSQL instead of SQLite
+	// (the server's postgres12_pgx plugin), e.g.
+	// postgres://helpdesk@127.0.0.1:5433/temporal?sslmode=disable. The
+	// URL's database holds the executions; visibility goes to a second
+	// database, PostgresVisibilityDatabase. Missing databases are created
+	// (the role needs CREATEDB) and empty ones get this server version's
+	// schema; a database with an older schema stops the server at start
+	// (upgrade it with temporal-sql-tool update-schema).
+	PostgresURL string
+	// PostgresVisibilityDatabase defaults to the URL's database name
+	// followed by "_visibility".
+	PostgresVisibilityDatabase string
+	// HistoryShards is the number of history shards, fixed when the
+	// persistence is created; default 1.
+	HistoryShards int
 	// LogLevel of the server's own log: debug, info, warn or error.
 	LogLevel string
 }
@@ -77,29 +94,12 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqlConf := config.SQL{PluginName: sqliteplugin.PluginName}
-	if o.DatabaseFile == "" {
-		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
-		sqlConf.DatabaseName = fmt.Sprintf("helpdesk-%d-%d", os.Getpid(), memDBCounter.Add(1))
-	} else {
-		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc", "_journal_mode": "WAL", "_busy_timeout": "5000"}
-		sqlConf.DatabaseName = o.DatabaseFile
+	if o.HistoryShards <= 0 {
+		o.HistoryShards = 1
 	}
-	// The SQLite plugin creates the schema of an in-memory database itself;
-	// a file needs it once, when the file is new.
-	fresh := false
-	if o.DatabaseFile != "" {
-		if err := os.MkdirAll(filepath.Dir(o.DatabaseFile), 0o755); err != nil {
-			return nil, fmt.Errorf("temporalserver: create data dir: %w", err)
-		}
-		if _, err := os.Stat(o.DatabaseFile); errors.Is(err, os.ErrNotExist) {
-			fresh = true
-		}
-	}
-	if fresh {
-		if err := sqliteschema.SetupSchema(&sqlConf); err != nil {
-			return nil, fmt.Errorf("temporalserver: set up schema: %w", err)
-		}
+	stores, defaultStore, visibilityStore, err := persistence(o)
+	if err != nil {
+		return nil, err
 	}
 	// User namespaces are registered through the API after start (see
 	// temporalsetup), so the same code serves an external cluster.
@@ -107,10 +107,10 @@ func Start(o Options) (*Server, error) {
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = o.IP
-	conf.Persistence.DefaultStore = "sqlite"
-	conf.Persistence.VisibilityStore = "sqlite"
-	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite": {SQL: &sqlConf}}
+	conf.Persistence.DefaultStore = defaultStore
+	conf.Persistence.VisibilityStore = visibilityStore
+	conf.Persistence.NumHistoryShards = int32(o.HistoryShards)
+	conf.Persistence.DataStores = stores
 	addr := net.JoinHostPort(o.IP, strconv.Itoa(o.FrontendPort))
 	conf.ClusterMetadata = &cluster.Config{
 		FailoverVersionIncrement: 10,
@@ -122,7 +122,7 @@ func Start(o Options) (*Server, error) {
 				InitialFailoverVersion: 1,
 				RPCAddress:             addr,
 				HTTPAddress:            net.JoinHostPort(o.IP, strconv.Itoa(httpPort)),
-				ClusterID:              "6d9c3a4e-1f0b-4c55-9d7a-2b8e4f1a7c30", // fixed: the SQLite file remembers it
+				ClusterID:              "6d9c3a4e-1f0b-4c55-9d7a-2b8e4f1a7c30", // fixed: the database remembers it
 			},
 		},
 	}
@@ -203,6 +203,39 @@ func Start(o Options) (*Server, error) {
 		s.UIURL = fmt.Sprintf("http://%s", net.JoinHostPort(o.IP, strconv.Itoa(o.UIPort)))
 	}
 	return s, nil
+}
+
+// persistence returns the data stores and the names of the default and
+// visibility stores, with their schemas in place.
+func persistence(o Options) (map[string]config.DataStore, string, string, error) {
+	if o.PostgresURL != "" {
+		return postgresStores(o)
+	}
+	sqlConf := config.SQL{PluginName: sqliteplugin.PluginName}
+	if o.DatabaseFile == "" {
+		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		sqlConf.DatabaseName = fmt.Sprintf("helpdesk-%d-%d", os.Getpid(), memDBCounter.Add(1))
+	} else {
+		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc", "_journal_mode": "WAL", "_busy_timeout": "5000"}
+		sqlConf.DatabaseName = o.DatabaseFile
+	}
+	// The SQLite plugin creates the schema of an in-memory database itself;
+	// a file needs it once, when the file is new.
+	fresh := false
+	if o.DatabaseFile != "" {
+		if err := os.MkdirAll(filepath.Dir(o.DatabaseFile), 0o755); err != nil {
+			return nil, "", "", fmt.Errorf("temporalserver: create data dir: %w", err)
+		}
+		if _, err := os.Stat(o.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+			fresh = true
+		}
+	}
+	if fresh {
+		if err := sqliteschema.SetupSchema(&sqlConf); err != nil {
+			return nil, "", "", fmt.Errorf("temporalserver: set up schema: %w", err)
+		}
+	}
+	return map[string]config.DataStore{"sqlite": {SQL: &sqlConf}}, "sqlite", "sqlite", nil
 }
 
 // Stop shuts the UI and the server down; calling it twice is harmless.
