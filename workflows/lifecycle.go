@@ -342,7 +342,12 @@ func escalate(p *plan, pol Policy, rule string, a Escalation, reason string, now
 		s.EscalationLevel = a.Level
 	}
 	seq := p.add("escalated", map[string]any{"rule": rule, "reason": reason, "from_level": from, "level": s.EscalationLevel})
-	p.notify(seq, OutboxEscalated, map[string]any{"rule": rule, "level": s.EscalationLevel, "reason": reason})
+	// Tell people only when something changed: a rule firing on a ticket
+	// already at its level (and doing nothing else) is history, not news.
+	acts := s.EscalationLevel > from || a.RaisePriority && s.Priority.Rank() > 0 || a.TeamID != nil && !sameID(a.TeamID, s.TeamID)
+	if acts {
+		p.notify(seq, OutboxEscalated, map[string]any{"rule": rule, "level": s.EscalationLevel, "reason": reason})
+	}
 	if a.RaisePriority && s.Priority.Rank() > 0 {
 		setPriority(p, pol, ticket.Priorities()[s.Priority.Rank()-1], "escalation "+rule)
 	}

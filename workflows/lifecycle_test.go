@@ -245,6 +245,16 @@ func TestEscalationLevels(t *testing.T) {
 	if n := len(h.found("sla_breached")); n != 2 {
 		t.Errorf("%d breaches, want 2 (%s)", n, h.kinds())
 	}
+	// res-75 fired at level 1 already (fr-100 raised it): recorded, not notified.
+	var notified []string
+	for _, n := range h.outbox {
+		if n.Kind == OutboxEscalated {
+			notified = append(notified, fmt.Sprint(n.Data["rule"]))
+		}
+	}
+	if got := strings.Join(notified, " "); got != "fr-100 res-100 res-100+2h" {
+		t.Errorf("escalation notifications %q", got)
+	}
 }
 
 func TestPendingPausesTheClocks(t *testing.T) {
