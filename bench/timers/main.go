@@ -683,7 +683,7 @@ func tellHistory(ctx context.Context, tc client.Client, n int64, due, handled ti
 			return
 		}
 		at := e.GetEventTime().AsTime()
-		if at.Before(due.Add(-30*time.Second)) || at.After(handled.Add(2*time.Second)) {
+		if e.GetEventType() != enumspb.EVENT_TYPE_TIMER_STARTED && (at.Before(due.Add(-30*time.Second)) || at.After(handled.Add(2*time.Second))) {
 			continue
 		}
 		detail := ""
@@ -698,6 +698,13 @@ func tellHistory(ctx context.Context, tc client.Client, n int64, due, handled ti
 		}
 		if a := e.GetMarkerRecordedEventAttributes(); a != nil && a.GetFailure() != nil {
 			detail = "failure: " + a.GetFailure().GetMessage()
+		}
+		if a := e.GetTimerStartedEventAttributes(); a != nil {
+			exp := at.Add(a.GetStartToFireTimeout().AsDuration())
+			detail = fmt.Sprintf("expires at %+.3fs", exp.Sub(due).Seconds())
+		}
+		if a := e.GetTimerFiredEventAttributes(); a != nil {
+			detail = fmt.Sprintf("timer started by event %d", a.GetStartedEventId())
 		}
 		fmt.Fprintf(os.Stderr, "  %+9.3fs  %d %s %s\n", at.Sub(due).Seconds(), e.GetEventId(), e.GetEventType(), detail)
 		lines++
@@ -784,7 +791,8 @@ func createTickets(ctx context.Context, cl *apiClient, base string, n, clients i
 					var status int
 					var b []byte
 					status, b, err = cl.do(ctx, http.MethodPost, base+"/api/v1/tickets", body, key)
-					if err == nil && status == http.StatusCreated {
+					// 200: a retry found the ticket the first attempt made.
+					if err == nil && (status == http.StatusCreated || (attempt > 0 && status == http.StatusOK)) {
 						var t struct {
 							ID int64 `json:"id"`
 						}
