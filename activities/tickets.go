@@ -22,6 +22,9 @@ import (
 type Tickets struct {
 	Store *store.Store
 	Index *search.Index
+	// DefaultAgentCapacity caps agents without a capacity of their own in
+	// routing decisions (0: no cap).
+	DefaultAgentCapacity int
 }
 
 // PersistCreatedInput is what the workflow decided about a new ticket. The
@@ -130,4 +133,16 @@ func (a *Tickets) IndexTicket(ctx context.Context, number int64) error {
 		return fmt.Errorf("index ticket %d: %w", number, err)
 	}
 	return nil
+}
+
+// Route makes one routing decision for a ticket in a PostgreSQL
+// transaction (store.Route). It is idempotent by the request's key: a
+// retry answers the decision already made.
+func (a *Tickets) Route(ctx context.Context, req store.RouteRequest) (store.Decision, error) {
+	req.DefaultCapacity = a.DefaultAgentCapacity
+	d, err := a.Store.Route(ctx, req)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	}
+	return d, err
 }

@@ -26,6 +26,8 @@ type Deps struct {
 	Index          *search.Index
 	IdempotencyTTL time.Duration
 	Logger         *slog.Logger
+	// DefaultAgentCapacity is the config's default_agent_capacity.
+	DefaultAgentCapacity int
 	// Audit, AuditExportDir and AuditLogInterval drive the scheduled audit
 	// log export; without Audit no export is registered.
 	Audit            *audit.Log
@@ -37,7 +39,7 @@ type Deps struct {
 func New(d Deps) sdkworker.Worker {
 	w := sdkworker.New(d.Client, d.TaskQueue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.TicketWorkflow, workflow.RegisterOptions{Name: workflows.TicketWorkflowName})
-	w.RegisterActivity(&activities.Tickets{Store: d.Store, Index: d.Index})
+	w.RegisterActivity(&activities.Tickets{Store: d.Store, Index: d.Index, DefaultAgentCapacity: d.DefaultAgentCapacity})
 	if d.Audit != nil {
 		w.RegisterWorkflowWithOptions(workflows.AuditExportWorkflow, workflow.RegisterOptions{Name: workflows.AuditExportWorkflowName})
 		w.RegisterActivity(&activities.Audit{Log: d.Audit, Dir: d.AuditExportDir})

@@ -92,9 +92,14 @@ type ChangeRequest struct {
 	Priority  *ticket.Priority `json:"priority,omitempty"`
 	Assignee  *IDChange        `json:"assignee,omitempty"`
 	Team      *IDChange        `json:"team,omitempty"`
-	// Text lists "subject" and/or "description" when new text waits in
-	// ticket_requests under RequestID as {"subject": …, "description": …}.
+	Category  *IDChange        `json:"category,omitempty"`
+	// Text lists "subject", "description" and/or "custom_fields" when new
+	// values wait in ticket_requests under RequestID as {"subject": …,
+	// "description": …, "custom_fields": {key: value or null}}.
 	Text []string `json:"text,omitempty"`
+	// RerouteFrom routes the ticket again, away from this agent (who
+	// became unavailable); it moves even an assignment made by hand.
+	RerouteFrom *int64 `json:"reroute_from,omitempty"`
 	// IfUnassigned makes the change fail with ErrConflict unless the ticket
 	// has no assignee (queue/next claims use it).
 	IfUnassigned bool `json:"if_unassigned,omitempty"`
@@ -134,6 +139,7 @@ type Public struct {
 	Priority        ticket.Priority `json:"priority"`
 	AssigneeID      *int64          `json:"assignee_id"`
 	TeamID          *int64          `json:"team_id"`
+	CategoryID      *int64          `json:"category_id"`
 	EscalationLevel int             `json:"escalation_level"`
 	SLADueAt        *time.Time      `json:"sla_due_at"`
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/helpdesk/helpdesk/internal/sla"
+	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -38,6 +39,8 @@ type plan struct {
 	events   []Event
 	outbox   []Notification
 	reopened bool
+	// route asks for a routing decision once the plan is durable.
+	route *routeRequest
 }
 
 func (p *plan) add(kind string, data map[string]any) int64 {
@@ -96,7 +99,7 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 		}
 	}
 	for _, f := range req.Text {
-		if f != "subject" && f != "description" {
+		if f != "subject" && f != "description" && f != "custom_fields" {
 			problems = append(problems, FieldProblem{Field: f, Detail: "is not a text field"})
 		}
 	}
@@ -109,7 +112,8 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 	if req.IfUnassigned && s.AssigneeID != nil {
 		return plan{}, rejectf(ErrConflict, "assigned", "ticket #%d is already assigned", s.Number)
 	}
-	if !req.Actor.Agent() && (req.Priority != nil || req.Assignee != nil || req.Team != nil || len(req.Text) > 0) {
+	if !req.Actor.Agent() && (req.Priority != nil || req.Assignee != nil || req.Team != nil || len(req.Text) > 0 ||
+		req.Category != nil || req.RerouteFrom != nil) {
 		return plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
 	}
 	if req.Status != nil && *req.Status != s.Status {
@@ -123,8 +127,16 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 		}
 	}
 	// Everything is valid: apply in a fixed order.
+	rulesAgain := false
 	if req.Priority != nil && *req.Priority != s.Priority {
 		setPriority(&p, pol, *req.Priority, "")
+		s.PriorityManual = req.Actor.UserID != 0
+		rulesAgain = true
+	}
+	if req.Category != nil && !sameID(req.Category.ID, s.CategoryID) {
+		p.add("category_changed", map[string]any{"from": s.CategoryID, "to": req.Category.ID})
+		s.CategoryID = req.Category.ID
+		rulesAgain = true
 	}
 	if req.Team != nil && !sameID(req.Team.ID, s.TeamID) {
 		p.add("team_changed", map[string]any{"from": s.TeamID, "to": req.Team.ID})
@@ -132,10 +144,25 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 	}
 	if req.Assignee != nil && !sameID(req.Assignee.ID, s.AssigneeID) {
 		setAssignee(&p, pol, req.Assignee.ID, "")
+		s.AssigneeManual = req.Assignee.ID != nil && req.Actor.UserID != 0
 	}
 	for _, f := range req.Text {
+		if f == "custom_fields" {
+			// The activity merges the values and records old and new.
+			p.add("fields_changed", nil)
+			rulesAgain = true
+			continue
+		}
 		// The activity fills in old and new text from PostgreSQL.
 		p.add(f+"_changed", map[string]any{"field": f})
+	}
+	if from := req.RerouteFrom; from != nil && s.AssigneeID != nil && *s.AssigneeID == *from {
+		setAssignee(&p, pol, nil, fmt.Sprintf("rerouting: agent %d is unavailable", *from))
+		s.AssigneeManual = false
+		p.route = &routeRequest{trigger: store.RouteReroute, exclude: []int64{*from}}
+	} else if rulesAgain && req.Assignee == nil && req.Team == nil {
+		// A person's own assignment in the same change wins over rules.
+		p.route = &routeRequest{trigger: store.RouteChanged}
 	}
 	if req.Status != nil && *req.Status != s.Status {
 		setStatus(&p, pol, cal, *req.Status, req.Reason, now)
@@ -232,6 +259,34 @@ func setPriority(p *plan, pol Policy, to ticket.Priority, reason string) {
 	t := pol.SLA[to]
 	s.FirstResponse = retarget(s.FirstResponse, t.FirstResponse, s.CreatedAt)
 	s.Resolution = retarget(s.Resolution, t.Resolution, s.CreatedAt)
+}
+
+// planRouted records a routing decision: a "routed" event with its
+// reason, then the priority, team and assignee it set, each carrying the
+// same reason.
+func planRouted(st State, pol Policy, d store.Decision) plan {
+	p := plan{state: cloneState(st)}
+	s := &p.state
+	data := map[string]any{"reason": d.Reason, "rules": d.Rules}
+	if d.Strategy != "" {
+		data["strategy"] = d.Strategy
+	}
+	if len(d.Tags) > 0 {
+		data["tags"] = d.Tags
+	}
+	p.add("routed", data)
+	if d.Priority != nil && *d.Priority != s.Priority {
+		setPriority(&p, pol, *d.Priority, d.Reason)
+	}
+	if d.SetTeam && !sameID(d.TeamID, s.TeamID) {
+		p.add("team_changed", map[string]any{"from": s.TeamID, "to": d.TeamID, "reason": d.Reason})
+		s.TeamID = d.TeamID
+	}
+	if d.SetAssignee && !sameID(d.AssigneeID, s.AssigneeID) {
+		setAssignee(&p, pol, d.AssigneeID, d.Reason)
+		s.AssigneeManual = false
+	}
+	return p
 }
 
 // planPolicy adopts a new policy: the ticket's clocks take the new

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/helpdesk/helpdesk/activities"
+	"github.com/helpdesk/helpdesk/internal/rules"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
@@ -65,6 +66,10 @@ type harness struct {
 	applies int
 	// failApply makes the next Apply calls fail (database down).
 	failApply int
+	// routes are the routing requests the workflow made; decide answers
+	// them (nil: no rule matches).
+	routes []store.RouteRequest
+	decide func(store.RouteRequest) store.Decision
 }
 
 const (
@@ -90,6 +95,14 @@ func newHarness(t *testing.T) *harness {
 			h.events = append(h.events, store.Event{Seq: 1, Kind: "created", CreatedAt: in.CreatedAt})
 			h.outbox = append(h.outbox, in.Outbox...)
 			return activities.PersistResult{Seq: 1, Indexed: true}, nil
+		})
+	h.env.OnActivity(tickets.Route, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req store.RouteRequest) (store.Decision, error) {
+			h.routes = append(h.routes, req)
+			if h.decide == nil {
+				return store.Decision{Rules: []rules.Ref{}}, nil
+			}
+			return h.decide(req), nil
 		})
 	h.env.OnActivity(tickets.Apply, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, ch store.Change) (activities.ApplyResult, error) {

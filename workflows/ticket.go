@@ -65,7 +65,10 @@ type TicketInput struct {
 	AssigneeID  *int64
 	TeamID      *int64
 	RequesterID *int64
-	Actor       string
+	CategoryID  *int64
+	// PriorityManual: the creator chose the priority, so rules keep it.
+	PriorityManual bool
+	Actor          string
 	// Policy is nil only in runs started before the lifecycle existed.
 	Policy *Policy
 	// Carry is the state handed over by continue-as-new; nil on creation.
@@ -100,9 +103,14 @@ type State struct {
 	AssigneeID  *int64
 	TeamID      *int64
 	RequesterID *int64
+	CategoryID  *int64
 	Seq         int64
 	CreatedAt   time.Time
 	Persisted   bool
+	// PriorityManual and AssigneeManual: a person set them, so routing
+	// rules keep them (only a reroute moves a hand-made assignment).
+	PriorityManual bool `json:",omitempty"`
+	AssigneeManual bool `json:",omitempty"`
 
 	// SLA clocks; nil when the priority has no such target.
 	FirstResponse    *sla.Budget
@@ -153,6 +161,8 @@ type ticketWorkflow struct {
 	version int
 	// lifecycle is false when replaying runs recorded before timers existed.
 	lifecycle bool
+	// routing is false when replaying runs recorded before routing existed.
+	routing bool
 }
 
 var tickets *activities.Tickets
@@ -177,6 +187,7 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 		w.state = State{
 			Number: w.in.Number, Status: ticket.StatusOpen, Priority: w.in.Priority,
 			AssigneeID: w.in.AssigneeID, TeamID: w.in.TeamID, RequesterID: w.in.RequesterID, CreatedAt: now,
+			CategoryID: w.in.CategoryID, PriorityManual: w.in.PriorityManual, AssigneeManual: w.in.AssigneeID != nil,
 		}
 		t := w.policy.SLA[w.in.Priority]
 		w.state.FirstResponse = retarget(nil, t.FirstResponse, now)
@@ -199,7 +210,9 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 		func(ctx workflow.Context) (CreateResult, error) {
 			// Creation is driven by run(); the Update only reports when the
 			// ticket is durable, so every repeat gets the same answer.
-			if err := workflow.Await(ctx, func() bool { return w.state.Persisted || w.createErr != nil }); err != nil {
+			// Routing at creation runs while busy: the answer carries its
+			// decision.
+			if err := workflow.Await(ctx, func() bool { return w.state.Persisted && !w.busy || w.createErr != nil }); err != nil {
 				return CreateResult{}, err
 			}
 			if w.createErr != nil {
@@ -274,7 +287,7 @@ func (w *ticketWorkflow) seen(id string) *Processed {
 
 func (w *ticketWorkflow) public() Public {
 	return Public{Status: w.state.Status, Priority: w.state.Priority, AssigneeID: w.state.AssigneeID,
-		TeamID: w.state.TeamID, EscalationLevel: w.state.EscalationLevel, SLADueAt: slaDueAt(w.state, w.cal)}
+		TeamID: w.state.TeamID, CategoryID: w.state.CategoryID, EscalationLevel: w.state.EscalationLevel, SLADueAt: slaDueAt(w.state, w.cal)}
 }
 
 // apply runs one change: waits its turn, plans it against the state as it
@@ -299,6 +312,9 @@ func (w *ticketWorkflow) apply(ctx workflow.Context, requestID string, actor Act
 	res, err := w.persist(ctx, actor, requestID, pl)
 	if err != nil {
 		return ChangeResult{}, err
+	}
+	if pl.route != nil && w.routing {
+		w.route(ctx, *pl.route)
 	}
 	done := Processed{ID: requestID, Seq: w.state.Seq, CommentID: res.CommentID, Reopened: pl.reopened}
 	if requestID != "" {
@@ -348,7 +364,7 @@ func (w *ticketWorkflow) row(st State) store.TicketRow {
 		Status: st.Status, Priority: st.Priority, AssigneeID: st.AssigneeID, TeamID: st.TeamID,
 		SLADueAt: slaDueAt(st, w.cal), ResolutionDueAt: clockDue(st.Resolution, w.cal),
 		FirstRespondedAt: st.FirstRespondedAt, ResolvedAt: st.ResolvedAt, ClosedAt: st.ClosedAt, ExpiredAt: st.ExpiredAt,
-		EscalationLevel: st.EscalationLevel, ReopenCount: st.Reopens,
+		EscalationLevel: st.EscalationLevel, ReopenCount: st.Reopens, CategoryID: st.CategoryID,
 	}
 	if st.FirstRespondedAt == nil {
 		r.FirstResponseDueAt = clockDue(st.FirstResponse, w.cal)
@@ -402,6 +418,13 @@ func (w *ticketWorkflow) publish(ctx workflow.Context, old State) {
 			updates = append(updates, AttrTeam.ValueUnset())
 		}
 	}
+	if !sameID(old.CategoryID, w.state.CategoryID) || !old.Persisted {
+		if w.state.CategoryID != nil {
+			updates = append(updates, AttrCategory.ValueSet(itoa(*w.state.CategoryID)))
+		} else if old.Persisted {
+			updates = append(updates, AttrCategory.ValueUnset())
+		}
+	}
 	if old.EscalationLevel != w.state.EscalationLevel || !old.Persisted {
 		updates = append(updates, AttrEscalationLevel.ValueSet(int64(w.state.EscalationLevel)))
 	}
@@ -423,6 +446,7 @@ func (w *ticketWorkflow) publish(ctx workflow.Context, old State) {
 
 func (w *ticketWorkflow) run(ctx workflow.Context) error {
 	w.lifecycle = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+	w.routing = workflow.GetVersion(ctx, "routing", workflow.DefaultVersion, 1) == 1
 	if !w.state.Persisted {
 		if err := w.create(ctx); err != nil {
 			return err
@@ -552,6 +576,18 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 	old := w.state
 	w.state.Seq = res.Seq
 	w.state.Persisted = true
+	if w.routing {
+		// Routing runs before the create Update answers (it waits while
+		// busy), so the caller sees the decided priority, team and agent.
+		w.busy = true
+		w.publish(ctx, old)
+		if !res.Indexed {
+			w.index(ctx)
+		}
+		w.route(ctx, routeRequest{trigger: store.RouteCreated})
+		w.busy = false
+		return nil
+	}
 	if w.lifecycle {
 		w.publish(ctx, old)
 	} else {
@@ -567,6 +603,36 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 		w.index(ctx)
 	}
 	return nil
+}
+
+// routeRequest asks the workflow to route its ticket after a change.
+type routeRequest struct {
+	trigger string
+	exclude []int64
+}
+
+// route asks the routing transaction for a decision and records it as
+// events. Routing never fails a ticket: a decision that cannot be made is
+// logged and the ticket keeps its team and assignee (the activity retries
+// while the database is down).
+func (w *ticketWorkflow) route(ctx workflow.Context, r routeRequest) {
+	st := w.state
+	req := store.RouteRequest{
+		Number: st.Number, Key: fmt.Sprintf("%d:%s:%d", st.Number, r.trigger, st.Seq), Trigger: r.trigger,
+		Priority: st.Priority, TeamID: st.TeamID, AssigneeID: st.AssigneeID,
+		PriorityManual: st.PriorityManual, AssigneeManual: st.AssigneeManual, Exclude: r.exclude,
+	}
+	var d store.Decision
+	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.Route, req).Get(ctx, &d); err != nil {
+		workflow.GetLogger(ctx).Error("route ticket", "ticket", st.Number, "err", err)
+		return
+	}
+	if d.Empty() {
+		return
+	}
+	if _, err := w.persist(ctx, Actor{Role: "system"}, "", planRouted(w.state, w.policy, d)); err != nil {
+		workflow.GetLogger(ctx).Error("record routing decision", "ticket", st.Number, "err", err)
+	}
 }
 
 // index refreshes the search projection through a retrying activity. The

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/helpdesk/helpdesk/activities"
+	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -53,6 +54,7 @@ func testCreate(t *testing.T, inlineIndexed bool) {
 			persisted = in
 			return activities.PersistResult{Seq: 1, Indexed: inlineIndexed}, nil
 		})
+	env.OnActivity(tickets.Route, mock.Anything, mock.Anything).Return(store.Decision{}, nil)
 	indexed := 0
 	env.OnActivity(tickets.IndexTicket, mock.Anything, int64(42)).Return(func(_ context.Context, _ int64) error {
 		indexed++

@@ -175,7 +175,7 @@ func workerDeps(cfg config.Config, b *backends) worker.Deps {
 	}
 	return worker.Deps{Client: b.temporal, TaskQueue: cfg.TaskQueue, Store: b.store, Index: b.index,
 		Audit: b.audit, AuditExportDir: dir, AuditLogInterval: cfg.AuditLogInterval.D(),
-		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default()}
+		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default(), DefaultAgentCapacity: cfg.DefaultAgentCapacity}
 }
 
 // listen opens the API's port, so a port in use fails before anything

@@ -45,6 +45,9 @@ type Config struct {
 	// WorkflowMaxHistoryEvents continues a ticket's workflow as new at this
 	// history length, besides when the server suggests it (0: only then).
 	WorkflowMaxHistoryEvents int `yaml:"workflow_max_history_events"`
+	// DefaultAgentCapacity caps how many open tickets automatic assignment
+	// gives an agent whose own capacity is unset (0: no cap).
+	DefaultAgentCapacity int `yaml:"default_agent_capacity"`
 
 	// Where things run.
 	HTTPAddr           string   `yaml:"http_addr"`
@@ -271,6 +274,7 @@ func envOptions() []envOption {
 		integer("max_attachment_bytes", func(c *Config) *int { return &c.MaxAttachmentBytes }),
 		integer("max_attachments_per_ticket", func(c *Config) *int { return &c.MaxAttachmentsPerTicket }),
 		integer("workflow_max_history_events", func(c *Config) *int { return &c.WorkflowMaxHistoryEvents }),
+		integer("default_agent_capacity", func(c *Config) *int { return &c.DefaultAgentCapacity }),
 		str("http_addr", func(c *Config) *string { return &c.HTTPAddr }),
 		str("database_url", func(c *Config) *string { return &c.DatabaseURL }),
 		str("elasticsearch_url", func(c *Config) *string { return &c.ElasticsearchURL }),
@@ -396,6 +400,9 @@ func (c Config) Validate() error {
 		default:
 			return &OptionError{Option: "oidc_role_mapping", Reason: fmt.Sprintf("group %q maps to unknown role %q", group, role)}
 		}
+	}
+	if c.DefaultAgentCapacity < 0 || c.DefaultAgentCapacity > 100000 {
+		return &OptionError{Option: "default_agent_capacity", Reason: fmt.Sprintf("must be 0 (no cap) to 100000, got %d", c.DefaultAgentCapacity)}
 	}
 	if c.MaxBodyBytes < 1024 {
 		return &OptionError{Option: "max_body_bytes", Reason: fmt.Sprintf("must be at least 1024, got %d", c.MaxBodyBytes)}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,7 @@ type TicketRow struct {
 	ArchivedAt         *time.Time
 	EscalationLevel    int
 	ReopenCount        int
+	CategoryID         *int64
 }
 
 // Notification is one outbox row.
@@ -74,8 +76,9 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var lastSeq int64
 		var subject, description string
-		err := tx.QueryRow(ctx, `SELECT last_seq, subject, description FROM tickets WHERE number = $1 FOR UPDATE`, ch.Number).
-			Scan(&lastSeq, &subject, &description)
+		var fields map[string]any
+		err := tx.QueryRow(ctx, `SELECT last_seq, subject, description, custom_fields FROM tickets WHERE number = $1 FOR UPDATE`, ch.Number).
+			Scan(&lastSeq, &subject, &description, &fields)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("ticket %d: %w", ch.Number, ErrNotFound)
 		}
@@ -89,11 +92,16 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 		if lastSeq != ch.Events[0].Seq-1 {
 			return fmt.Errorf("ticket %d is at event %d; this change starts at %d", ch.Number, lastSeq, ch.Events[0].Seq)
 		}
-		var text map[string]string
+		var text struct {
+			Body         string                     `json:"body"`
+			Subject      string                     `json:"subject"`
+			Description  string                     `json:"description"`
+			CustomFields map[string]json.RawMessage `json:"custom_fields"`
+		}
 		needText := false
 		for _, e := range ch.Events {
 			switch e.Kind {
-			case "comment", "subject_changed", "description_changed":
+			case "comment", "subject_changed", "description_changed", "fields_changed":
 				needText = true
 			}
 		}
@@ -118,11 +126,20 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 			}
 			switch e.Kind {
 			case "subject_changed":
-				data = map[string]any{"from": subject, "to": text["subject"]}
-				subject = text["subject"]
+				data = map[string]any{"from": subject, "to": text.Subject}
+				subject = text.Subject
 			case "description_changed":
-				data = map[string]any{"from": description, "to": text["description"]}
-				description = text["description"]
+				data = map[string]any{"from": description, "to": text.Description}
+				description = text.Description
+			case "fields_changed":
+				// The request holds only the keys it sets (null clears), so
+				// two changes to different fields never undo each other.
+				merged, changes, err := mergeFields(fields, text.CustomFields)
+				if err != nil {
+					return fmt.Errorf("request %q: %w", ch.RequestID, err)
+				}
+				fields = merged
+				data = map[string]any{"changes": changes}
 			}
 			raw, err := json.Marshal(data)
 			if err != nil {
@@ -137,7 +154,7 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 				internal, _ := data["internal"].(bool)
 				if err := tx.QueryRow(ctx, `INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, created_at)
 					VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-					ch.Number, e.Seq, ch.Actor, ch.ActorID, text["body"], internal, ch.At).Scan(&out.CommentID); err != nil {
+					ch.Number, e.Seq, ch.Actor, ch.ActorID, text.Body, internal, ch.At).Scan(&out.CommentID); err != nil {
 					return err
 				}
 			case "attachment":
@@ -159,11 +176,12 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 		if _, err := tx.Exec(ctx, `UPDATE tickets SET subject = $2, description = $3, status = $4, priority = $5,
 			assignee_id = $6, team_id = $7, sla_due_at = $8, first_response_due_at = $9, resolution_due_at = $10,
 			first_responded_at = $11, resolved_at = $12, closed_at = $13, expired_at = $14, archived_at = $15,
-			escalation_level = $16, reopen_count = $17, last_seq = $18, updated_at = $19
+			escalation_level = $16, reopen_count = $17, last_seq = $18, updated_at = $19, category_id = $20,
+			custom_fields = $21
 			WHERE number = $1`,
 			ch.Number, subject, description, r.Status, r.Priority, r.AssigneeID, r.TeamID, r.SLADueAt,
 			r.FirstResponseDueAt, r.ResolutionDueAt, r.FirstRespondedAt, r.ResolvedAt, r.ClosedAt, r.ExpiredAt,
-			r.ArchivedAt, r.EscalationLevel, r.ReopenCount, last, ch.At); err != nil {
+			r.ArchivedAt, r.EscalationLevel, r.ReopenCount, last, ch.At, r.CategoryID, fields); err != nil {
 			return err
 		}
 		for _, n := range ch.Outbox {
@@ -220,4 +238,37 @@ func (s *Store) Outbox(ctx context.Context, number int64) ([]Notification, error
 		return nil, fmt.Errorf("store: outbox of ticket %d: %w", number, err)
 	}
 	return out, nil
+}
+
+// mergeFields applies a custom-field change (key -> new value, null
+// clears) to the stored values and reports each key that really changed
+// as {"from", "to"}.
+func mergeFields(cur map[string]any, set map[string]json.RawMessage) (map[string]any, map[string]any, error) {
+	out := make(map[string]any, len(cur)+len(set))
+	for k, v := range cur {
+		out[k] = v
+	}
+	changes := map[string]any{}
+	for k, raw := range set {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, nil, fmt.Errorf("custom field %s: %w", k, err)
+		}
+		old, had := out[k]
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+		oldJSON, _ := json.Marshal(old)
+		newJSON, _ := json.Marshal(v)
+		if had && bytes.Equal(oldJSON, newJSON) {
+			continue
+		}
+		if !had && v == nil {
+			continue
+		}
+		changes[k] = map[string]any{"from": old, "to": v}
+	}
+	return out, changes, nil
 }

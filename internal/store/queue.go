@@ -48,6 +48,12 @@ type TicketQuery struct {
 	// Claimable keeps unassigned tickets in open or in_progress (the work
 	// queue; it matches the partial index tickets_unassigned_open).
 	Claimable bool
+	// UnderCategory keeps tickets in this category or any of its
+	// subcategories.
+	UnderCategory *int64
+	// FieldsContain keeps tickets whose custom fields contain these values
+	// (JSONB containment, served by the GIN index).
+	FieldsContain map[string]any
 	// Exclude leaves these ticket numbers out.
 	Exclude []int64
 	// Scope is the caller's visibility; nil means every ticket.
@@ -84,6 +90,12 @@ func (s *Store) QueryTickets(ctx context.Context, q TicketQuery) ([]ticket.Ticke
 	}
 	if q.Claimable {
 		where = append(where, "t.assignee_id IS NULL AND t.status IN ('open', 'in_progress')")
+	}
+	if q.UnderCategory != nil {
+		where = append(where, "t.category_id IN ("+subtreeSQL(arg(*q.UnderCategory))+")")
+	}
+	if len(q.FieldsContain) > 0 {
+		where = append(where, "t.custom_fields @> "+arg(q.FieldsContain))
 	}
 	if len(q.Exclude) > 0 {
 		where = append(where, "NOT (t.number = ANY("+arg(q.Exclude)+"))")
@@ -133,4 +145,10 @@ func (s *Store) QueryTickets(ctx context.Context, q TicketQuery) ([]ticket.Ticke
 // (tickets already tried).
 func (s *Store) ClaimCandidates(ctx context.Context, scope ScopeFunc, exclude []int64, limit int) ([]ticket.Ticket, error) {
 	return s.QueryTickets(ctx, TicketQuery{Limit: limit, Urgency: true, Claimable: true, Exclude: exclude, Scope: scope})
+}
+
+// subtreeSQL selects the id of category $param and of every category under it.
+func subtreeSQL(param string) string {
+	return `WITH RECURSIVE sub AS (SELECT id FROM categories WHERE id = ` + param +
+		` UNION ALL SELECT c.id FROM categories c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub`
 }

@@ -30,7 +30,8 @@ const ticketColumns = `number, subject, description, status, priority, assignee_
 const ticketSelect = `SELECT t.number, t.subject, t.description, t.status, t.priority, t.assignee_id, a.email,
 	t.created_at, t.updated_at, t.last_seq, t.requester_id, t.team_id, u.organization_id,
 	t.sla_due_at, t.first_response_due_at, t.resolution_due_at, t.first_responded_at, t.resolved_at,
-	t.closed_at, t.expired_at, t.archived_at, t.escalation_level, t.reopen_count, t.linked_ticket
+	t.closed_at, t.expired_at, t.archived_at, t.escalation_level, t.reopen_count, t.linked_ticket,
+	t.category_id, t.custom_fields, t.tags, t.channel
 	FROM tickets t LEFT JOIN users u ON u.id = t.requester_id LEFT JOIN users a ON a.id = t.assignee_id`
 
 func scanTicket(row pgx.Row) (ticket.Ticket, error) {
@@ -38,7 +39,8 @@ func scanTicket(row pgx.Row) (ticket.Ticket, error) {
 	err := row.Scan(&t.Number, &t.Subject, &t.Description, &t.Status, &t.Priority, &t.AssigneeID, &t.Assignee,
 		&t.CreatedAt, &t.UpdatedAt, &t.Seq, &t.RequesterID, &t.TeamID, &t.RequesterOrgID,
 		&t.SLADueAt, &t.FirstResponseDueAt, &t.ResolutionDueAt, &t.FirstRespondedAt, &t.ResolvedAt,
-		&t.ClosedAt, &t.ExpiredAt, &t.ArchivedAt, &t.EscalationLevel, &t.ReopenCount, &t.LinkedTicket)
+		&t.ClosedAt, &t.ExpiredAt, &t.ArchivedAt, &t.EscalationLevel, &t.ReopenCount, &t.LinkedTicket,
+		&t.CategoryID, &t.CustomFields, &t.Tags, &t.Channel)
 	return t, err
 }
 
@@ -55,10 +57,12 @@ func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO tickets (`+ticketColumns+`, requester_id, team_id, linked_ticket,
-		        sla_due_at, first_response_due_at, resolution_due_at)
+		        sla_due_at, first_response_due_at, resolution_due_at, category_id, custom_fields, channel)
 		 SELECT $1, k.payload->>'subject', coalesce(k.payload->>'description', ''), $2, $3, $4, $5, $5, $6,
 		        (k.payload->>'requester_id')::bigint, (k.payload->>'team_id')::bigint,
-		        (k.payload->>'linked_ticket')::bigint, $7, $8, $9
+		        (k.payload->>'linked_ticket')::bigint, $7, $8, $9,
+		        (k.payload->>'category_id')::bigint, coalesce(k.payload->'custom_fields', '{}'),
+		        coalesce(k.payload->>'channel', 'api')
 		 FROM idempotency_keys k WHERE k.ticket_number = $1
 		 ON CONFLICT (number) DO NOTHING`,
 		t.Number, t.Status, t.Priority, t.AssigneeID, t.CreatedAt, ev.Seq, t.SLADueAt, t.FirstResponseDueAt, t.ResolutionDueAt)

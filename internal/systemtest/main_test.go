@@ -209,7 +209,7 @@ func seedPeople(ctx context.Context) error {
 // startWorker runs a ticket worker on taskQueue against the test services.
 func startWorker(taskQueue string) sdkworker.Worker {
 	w := worker.New(worker.Deps{Client: env.temporal, TaskQueue: taskQueue, Store: env.store, Index: env.index,
-		IdempotencyTTL: env.cfg.IdempotencyTTL.D(), Logger: slog.Default(),
+		IdempotencyTTL: env.cfg.IdempotencyTTL.D(), Logger: slog.Default(), DefaultAgentCapacity: env.cfg.DefaultAgentCapacity,
 		Audit: env.audit, AuditExportDir: env.exportDir, AuditLogInterval: time.Minute})
 	if err := w.Start(); err != nil {
 		panic(err)

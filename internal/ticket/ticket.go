@@ -194,6 +194,17 @@ type Ticket struct {
 	TeamID      *int64 `json:"team_id"`
 	// RequesterOrgID is the requester's organization (visibility, search).
 	RequesterOrgID *int64 `json:"-"`
+	// CategoryID classifies the ticket; Category is its path for display
+	// ("Hardware / Printers"), filled in by the API.
+	CategoryID *int64  `json:"category_id"`
+	Category   *string `json:"category"`
+	// CustomFields holds the values of custom fields by key (option ids for
+	// choices; see internal/catalog).
+	CustomFields map[string]any `json:"custom_fields"`
+	// Tags were added by rules (and later by people).
+	Tags []string `json:"tags"`
+	// Channel is how the ticket came in: web, api or email.
+	Channel string `json:"channel"`
 	// Seq is the sequence number of the last event applied to the ticket; it
 	// versions the search document.
 	Seq int64 `json:"-"`
@@ -229,4 +240,16 @@ type Draft struct {
 	LinkedTicket *int64 `json:"linked_ticket,omitempty"`
 	TeamID       *int64 `json:"team_id,omitempty"`
 	Actor        string `json:"actor"`
+	// PrioritySet: the requester chose the priority, so priority rules keep it.
+	PrioritySet  bool           `json:"priority_set,omitempty"`
+	CategoryID   *int64         `json:"category_id,omitempty"`
+	CustomFields map[string]any `json:"custom_fields,omitempty"`
+	Channel      string         `json:"channel,omitempty"`
 }
+
+// Channels a ticket can come in through.
+const (
+	ChannelWeb   = "web"
+	ChannelAPI   = "api"
+	ChannelEmail = "email"
+)

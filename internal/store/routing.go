@@ -1,0 +1,390 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/helpdesk/helpdesk/internal/rules"
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// Routing triggers: why a ticket is being routed.
+const (
+	RouteCreated = "created" // a new ticket
+	RouteChanged = "changed" // a person changed its category, priority or fields
+	RouteReroute = "reroute" // its agent became unavailable
+)
+
+// RouteRequest asks for one routing decision about a ticket, as its
+// workflow sees it.
+type RouteRequest struct {
+	Number int64
+	// Key names the decision (ticket, trigger, event sequence): a retry
+	// with the same key answers the stored decision.
+	Key        string
+	Trigger    string
+	Priority   ticket.Priority
+	TeamID     *int64
+	AssigneeID *int64
+	// PriorityManual: a person set the priority; priority rules keep it.
+	PriorityManual bool
+	// AssigneeManual: a person assigned the ticket; only a reroute moves it.
+	AssigneeManual bool
+	// Exclude lists agents that must not get the ticket (reroute).
+	Exclude []int64
+	// DefaultCapacity caps agents without a capacity of their own (0: none).
+	DefaultCapacity int
+}
+
+// Decision is what routing decided. The assignee and team are already
+// written to the ticket row (the load every later decision counts); the
+// workflow records the decision as events.
+type Decision struct {
+	Rules       []rules.Ref      `json:"rules"`
+	Priority    *ticket.Priority `json:"priority,omitempty"`
+	SetTeam     bool             `json:"set_team,omitempty"`
+	TeamID      *int64           `json:"team_id,omitempty"`
+	SetAssignee bool             `json:"set_assignee,omitempty"`
+	AssigneeID  *int64           `json:"assignee_id,omitempty"`
+	Strategy    string           `json:"strategy,omitempty"`
+	// Tags are the tags this decision added.
+	Tags []string `json:"tags,omitempty"`
+	// Reason says, for people, what decided and why.
+	Reason string `json:"reason"`
+}
+
+// Empty reports whether the decision changes nothing and names no rule.
+func (d Decision) Empty() bool {
+	return len(d.Rules) == 0 && d.Priority == nil && !d.SetTeam && !d.SetAssignee && len(d.Tags) == 0
+}
+
+// Route makes one routing decision in a single transaction: evaluate the
+// rules on the ticket's facts, lock the chosen team (every decision for a
+// team queues behind this lock) and its candidate agents, count their open
+// load under the locks, choose, and write the assignee, the team's
+// round-robin cursor and the decision itself before committing. Nothing
+// is counted in a process, so any number of API and worker processes
+// decide without racing.
+func (s *Store) Route(ctx context.Context, req RouteRequest) (Decision, error) {
+	var d Decision
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var raw []byte
+		err := tx.QueryRow(ctx, `SELECT decision FROM routing_decisions WHERE key = $1`, req.Key).Scan(&raw)
+		if err == nil {
+			return json.Unmarshal(raw, &d)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		f, tags, err := routingFacts(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		rs, err := queryRules(ctx, tx, `SELECT `+ruleColumns+` FROM rules WHERE enabled ORDER BY position, id`)
+		if err != nil {
+			return err
+		}
+		out := rules.Evaluate(rs, f)
+		d, err = decide(ctx, tx, req, out)
+		if err != nil {
+			return err
+		}
+		for _, t := range out.Tags {
+			if !slices.Contains(tags, t) {
+				d.Tags = append(d.Tags, t)
+			}
+		}
+		if len(d.Tags) > 0 {
+			all := append(slices.Clone(tags), d.Tags...)
+			slices.Sort(all)
+			if _, err := tx.Exec(ctx, `UPDATE tickets SET tags = $2 WHERE number = $1`, req.Number, all); err != nil {
+				return err
+			}
+		}
+		raw, err = json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO routing_decisions (key, ticket_number, decision) VALUES ($1, $2, $3)`, req.Key, req.Number, raw)
+		return err
+	})
+	if err != nil {
+		return Decision{}, fmt.Errorf("store: route ticket %d: %w", req.Number, err)
+	}
+	return d, nil
+}
+
+// routingFacts reads what rules decide on; text stays in the database.
+func routingFacts(ctx context.Context, tx pgx.Tx, req RouteRequest) (rules.Facts, []string, error) {
+	f := rules.Facts{Priority: string(req.Priority), FieldTypes: map[string]string{}}
+	var categoryID *int64
+	var tags []string
+	err := tx.QueryRow(ctx, `SELECT t.subject, t.description, t.category_id, t.custom_fields, t.channel, t.tags,
+			u.organization_id, coalesce(u.vip, false) OR coalesce(o.vip, false)
+		FROM tickets t LEFT JOIN users u ON u.id = t.requester_id LEFT JOIN organizations o ON o.id = u.organization_id
+		WHERE t.number = $1`, req.Number).
+		Scan(&f.Subject, &f.Description, &categoryID, &f.Fields, &f.Channel, &tags, &f.OrganizationID, &f.VIP)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, nil, fmt.Errorf("ticket %d: %w", req.Number, ErrNotFound)
+	}
+	if err != nil {
+		return f, nil, err
+	}
+	if categoryID != nil {
+		rows, err := tx.Query(ctx, `WITH RECURSIVE up AS (
+				SELECT id, parent_id, 0 AS depth FROM categories WHERE id = $1
+				UNION ALL SELECT c.id, c.parent_id, up.depth + 1 FROM categories c JOIN up ON c.id = up.parent_id)
+			SELECT id FROM up ORDER BY depth`, *categoryID)
+		if err != nil {
+			return f, nil, err
+		}
+		if f.CategoryPath, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return f, nil, err
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT key, type FROM custom_fields`)
+	if err != nil {
+		return f, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, t string
+		if err := rows.Scan(&k, &t); err != nil {
+			return f, nil, err
+		}
+		f.FieldTypes[k] = t
+	}
+	return f, tags, rows.Err()
+}
+
+// strategyName is how reasons spell a strategy ("least-loaded").
+func strategyName(s string) string { return strings.ReplaceAll(s, "_", "-") }
+
+func ruleLabel(r rules.Ref) string { return fmt.Sprintf("rule %q (#%d)", r.Name, r.ID) }
+
+// decide works out priority, team and assignee from the rules' outcome,
+// taking the locks a choice of agent needs.
+func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome) (Decision, error) {
+	d := Decision{Rules: out.Matched}
+	if d.Rules == nil {
+		d.Rules = []rules.Ref{}
+	}
+	var reasons []string
+	if out.Priority != nil {
+		p := ticket.Priority(*out.Priority)
+		switch {
+		case req.PriorityManual:
+			reasons = append(reasons, fmt.Sprintf("%s would set priority %s; kept %s, set by a person", ruleLabel(*out.PriorityRule), p, req.Priority))
+		case p != req.Priority:
+			d.Priority = &p
+			reasons = append(reasons, fmt.Sprintf("priority %s by %s", p, ruleLabel(*out.PriorityRule)))
+		}
+	}
+	a := out.Assignment
+	var label, strategy string
+	var teamID, agentID *int64
+	var skills []string
+	switch {
+	case req.AssigneeManual && req.Trigger != RouteReroute:
+		if a != nil {
+			reasons = append(reasons, fmt.Sprintf("%s matched; kept the assignment a person made", ruleLabel(rules.Ref{ID: a.ID, Name: a.Name})))
+		}
+		a = nil
+	case a != nil:
+		label = ruleLabel(rules.Ref{ID: a.ID, Name: a.Name})
+		teamID, agentID, strategy, skills = a.Actions.TeamID, a.Actions.AgentID, a.Actions.Strategy, a.Actions.Skills
+	case req.Trigger == RouteReroute && req.TeamID != nil:
+		// No rule routes it: spread the agent's tickets within their team.
+		label, teamID, strategy = fmt.Sprintf("reroute within team %d", *req.TeamID), req.TeamID, rules.StrategyLeastLoaded
+	}
+	if label == "" {
+		d.Reason = strings.Join(reasons, "; ")
+		return d, nil
+	}
+	if teamID != nil && !sameRef(teamID, req.TeamID) {
+		d.SetTeam, d.TeamID = true, teamID
+	}
+	finalTeam := req.TeamID
+	if teamID != nil {
+		finalTeam = teamID
+	}
+	var choice string
+	var chosen *int64
+	if agentID != nil {
+		ok, why, err := agentFree(ctx, tx, *agentID, req)
+		if err != nil {
+			return d, err
+		}
+		if ok {
+			chosen, choice = agentID, fmt.Sprintf("agent %d", *agentID)
+		} else {
+			choice = fmt.Sprintf("agent %d %s", *agentID, why)
+		}
+	}
+	if chosen == nil && teamID != nil {
+		if strategy == "" {
+			strategy = rules.StrategyRoundRobin
+		}
+		d.Strategy = strategy
+		var err error
+		chosen, choice, err = chooseInTeam(ctx, tx, *teamID, strategy, skills, req)
+		if err != nil {
+			return d, err
+		}
+		choice = "strategy " + strategyName(strategy) + ": " + choice
+	}
+	assignee := req.AssigneeID
+	switch {
+	case chosen != nil:
+		assignee = chosen
+	case d.SetTeam || assignee != nil && slices.Contains(req.Exclude, *assignee):
+		assignee = nil // nobody could take it: it waits in the team's queue
+	}
+	d.SetAssignee = !sameRef(assignee, req.AssigneeID)
+	d.AssigneeID = assignee
+	if d.SetAssignee || d.SetTeam {
+		if _, err := tx.Exec(ctx, `UPDATE tickets SET assignee_id = $2, team_id = $3 WHERE number = $1`,
+			req.Number, assignee, finalTeam); err != nil {
+			return d, err
+		}
+	}
+	reasons = append([]string{label + ", " + choice}, reasons...)
+	if agentID == nil && teamID == nil {
+		reasons[0] = label
+	}
+	d.Reason = strings.Join(reasons, "; ")
+	return d, nil
+}
+
+func sameRef(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// agentFree reports whether a rule's named agent can take the ticket now:
+// an active staff member, not away, not excluded, under capacity.
+func agentFree(ctx context.Context, tx pgx.Tx, id int64, req RouteRequest) (bool, string, error) {
+	if slices.Contains(req.Exclude, id) {
+		return false, "is being rerouted away from", nil
+	}
+	var capacity *int
+	var away, staff bool
+	err := tx.QueryRow(ctx, `SELECT capacity, coalesce(away_until > now(), false), role <> 'requester' AND NOT disabled
+		FROM users WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&capacity, &away, &staff)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !staff {
+		return false, "is not an active agent", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	if away {
+		return false, "is away", nil
+	}
+	limit := req.DefaultCapacity
+	if capacity != nil {
+		limit = *capacity
+	}
+	if limit > 0 && (req.AssigneeID == nil || *req.AssigneeID != id) {
+		var load int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tickets WHERE assignee_id = $1 AND number <> $2
+			AND status IN ('open', 'in_progress', 'pending')`, id, req.Number).Scan(&load); err != nil {
+			return false, "", err
+		}
+		if load >= limit {
+			return false, fmt.Sprintf("is at capacity (%d of %d open)", load, limit), nil
+		}
+	}
+	return true, "", nil
+}
+
+// chooseInTeam locks the team and its members, counts their load and
+// picks one with rules.Choose. An agent already holding the ticket who is
+// still eligible keeps it: re-routing after an edit must not shuffle work.
+func chooseInTeam(ctx context.Context, tx pgx.Tx, teamID int64, strategy string, skills []string, req RouteRequest) (*int64, string, error) {
+	var cursor int64
+	err := tx.QueryRow(ctx, `SELECT rr_cursor FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&cursor)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Sprintf("team %d does not exist; left unassigned", teamID), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := tx.Query(ctx, `SELECT u.id, coalesce(u.capacity, $2), coalesce(u.away_until > now(), false), u.skills
+		FROM users u
+		WHERE u.id IN (SELECT user_id FROM team_members WHERE team_id = $1
+		               UNION SELECT lead_id FROM teams WHERE id = $1 AND lead_id IS NOT NULL)
+		  AND u.role <> 'requester' AND NOT u.disabled
+		ORDER BY u.id FOR NO KEY UPDATE`, teamID, req.DefaultCapacity)
+	if err != nil {
+		return nil, "", err
+	}
+	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rules.Candidate, error) {
+		var c rules.Candidate
+		err := r.Scan(&c.ID, &c.Capacity, &c.Away, &c.Skills)
+		return c, err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Sprintf("team %d has no members; left unassigned in the team queue", teamID), nil
+	}
+	ids := make([]int64, len(cands))
+	for i, c := range cands {
+		ids[i] = c.ID
+	}
+	loads := map[int64]int{}
+	lrows, err := tx.Query(ctx, `SELECT assignee_id, count(*) FROM tickets
+		WHERE assignee_id = ANY($1) AND number <> $2 AND status IN ('open', 'in_progress', 'pending')
+		GROUP BY assignee_id`, ids, req.Number)
+	if err != nil {
+		return nil, "", err
+	}
+	defer lrows.Close()
+	for lrows.Next() {
+		var id int64
+		var n int
+		if err := lrows.Scan(&id, &n); err != nil {
+			return nil, "", err
+		}
+		loads[id] = n
+	}
+	if err := lrows.Err(); err != nil {
+		return nil, "", err
+	}
+	for i := range cands {
+		cands[i].Load = loads[cands[i].ID]
+	}
+	if cur := req.AssigneeID; cur != nil && !slices.Contains(req.Exclude, *cur) {
+		for _, c := range cands {
+			if c.ID == *cur && !c.Away && hasSkills(c.Skills, skills) {
+				id := c.ID
+				return &id, fmt.Sprintf("agent %d keeps it (already assigned, %d open)", id, c.Load), nil
+			}
+		}
+	}
+	ch := rules.Choose(strategy, cands, cursor, skills, req.Exclude)
+	if ch.AgentID != nil && ch.Cursor != cursor {
+		if _, err := tx.Exec(ctx, `UPDATE teams SET rr_cursor = $2 WHERE id = $1`, teamID, ch.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	return ch.AgentID, ch.Reason, nil
+}
+
+func hasSkills(have, need []string) bool {
+	for _, n := range need {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, n) }) {
+			return false
+		}
+	}
+	return true
+}
