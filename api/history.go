@@ -13,7 +13,7 @@ import (
 // requesterHiddenKinds are event kinds requesters do not see in a
 // ticket's history: how the help desk routes and escalates work is
 // internal (priority and status changes stay visible).
-var requesterHiddenKinds = []string{"escalated", "sla_breached", "expired", "team_changed", "assigned"}
+var requesterHiddenKinds = []string{"escalated", "sla_breached", "expired", "team_changed", "assigned", "routed"}
 
 type historyComment struct {
 	ID       int64  `json:"id"`

@@ -129,6 +129,14 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/tickets/:id/attachments", &access{object: "attachment", action: "create", scope: identity.ScopeTicketsWrite, ticket: true}, s.createAttachment)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/attachments", &access{object: "attachment", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.listAttachments)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/attachments/:aid", &access{object: "attachment", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.getAttachment)
+	s.handle(fiber.MethodGet, v1+"/rules", &access{object: "rule", action: "list", scope: identity.ScopeAdmin}, s.listRules)
+	s.handle(fiber.MethodPost, v1+"/rules", &access{object: "rule", action: "create", scope: identity.ScopeAdmin}, s.createRule)
+	s.handle(fiber.MethodGet, v1+"/rules/:id", &access{object: "rule", action: "read", scope: identity.ScopeAdmin}, s.getRule)
+	s.handle(fiber.MethodPatch, v1+"/rules/:id", &access{object: "rule", action: "update", scope: identity.ScopeAdmin}, s.updateRule)
+	s.handle(fiber.MethodDelete, v1+"/rules/:id", &access{object: "rule", action: "delete", scope: identity.ScopeAdmin}, s.deleteRule)
+	s.handle(fiber.MethodGet, v1+"/agents", &access{object: "agent", action: "list", scope: identity.ScopeTicketsRead}, s.listAgents)
+	s.handle(fiber.MethodPatch, v1+"/agents/:id", &access{object: "agent", action: "update", scope: identity.ScopeTicketsWrite}, s.updateAgent)
+	s.handle(fiber.MethodPost, v1+"/agents/:id/reroute", &access{object: "agent", action: "update", scope: identity.ScopeTicketsWrite}, s.rerouteAgent)
 	s.app.All(v1+"/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	if d.UI != nil {

@@ -276,7 +276,11 @@ func planRouted(st State, pol Policy, d store.Decision) plan {
 	}
 	p.add("routed", data)
 	if d.Priority != nil && *d.Priority != s.Priority {
-		setPriority(&p, pol, *d.Priority, d.Reason)
+		why := d.PriorityReason
+		if why == "" {
+			why = d.Reason
+		}
+		setPriority(&p, pol, *d.Priority, why)
 	}
 	if d.SetTeam && !sameID(d.TeamID, s.TeamID) {
 		p.add("team_changed", map[string]any{"from": s.TeamID, "to": d.TeamID, "reason": d.Reason})

@@ -55,8 +55,10 @@ type Decision struct {
 	Strategy    string           `json:"strategy,omitempty"`
 	// Tags are the tags this decision added.
 	Tags []string `json:"tags,omitempty"`
-	// Reason says, for people, what decided and why.
-	Reason string `json:"reason"`
+	// Reason says, for people, what decided and why; PriorityReason only
+	// why the priority changed (requesters see priority changes).
+	Reason         string `json:"reason"`
+	PriorityReason string `json:"priority_reason,omitempty"`
 }
 
 // Empty reports whether the decision changes nothing and names no rule.
@@ -183,7 +185,8 @@ func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome)
 			reasons = append(reasons, fmt.Sprintf("%s would set priority %s; kept %s, set by a person", ruleLabel(*out.PriorityRule), p, req.Priority))
 		case p != req.Priority:
 			d.Priority = &p
-			reasons = append(reasons, fmt.Sprintf("priority %s by %s", p, ruleLabel(*out.PriorityRule)))
+			d.PriorityReason = fmt.Sprintf("priority %s by %s", p, ruleLabel(*out.PriorityRule))
+			reasons = append(reasons, d.PriorityReason)
 		}
 	}
 	a := out.Assignment

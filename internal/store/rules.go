@@ -107,3 +107,49 @@ func (s *Store) DeleteRule(ctx context.Context, id int64) error {
 
 // ErrConflict is returned when a write would break a uniqueness rule.
 var ErrConflict = errors.New("store: conflict")
+
+// RuleSchema reads what rules may refer to: custom fields (type and
+// option ids), categories, teams, staff and organizations.
+func (s *Store) RuleSchema(ctx context.Context) (rules.Schema, error) {
+	sc := rules.Schema{Fields: map[string]rules.FieldDef{}, Categories: map[int64]bool{}, Teams: map[int64]bool{},
+		Agents: map[int64]bool{}, Organizations: map[int64]bool{}}
+	rows, err := s.pool.Query(ctx, `SELECT key, type, ARRAY(SELECT o->>'id' FROM jsonb_array_elements(options) o) FROM custom_fields`)
+	if err != nil {
+		return sc, fmt.Errorf("store: rule schema: %w", err)
+	}
+	for rows.Next() {
+		var key string
+		var d rules.FieldDef
+		if err := rows.Scan(&key, &d.Type, &d.Options); err != nil {
+			rows.Close()
+			return sc, fmt.Errorf("store: rule schema: %w", err)
+		}
+		sc.Fields[key] = d
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sc, fmt.Errorf("store: rule schema: %w", err)
+	}
+	for _, q := range []struct {
+		sql  string
+		into map[int64]bool
+	}{
+		{`SELECT id FROM categories WHERE archived_at IS NULL`, sc.Categories},
+		{`SELECT id FROM teams`, sc.Teams},
+		{`SELECT id FROM users WHERE role <> 'requester' AND NOT disabled`, sc.Agents},
+		{`SELECT id FROM organizations`, sc.Organizations},
+	} {
+		rows, err := s.pool.Query(ctx, q.sql)
+		if err != nil {
+			return sc, fmt.Errorf("store: rule schema: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return sc, fmt.Errorf("store: rule schema: %w", err)
+		}
+		for _, id := range ids {
+			q.into[id] = true
+		}
+	}
+	return sc, nil
+}
