@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/helpdesk/helpdesk/internal/catalog"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/workflows"
@@ -170,12 +171,12 @@ func currentTicket(c *fiber.Ctx) ticket.Ticket {
 // team, subject and description, validated as a whole and applied
 // all-or-nothing by one Update.
 func (s *Server) changeTicket(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "status", "priority", "assignee", "team", "subject", "description")
+	obj, err := decodeObject(c, "status", "priority", "assignee", "team", "subject", "description", "category_id", "custom_fields")
 	if err != nil {
 		return err
 	}
 	if len(obj) == 0 {
-		return invalid("the body names no field to change; send any of status, priority, assignee, team, subject, description")
+		return invalid("the body names no field to change; send any of status, priority, assignee, team, subject, description, category_id, custom_fields")
 	}
 	p := principalOf(c)
 	cur := currentTicket(c)
@@ -253,6 +254,51 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 			req.Text = append(req.Text, "description")
 		}
 	}
+	// Category and custom fields: validated against the category the
+	// ticket will have; resolving checks the fields required for it.
+	category, catPresent := nullableID(obj, "category_id", &errs)
+	if !catPresent {
+		category = cur.CategoryID
+	} else if !sameID(category, cur.CategoryID) {
+		req.Category = &workflows.IDChange{ID: category}
+		changes = true
+	}
+	input, hasFields := objectField(obj, "custom_fields", &errs)
+	var fieldChanges map[string]any
+	resolving := req.Status != nil && (*req.Status == ticket.StatusResolved || *req.Status == ticket.StatusClosed) && *req.Status != cur.Status
+	if hasFields || req.Category != nil || resolving {
+		if input == nil {
+			input = map[string]json.RawMessage{}
+		}
+		current := catalog.Values(cur.CustomFields)
+		if current == nil {
+			current = catalog.Values{}
+		}
+		path, fc, cerrs, err := s.ticketCatalog(ctx, category, req.Category != nil, input, current)
+		if err != nil {
+			return err
+		}
+		errs = append(errs, cerrs...)
+		fieldChanges = fc
+		if resolving && len(cerrs) == 0 {
+			merged := catalog.Values{}
+			for k, v := range cur.CustomFields {
+				merged[k] = v
+			}
+			for k, v := range fc {
+				merged[k] = v
+			}
+			fields, err := s.store.CustomFields(ctx)
+			if err != nil {
+				return err
+			}
+			errs = append(errs, problemsOf(catalog.MissingToResolve(fields, path, merged))...)
+		}
+	}
+	if len(fieldChanges) > 0 {
+		text["custom_fields"] = ""
+		req.Text = append(req.Text, "custom_fields")
+	}
 	id, fe := requestID(c, "chg", p.User.ID, cur.Number)
 	if fe != nil {
 		errs = append(errs, *fe)
@@ -268,7 +314,7 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 	}
 	if !changes && len(req.Text) == 0 {
 		// Every value is what the ticket already has.
-		return c.JSON(s.detail(cur))
+		return s.sendTicket(c, fiber.StatusOK, s.detail(cur))
 	}
 	if req.Assignee != nil && cur.AssigneeID == nil && req.Assignee.ID != nil {
 		// The assignment rules were checked against an unassigned ticket;
@@ -282,7 +328,14 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 	}
 	req.RequestID = id
 	if len(text) > 0 {
-		if err := s.store.PutRequestPayload(ctx, id, cur.Number, text); err != nil {
+		payload := map[string]any{}
+		for k, v := range text {
+			payload[k] = v
+		}
+		if len(fieldChanges) > 0 {
+			payload["custom_fields"] = fieldChanges
+		}
+		if err := s.store.PutRequestPayload(ctx, id, cur.Number, payload); err != nil {
 			return err
 		}
 	}
@@ -293,7 +346,7 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.detail(t))
+	return s.sendTicket(c, fiber.StatusOK, s.detail(t))
 }
 
 // mayAssign applies the assignment rules to a requested assignee change:

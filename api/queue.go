@@ -86,6 +86,13 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 		}
 		q.TeamID = &id
 	}
+	if v := c.Query("category_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			errs = append(errs, FieldError{Field: "category_id", Detail: "must be a category id"})
+		}
+		q.UnderCategory = &id
+	}
 	if len(errs) > 0 {
 		return invalid("the query is not valid", errs...)
 	}
@@ -104,6 +111,9 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 			cur = encodeUrgencyCursor(store.KeyOf(last))
 		}
 		page.NextCursor = &cur
+	}
+	if err := s.nameCategories(c.UserContext(), page.Items); err != nil {
+		return err
 	}
 	return c.JSON(page)
 }

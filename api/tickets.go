@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/workflows"
@@ -87,12 +88,34 @@ func stringField(obj map[string]json.RawMessage, name string, errs *[]FieldError
 // then starts the ticket's workflow and waits, through the create Update,
 // until the ticket is durable in PostgreSQL.
 func (s *Server) createTicket(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "subject", "description", "priority", "assignee", "team")
+	obj, err := decodeObject(c, "subject", "description", "priority", "assignee", "team", "category_id", "custom_fields")
 	if err != nil {
 		return err
 	}
 	draft, errs := s.parseDraft(obj)
 	p := principalOf(c)
+	draft.Channel = ticket.ChannelAPI
+	if p.Via == identity.ViaSession {
+		draft.Channel = ticket.ChannelWeb
+	}
+	draft.CategoryID, _ = nullableID(obj, "category_id", &errs)
+	input, _ := objectField(obj, "custom_fields", &errs)
+	if input == nil {
+		input = map[string]json.RawMessage{}
+	}
+	_, values, cerrs, err := s.ticketCatalog(c.UserContext(), draft.CategoryID, true, input, nil)
+	if err != nil {
+		return err
+	}
+	errs = append(errs, cerrs...)
+	for k, v := range values {
+		if v != nil {
+			if draft.CustomFields == nil {
+				draft.CustomFields = map[string]any{}
+			}
+			draft.CustomFields[k] = v
+		}
+	}
 	assignee, team := refField(obj, "assignee", &errs), refField(obj, "team", &errs)
 	if (assignee.present && !assignee.null || team.present && !team.null) && !p.User.Role.Staff() {
 		errs = append(errs, FieldError{Field: "assignee", Detail: "only agents, leads and admins may assign a new ticket"})
@@ -136,7 +159,7 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	if !res.New {
 		if t, err := s.store.Ticket(ctx, res.Number); err == nil {
 			c.Location(ticketPath(t.Number))
-			return c.Status(fiber.StatusOK).JSON(t)
+			return s.sendTicket(c, fiber.StatusOK, t)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -149,7 +172,7 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location(ticketPath(t.Number))
-	return c.Status(fiber.StatusCreated).JSON(t)
+	return s.sendTicket(c, fiber.StatusCreated, t)
 }
 
 // reserve reserves (or finds) the ticket number for a creation request
@@ -202,6 +225,7 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 			errs = append(errs, FieldError{Field: "priority", Detail: err.Error()})
 		}
 		draft.Priority = p
+		draft.PrioritySet = true
 	}
 	return draft, errs
 }
@@ -214,7 +238,7 @@ func (s *Server) startTicket(ctx context.Context, number int64, key string, d ti
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
 	in := workflows.TicketInput{Number: number, Priority: d.Priority, AssigneeID: d.AssigneeID, TeamID: d.TeamID,
-		RequesterID: d.RequesterID, Actor: d.Actor, Policy: &s.policy}
+		RequesterID: d.RequesterID, CategoryID: d.CategoryID, PriorityManual: d.PrioritySet, Actor: d.Actor, Policy: &s.policy}
 	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.TicketWorkflowID(number),
 		TaskQueue:                s.cfg.TaskQueue,
@@ -266,7 +290,7 @@ func (s *Server) detail(t ticket.Ticket) ticket.Ticket {
 
 func (s *Server) getTicket(c *fiber.Ctx) error {
 	if t, ok := c.Locals(ticketKey).(ticket.Ticket); ok {
-		return c.JSON(s.detail(t))
+		return s.sendTicket(c, fiber.StatusOK, s.detail(t))
 	}
 	n, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || n <= 0 {
@@ -280,7 +304,7 @@ func (s *Server) getTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.detail(t))
+	return s.sendTicket(c, fiber.StatusOK, s.detail(t))
 }
 
 type ticketPage struct {

@@ -351,3 +351,130 @@ func sum(m map[int64]int) int {
 	}
 	return n
 }
+
+func postJSON(t *testing.T, path, body string, want int) map[string]any {
+	t.Helper()
+	res := call(t, env.baseURL, http.MethodPost, path, []byte(body))
+	if res.status != want {
+		t.Fatalf("POST %s %s: %d %s, want %d", path, body, res.status, res.body, want)
+	}
+	var out map[string]any
+	res.decode(t, &out)
+	return out
+}
+
+func problemFields(t *testing.T, res response) []string {
+	t.Helper()
+	var pr problem
+	res.decode(t, &pr)
+	var out []string
+	for _, e := range pr.Errors {
+		out = append(out, e.Field)
+	}
+	return out
+}
+
+// The issue's acceptance path: an admin defines a category tree, two
+// custom fields for one category, a priority rule and an assignment rule;
+// a new ticket in a subcategory gets the rule's priority and lands with
+// the least-loaded available agent of the right team, with the reason in
+// its history. Along the way: field validation names the field, archived
+// categories and cycles are refused, lists include subcategories, and
+// resolving needs the fields required for it.
+func TestCategoriesFieldsAndRouting(t *testing.T) {
+	team, agents := staffTeam(t, "printing", 2)
+	busy := createTicket(t, fmt.Sprintf(`{"subject":"earlier","assignee":%d,"team":%d}`, agents[0], team.ID))
+	if busy.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", busy.status, busy.body)
+	}
+	hw := int64(postJSON(t, "/api/v1/categories", `{"name":"Hardware AT"}`, 201)["id"].(float64))
+	printers := int64(postJSON(t, "/api/v1/categories", fmt.Sprintf(`{"name":"Printers","parent_id":%d}`, hw), 201)["id"].(float64))
+	laser := postJSON(t, "/api/v1/categories", fmt.Sprintf(`{"name":"Laser","parent_id":%d}`, printers), 201)
+	if laser["path"] != "Hardware AT / Printers / Laser" {
+		t.Errorf("path %v", laser["path"])
+	}
+	laserID := int64(laser["id"].(float64))
+	old := int64(postJSON(t, "/api/v1/categories", fmt.Sprintf(`{"name":"Fax","parent_id":%d}`, hw), 201)["id"].(float64))
+	if res := call(t, env.baseURL, "PATCH", fmt.Sprintf("/api/v1/categories/%d", old), []byte(`{"archived":true}`)); res.status != 200 {
+		t.Fatalf("archive: %d %s", res.status, res.body)
+	}
+	if res := call(t, env.baseURL, "PATCH", fmt.Sprintf("/api/v1/categories/%d", hw), []byte(fmt.Sprintf(`{"parent_id":%d}`, laserID))); res.status != 422 || strings.Join(problemFields(t, res), ",") != "parent_id" {
+		t.Errorf("cycle: %d %s", res.status, res.body)
+	}
+
+	postJSON(t, "/api/v1/custom-fields", fmt.Sprintf(`{"key":"printer_model_at","label":"Printer model","type":"dropdown",
+		"options":["laserjet",{"id":"inkjet","label":"InkJet"}],"required":true,"category_ids":[%d]}`, printers), 201)
+	postJSON(t, "/api/v1/custom-fields", fmt.Sprintf(`{"key":"pages_at","label":"Pages printed","type":"number",
+		"required_to_resolve":true,"category_ids":[%d]}`, printers), 201)
+	pri := createRule(t, fmt.Sprintf(`{"name":"Printers are high","kind":"priority","conditions":[{"field":"category","op":"under","value":%d}],
+		"actions":{"priority":"high"}}`, printers))
+	asg := createRule(t, fmt.Sprintf(`{"name":"Printers to the print desk","kind":"assignment","conditions":[{"field":"category","op":"under","value":%d},
+		{"field":"cf.printer_model_at","op":"is","value":"laserjet"}],"actions":{"team_id":%d,"strategy":"least_loaded"}}`, printers, team.ID))
+
+	for _, c := range []struct {
+		body string
+		want string
+	}{
+		{fmt.Sprintf(`{"subject":"jam","category_id":%d}`, laserID), "custom_fields.printer_model_at"},
+		{fmt.Sprintf(`{"subject":"jam","category_id":%d,"custom_fields":{"printer_model_at":"purple"}}`, laserID), "custom_fields.printer_model_at"},
+		{fmt.Sprintf(`{"subject":"jam","category_id":%d,"custom_fields":{"printer_model_at":"laserjet","pages_at":"many"}}`, laserID), "custom_fields.pages_at"},
+		{fmt.Sprintf(`{"subject":"jam","category_id":%d}`, old), "category_id"},
+		{`{"subject":"jam","custom_fields":{"printer_model_at":"laserjet"}}`, "custom_fields.printer_model_at"},
+	} {
+		res := createTicket(t, c.body)
+		if got := strings.Join(problemFields(t, res), ","); res.status != 422 || got != c.want {
+			t.Errorf("%s: %d fields %q, want 422 naming %s", c.body, res.status, got, c.want)
+		}
+	}
+
+	res := createTicket(t, fmt.Sprintf(`{"subject":"Paper jam","category_id":%d,"custom_fields":{"printer_model_at":"LaserJet"}}`, laserID))
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	var tk ticket.Ticket
+	res.decode(t, &tk)
+	if tk.Priority != ticket.PriorityHigh || tk.AssigneeID == nil || *tk.AssigneeID != agents[1] || tk.Category == nil || *tk.Category != "Hardware AT / Printers / Laser" {
+		t.Fatalf("created %+v: want high, agent %d, category path", tk, agents[1])
+	}
+	if tk.CustomFields["printer_model_at"] != "laserjet" || tk.Channel != ticket.ChannelAPI {
+		t.Errorf("fields %v channel %s", tk.CustomFields, tk.Channel)
+	}
+	routed := findKind(historyOf(t, tk.Number), "routed")
+	if len(routed) != 1 || !strings.Contains(fmt.Sprint(routed[0].Data["reason"]), fmt.Sprintf(`rule "Printers to the print desk" (#%d), strategy least-loaded: agent %d (0 of no limit open)`, asg, agents[1])) ||
+		!strings.Contains(fmt.Sprint(routed[0].Data["reason"]), fmt.Sprintf("(#%d)", pri)) {
+		t.Fatalf("routed %+v", routed)
+	}
+
+	// Lists by category include subcategories.
+	lres := call(t, env.baseURL, "GET", fmt.Sprintf("/api/v1/tickets?category_id=%d", hw), nil)
+	var page struct {
+		Items []ticket.Ticket `json:"items"`
+	}
+	lres.decode(t, &page)
+	if len(page.Items) != 1 || page.Items[0].Number != tk.Number {
+		t.Errorf("tickets under Hardware: %s", lres.body)
+	}
+
+	// Resolving needs the fields required for it; a value then lets it.
+	res = call(t, env.baseURL, "PATCH", ticketURL(tk.Number), []byte(`{"status":"resolved"}`))
+	if got := strings.Join(problemFields(t, res), ","); res.status != 422 || got != "custom_fields.pages_at" {
+		t.Fatalf("resolve without pages: %d %s", res.status, res.body)
+	}
+	res = call(t, env.baseURL, "PATCH", ticketURL(tk.Number), []byte(`{"status":"resolved","custom_fields":{"pages_at":1200,"printer_model_at":"inkjet"}}`))
+	if res.status != 200 {
+		t.Fatalf("resolve: %d %s", res.status, res.body)
+	}
+	res.decode(t, &tk)
+	if tk.Status != ticket.StatusResolved || tk.CustomFields["pages_at"] != float64(1200) || tk.CustomFields["printer_model_at"] != "inkjet" {
+		t.Errorf("after resolve %+v", tk)
+	}
+	fc := findKind(historyOf(t, tk.Number), "fields_changed")
+	if len(fc) != 1 {
+		t.Fatalf("fields_changed %+v", fc)
+	}
+	ch, _ := fc[0].Data["changes"].(map[string]any)
+	model, _ := ch["printer_model_at"].(map[string]any)
+	if model["from"] != "laserjet" || model["to"] != "inkjet" || ch["pages_at"] == nil {
+		t.Errorf("changes %v", ch)
+	}
+}

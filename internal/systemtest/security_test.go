@@ -112,15 +112,19 @@ func setTeam(t *testing.T, number int64, team string) {
 }
 
 var matrixBodies = map[string]string{
-	"POST /api/v1/auth/login":     `{"email":"nobody@example.com","password":"wrong password"}`,
-	"POST /api/v1/tokens":         `{"name":"matrix","scopes":["tickets:read"]}`,
-	"POST /api/v1/users":          `{"email":"matrix-%d@example.com","name":"Matrix","role":"requester","password":"long enough password"}`,
-	"POST /api/v1/teams":          `{"name":"Matrix team %d"}`,
-	"POST /api/v1/organizations":  `{"name":"Matrix org %d","shared_tickets":true}`,
-	"POST /api/v1/tickets":        `{"subject":"matrix ticket"}`,
-	"POST /api/v1/rules":          `{"name":"matrix rule %d","kind":"priority","conditions":[{"field":"channel","op":"is","value":"email"}],"actions":{"priority":"low"}}`,
-	"PATCH /api/v1/rules/999999":  `{"enabled":false}`,
-	"PATCH /api/v1/agents/999999": `{"capacity":5}`,
+	"POST /api/v1/auth/login":            `{"email":"nobody@example.com","password":"wrong password"}`,
+	"POST /api/v1/tokens":                `{"name":"matrix","scopes":["tickets:read"]}`,
+	"POST /api/v1/users":                 `{"email":"matrix-%d@example.com","name":"Matrix","role":"requester","password":"long enough password"}`,
+	"POST /api/v1/teams":                 `{"name":"Matrix team %d"}`,
+	"POST /api/v1/organizations":         `{"name":"Matrix org %d","shared_tickets":true}`,
+	"POST /api/v1/tickets":               `{"subject":"matrix ticket"}`,
+	"POST /api/v1/rules":                 `{"name":"matrix rule %d","kind":"priority","conditions":[{"field":"channel","op":"is","value":"email"}],"actions":{"priority":"low"}}`,
+	"PATCH /api/v1/rules/999999":         `{"enabled":false}`,
+	"PATCH /api/v1/agents/999999":        `{"capacity":5}`,
+	"POST /api/v1/categories":            `{"name":"Matrix category %d"}`,
+	"PATCH /api/v1/categories/999999":    `{"name":"renamed"}`,
+	"POST /api/v1/custom-fields":         `{"key":"matrix_%d","label":"Matrix","type":"text"}`,
+	"PATCH /api/v1/custom-fields/999999": `{"label":"renamed"}`,
 }
 
 func publicRoute(method, path string) bool {
