@@ -12,7 +12,7 @@ GO_SRC    := $(shell find . -name '*.go' -not -path './web/node_modules/*' 2>/de
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: dev test build web services browser bench bench-timers clean help
+.PHONY: dev test build web services browser bench bench-timers bench-routing clean help
 
 help:
 	@echo "make dev    - install services if missing, build, run everything (Ctrl-C stops)"
@@ -51,6 +51,10 @@ test: services browser web
 ## bench: API ticket creation against a bare-Temporal baseline (docs/benchmarks.md)
 bench: services
 	$(GO) run ./bench/create -requests 400
+
+## bench-routing: 10,000 creates with a priority rule and a least-loaded assignment rule on, against the bare-Temporal baseline; spread per agent (docs/benchmarks.md)
+bench-routing: services
+	$(GO) run ./bench/create -requests 10000 -concurrency 16 -routing 5
 
 ## bench-timers: 10,000 open tickets with pending SLA timers: timer lateness, Update latency, worker RSS (docs/benchmarks.md)
 bench-timers: services

@@ -36,6 +36,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/rules"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
@@ -64,14 +65,15 @@ func noop(context.Context) error { return nil }
 func main() {
 	requests := flag.Int("requests", 400, "requests per run at each concurrency")
 	levels := flag.String("concurrency", "4,16", "comma-separated client counts")
+	routing := flag.Int("routing", 0, "with N > 0: a priority rule and a least-loaded assignment rule to a team of N agents match every ticket; prints the spread per agent")
 	flag.Parse()
-	if err := run(*requests, *levels); err != nil {
+	if err := run(*requests, *levels, *routing); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(requests int, levels string) error {
+func run(requests int, levels string, routing int) error {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	slog.SetDefault(logger)
@@ -149,6 +151,12 @@ func run(requests int, levels string) error {
 	if err != nil {
 		return err
 	}
+	var agents []int64
+	if routing > 0 {
+		if agents, err = routingSetup(ctx, st, ident, routing); err != nil {
+			return err
+		}
+	}
 	srv := api.New(api.Deps{Config: cfg, Store: st, Index: ix, Temporal: tc, Logger: logger,
 		Identity: ident, Audit: audit.New(st.Pool()), Enforcer: enforcer})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -176,10 +184,14 @@ func run(requests int, levels string) error {
 		}
 		return h.Get(ctx, nil)
 	}
+	priority := `,"priority":"high"`
+	if routing > 0 {
+		priority = "" // the priority rule sets it
+	}
 	viaAPI := func(int) error {
 		n := seq.Add(1)
 		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/tickets",
-			strings.NewReader(`{"subject":"Benchmark ticket `+strconv.FormatInt(n, 10)+`","description":"created by bench/create","priority":"high"}`))
+			strings.NewReader(`{"subject":"Benchmark ticket `+strconv.FormatInt(n, 10)+`","description":"created by bench/create"`+priority+`}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", "bench-"+strconv.FormatInt(n, 10))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -222,6 +234,21 @@ func run(requests int, levels string) error {
 			return fmt.Errorf("%d baseline and %d API calls failed; the figures would mean nothing", b.Errors, a.Errors)
 		}
 	}
+	if routing > 0 {
+		fmt.Println()
+		fmt.Println("| agent | open tickets assigned by least-loaded |")
+		fmt.Println("|---|---|")
+		lo, hi := int(^uint(0)>>1), 0
+		for _, id := range agents {
+			var n int
+			if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM tickets WHERE assignee_id = $1`, id).Scan(&n); err != nil {
+				return err
+			}
+			lo, hi = min(lo, n), max(hi, n)
+			fmt.Printf("| %d | %d |\n", id, n)
+		}
+		fmt.Printf("\nspread (max - min): %d\n", hi-lo)
+	}
 	fmt.Println()
 	fmt.Println("| clients | throughput api/baseline (target ≥ 0.8) | p99 api/baseline (target ≤ 1.25) |")
 	fmt.Println("|---|---|---|")
@@ -230,4 +257,33 @@ func run(requests int, levels string) error {
 			float64(p.a.Percentile(0.99))/float64(p.b.Percentile(0.99)))
 	}
 	return nil
+}
+
+// routingSetup makes a team of n agents, a priority rule and a
+// least-loaded assignment rule that match every benchmark ticket.
+func routingSetup(ctx context.Context, st *store.Store, ident *identity.Service, n int) ([]int64, error) {
+	var ids []int64
+	for i := 0; i < n; i++ {
+		u, err := ident.CreateUser(ctx, identity.NewUser{Email: fmt.Sprintf("bench-agent-%d@example.com", i), Role: identity.RoleAgent})
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, u.ID)
+	}
+	team, err := ident.CreateTeam(ctx, "Bench desk", nil, ids)
+	if err != nil {
+		return nil, err
+	}
+	high := "high"
+	kw := []rules.Condition{{Field: rules.FieldKeywords, Op: "any", Value: []any{"benchmark"}}}
+	for _, r := range []rules.Rule{
+		{Name: "bench priority", Kind: rules.KindPriority, Enabled: true, Conditions: kw, Actions: rules.Actions{Priority: &high}},
+		{Name: "bench desk", Kind: rules.KindAssignment, Enabled: true, Conditions: kw,
+			Actions: rules.Actions{TeamID: &team.ID, Strategy: rules.StrategyLeastLoaded}},
+	} {
+		if _, err := st.SaveRule(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
