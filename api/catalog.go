@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -276,6 +277,13 @@ func (s *Server) createCustomField(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return err
+	}
+	// Map the field in the search index now; if Elasticsearch is away, the
+	// first write of a value maps it (search.Index.IndexTicket).
+	if s.index != nil {
+		if err := s.index.MapField(c.UserContext(), saved); err != nil {
+			slog.Warn("custom field not mapped in the search index yet", "key", saved.Key, "err", err)
+		}
 	}
 	c.Location("/api/v1/custom-fields/" + strconv.FormatInt(saved.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(saved)

@@ -51,30 +51,8 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 			errs = append(errs, FieldError{Field: "cursor", Detail: "is not a cursor this API returned for this sort"})
 		}
 	}
-	if v := c.Query("status"); v != "" {
-		for _, part := range strings.Split(v, ",") {
-			st, err := ticket.ParseStatus(strings.TrimSpace(part))
-			if err != nil {
-				errs = append(errs, FieldError{Field: "status", Detail: err.Error()})
-				continue
-			}
-			q.Statuses = append(q.Statuses, st)
-		}
-	}
-	switch v := c.Query("assignee"); v {
-	case "":
-	case "me":
-		id := p.User.ID
-		q.AssigneeID = &id
-	case "none":
-		q.Unassigned = true
-	default:
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || id <= 0 {
-			errs = append(errs, FieldError{Field: "assignee", Detail: "must be me, none or a user id"})
-		}
-		q.AssigneeID = &id
-	}
+	q.Statuses = parseStatuses(c.Query("status"), &errs)
+	q.AssigneeID, q.Unassigned = parseAssignee(c.Query("assignee"), p.User.ID, &errs)
 	switch v := c.Query("team"); v {
 	case "":
 	case "none":
@@ -116,6 +94,40 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(page)
+}
+
+// parseStatuses reads a comma-separated status filter ("" filters nothing).
+func parseStatuses(v string, errs *[]FieldError) []ticket.Status {
+	if v == "" {
+		return nil
+	}
+	var out []ticket.Status
+	for _, part := range strings.Split(v, ",") {
+		st, err := ticket.ParseStatus(strings.TrimSpace(part))
+		if err != nil {
+			*errs = append(*errs, FieldError{Field: "status", Detail: err.Error()})
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// parseAssignee reads the assignee filter: me, none or a user id.
+func parseAssignee(v string, me int64, errs *[]FieldError) (id *int64, none bool) {
+	switch v {
+	case "":
+		return nil, false
+	case "me":
+		return &me, false
+	case "none":
+		return nil, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		*errs = append(*errs, FieldError{Field: "assignee", Detail: "must be me, none or a user id"})
+	}
+	return &n, false
 }
 
 // Urgency cursors carry the whole sort key of the last ticket:

@@ -24,6 +24,7 @@ import (
 type Index struct {
 	es   *elasticsearch.Client
 	name string
+	cf   fieldMappings
 }
 
 // New connects to Elasticsearch at url; name is the tickets index.
@@ -64,6 +65,10 @@ const mapping = `{
       "requester_id": {"type": "long"},
       "team_id":     {"type": "long"},
       "requester_org_id": {"type": "long"},
+      "category_id": {"type": "long"},
+      "tags":        {"type": "keyword"},
+      "channel":     {"type": "keyword"},
+      "cf":          {"type": "object", "dynamic": false},
       "created_at":  {"type": "date"},
       "updated_at":  {"type": "date"},
       "seq":         {"type": "long"}
@@ -79,7 +84,10 @@ func (ix *Index) EnsureIndex(ctx context.Context) error {
 	}
 	res.Body.Close()
 	if res.StatusCode == http.StatusOK {
-		return ix.putMapping(ctx)
+		if err := ix.putMapping(ctx); err != nil {
+			return err
+		}
+		return ix.mapAllFields(ctx)
 	}
 	res, err = ix.es.Indices.Create(ix.name, ix.es.Indices.Create.WithBody(strings.NewReader(mapping)),
 		ix.es.Indices.Create.WithContext(ctx))
@@ -91,11 +99,11 @@ func (ix *Index) EnsureIndex(ctx context.Context) error {
 		body, _ := io.ReadAll(res.Body)
 		// Another process created it first.
 		if res.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("resource_already_exists_exception")) {
-			return nil
+			return ix.mapAllFields(ctx)
 		}
 		return fmt.Errorf("search: create index %s: %s: %s", ix.name, res.Status(), body)
 	}
-	return nil
+	return ix.mapAllFields(ctx)
 }
 
 // putMapping adds fields that newer versions introduced to an existing
@@ -134,9 +142,15 @@ type Document struct {
 	RequesterID  *int64     `json:"requester_id"`
 	TeamID       *int64     `json:"team_id"`
 	RequesterOrg *int64     `json:"requester_org_id"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
-	Seq          int64      `json:"seq"`
+	CategoryID   *int64     `json:"category_id"`
+	Tags         []string   `json:"tags"`
+	Channel      string     `json:"channel,omitempty"`
+	// CF holds the custom field values by key, as stored; each key is
+	// mapped by its field type (fields.go).
+	CF        map[string]any `json:"cf"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+	Seq       int64          `json:"seq"`
 }
 
 // DocumentFor is the one place a ticket becomes a search document.
@@ -145,6 +159,7 @@ func DocumentFor(t ticket.Ticket) Document {
 		ID: t.Number, Subject: t.Subject, Description: t.Description,
 		Status: string(t.Status), Priority: string(t.Priority), PriorityRank: t.Priority.Rank(),
 		AssigneeID: t.AssigneeID, SLADueAt: t.SLADueAt, Escalation: t.EscalationLevel, RequesterID: t.RequesterID, TeamID: t.TeamID, RequesterOrg: t.RequesterOrgID,
+		CategoryID: t.CategoryID, Tags: t.Tags, Channel: t.Channel, CF: t.CustomFields,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Seq: t.Seq,
 	}
 }
@@ -153,6 +168,9 @@ func DocumentFor(t ticket.Ticket) Document {
 // sequence is not newer than the stored one is ignored and reported as
 // stale=true: the index already holds the same or a later state.
 func (ix *Index) IndexTicket(ctx context.Context, t ticket.Ticket) (stale bool, err error) {
+	if err := ix.ensureKeysMapped(ctx, t.CustomFields); err != nil {
+		return false, fmt.Errorf("search: index ticket %d: %w", t.Number, err)
+	}
 	body, err := json.Marshal(DocumentFor(t))
 	if err != nil {
 		return false, fmt.Errorf("search: encode ticket %d: %w", t.Number, err)
@@ -202,55 +220,6 @@ func (ix *Index) Get(ctx context.Context, number int64) (Document, int64, error)
 
 // ErrNotFound says a document is not in the index.
 var ErrNotFound = fmt.Errorf("search: not found")
-
-// Query runs a full-text query over subject and description, optionally
-// filtered by status, and returns matching ticket numbers by relevance.
-func (ix *Index) Query(ctx context.Context, text, status string, size int) ([]int64, error) {
-	var must []any
-	if text != "" {
-		must = append(must, map[string]any{"multi_match": map[string]any{
-			"query": text, "fields": []string{"subject^2", "description"}, "operator": "and",
-		}})
-	}
-	var filter []any
-	if status != "" {
-		filter = append(filter, map[string]any{"term": map[string]any{"status": status}})
-	}
-	q := map[string]any{
-		"size":    size,
-		"_source": false,
-		"query":   map[string]any{"bool": map[string]any{"must": must, "filter": filter}},
-	}
-	body, _ := json.Marshal(q)
-	res, err := ix.es.Search(ix.es.Search.WithIndex(ix.name), ix.es.Search.WithBody(bytes.NewReader(body)),
-		ix.es.Search.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("search: query: %w", err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		msg, _ := io.ReadAll(res.Body)
-		return nil, fmt.Errorf("search: query: %s: %s", res.Status(), msg)
-	}
-	var out struct {
-		Hits struct {
-			Hits []struct {
-				ID string `json:"_id"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("search: query: decode: %w", err)
-	}
-	ids := make([]int64, 0, len(out.Hits.Hits))
-	for _, h := range out.Hits.Hits {
-		n, err := strconv.ParseInt(h.ID, 10, 64)
-		if err == nil {
-			ids = append(ids, n)
-		}
-	}
-	return ids, nil
-}
 
 // Refresh makes recent writes searchable now (tests, reindex).
 func (ix *Index) Refresh(ctx context.Context) error {

@@ -186,3 +186,38 @@ func (s *Store) Events(ctx context.Context, number int64) ([]Event, error) {
 	}
 	return out, nil
 }
+
+// TicketsByNumber returns the tickets with these numbers that satisfy the
+// caller's scope (over alias t, placeholders from $2; nil: every ticket), in
+// the order of numbers. Missing or out-of-scope numbers are left out.
+func (s *Store) TicketsByNumber(ctx context.Context, numbers []int64, scope ScopeFunc) ([]ticket.Ticket, error) {
+	if len(numbers) == 0 {
+		return []ticket.Ticket{}, nil
+	}
+	q := ticketSelect + ` WHERE t.number = ANY($1)`
+	args := []any{numbers}
+	if scope != nil {
+		pred, sargs := scope("t", 2)
+		q += ` AND ` + pred
+		args = append(args, sargs...)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: tickets by number: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ticket.Ticket, error) { return scanTicket(r) })
+	if err != nil {
+		return nil, fmt.Errorf("store: tickets by number: %w", err)
+	}
+	byNumber := make(map[int64]ticket.Ticket, len(found))
+	for _, t := range found {
+		byNumber[t.Number] = t
+	}
+	out := make([]ticket.Ticket, 0, len(found))
+	for _, n := range numbers {
+		if t, ok := byNumber[n]; ok {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

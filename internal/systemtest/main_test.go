@@ -119,6 +119,7 @@ func run(m *testing.M) (int, error) {
 	if env.index, err = search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex); err != nil {
 		return 0, err
 	}
+	env.index.SetFieldSource(env.store.CustomFields)
 	if err := env.index.EnsureIndex(ctx); err != nil {
 		return 0, err
 	}

@@ -158,10 +158,11 @@ func TestCreateTicketEndToEnd(t *testing.T) {
 
 	// Found by an Elasticsearch full-text query.
 	eventually(t, 15*time.Second, "ticket searchable in Elasticsearch", func() error {
-		ids, err := env.index.Query(context.Background(), subject, "open", 10)
+		res, err := env.index.Search(context.Background(), search.Query{Text: subject, Statuses: []string{"open"}, Size: 10})
 		if err != nil {
 			return err
 		}
+		ids := res.Numbers
 		for _, id := range ids {
 			if id == created.Number {
 				return nil
