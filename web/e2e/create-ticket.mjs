@@ -11,87 +11,17 @@
 // (default 60000).
 // Prints "e2e: N passed, N failed" last; exits non-zero on failure.
 
-import { chromium } from 'playwright-core';
+import { runScenario, STEP_TIMEOUT_MS, expectSignIn } from './harness.mjs';
 
-const BASE_URL = process.env.BASE_URL;
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SCREENSHOT = process.env.SCREENSHOT || '';
 const SIGNIN_SCREENSHOT = process.env.SIGNIN_SCREENSHOT || '';
 const E2E_EMAIL = process.env.E2E_EMAIL || '';
 const E2E_PASSWORD = process.env.E2E_PASSWORD || '';
-const OVERALL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 60_000);
-const STEP_TIMEOUT_MS = 15_000;
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
-let browser;
-let finished = false;
-
-function finish(err) {
-  if (finished) return;
-  finished = true;
-  if (err) {
-    console.error(`e2e: FAIL create-ticket: ${err && err.stack ? err.stack : err}`);
-    console.log('e2e: 0 passed, 1 failed');
-  } else {
-    console.log('e2e: 1 passed, 0 failed');
-  }
-  process.exitCode = err ? 1 : 0;
-}
-
-async function closeBrowser() {
-  const b = browser;
-  browser = undefined;
-  if (b) await Promise.race([b.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
-}
-
-const overall = setTimeout(async () => {
-  finish(new Error(`timed out after ${OVERALL_TIMEOUT_MS / 1000} s`));
-  await closeBrowser();
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
-
-async function run() {
-  if (!BASE_URL) throw new Error('BASE_URL is not set (e.g. BASE_URL=http://127.0.0.1:8080)');
-  const missing = ['E2E_EMAIL', 'E2E_PASSWORD'].filter((name) => !process.env[name]);
-  if (missing.length) {
-    throw new Error(`${missing.join(' and ')} not set: the e2e signs in as an existing user (E2E_EMAIL=… E2E_PASSWORD=…)`);
-  }
-  const base = new URL(BASE_URL);
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: STEP_TIMEOUT_MS,
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-
-  // Keep every request on the server under test.
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.protocol === 'data:' || u.host === base.host) return route.continue();
-    return route.abort('blockedbyclient');
-  });
-
-  const page = await context.newPage();
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
-  });
-
-  try {
+await runScenario(
+  'create-ticket',
+  { timeoutMs: 60_000, required: ['E2E_EMAIL', 'E2E_PASSWORD'] },
+  async ({ page, base, pageErrors, screenshot }) => {
     const res = await page.goto(base.href, { waitUntil: 'domcontentloaded' });
     if (!res || !res.ok()) throw new Error(`GET ${base.href} answered ${res ? res.status() : 'nothing'}`);
 
@@ -139,7 +69,7 @@ async function run() {
     const count = await rowFor().count();
     if (count !== 1) throw new Error(`expected exactly one row for "${subject}", found ${count}`);
 
-    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await screenshot();
 
     // Sign out: back to the sign-in screen, and a reload keeps it that way.
     const loggedOut = page.waitForResponse(
@@ -154,24 +84,9 @@ async function run() {
     await page.reload({ waitUntil: 'domcontentloaded' });
     await expectSignIn(page, 'after sign-out and reload');
     if (await page.getByTestId('ticket-row').count()) throw new Error('ticket rows visible after sign-out');
-  } catch (err) {
-    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true }).catch(() => {});
-    err.message += `\n  at ${page.url()}`;
-    if (pageErrors.length) err.message += `\n  browser errors:\n    ${pageErrors.join('\n    ')}`;
-    throw err;
-  }
-}
+  },
+);
 
-async function expectSignIn(page, when) {
-  try {
-    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
-    await page.getByLabel('Email', { exact: true }).waitFor();
-    await page.getByLabel('Password', { exact: true }).waitFor();
-    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
-  } catch {
-    throw new Error(`sign-in screen not shown ${when}`);
-  }
-}
 
 async function expectSignedIn(page, user, when) {
   try {
@@ -205,14 +120,4 @@ async function expectRow(row, when) {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`row ${when}: status "${status}", priority "${priority}"; want "open", "high"`);
-}
-
-try {
-  await run();
-  finish();
-} catch (err) {
-  finish(err);
-} finally {
-  clearTimeout(overall);
-  await closeBrowser();
 }

@@ -21,11 +21,8 @@
 // Prints "e2e: ticket N" once it knows the ticket, and "e2e: N passed, N
 // failed" last; exits non-zero on failure.
 
-import { chromium } from 'playwright-core';
+import { runScenario, STEP_TIMEOUT_MS } from './harness.mjs';
 
-const BASE_URL = process.env.BASE_URL;
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SCREENSHOT = process.env.SCREENSHOT || '';
 const E2E_EMAIL = process.env.E2E_EMAIL || '';
 const E2E_PASSWORD = process.env.E2E_PASSWORD || '';
 const REQUESTER_EMAIL = process.env.E2E_REQUESTER_EMAIL || '';
@@ -34,82 +31,14 @@ const STAMP = Date.now();
 const TICKET_SUBJECT = process.env.E2E_TICKET_SUBJECT || '';
 const NOTE = process.env.E2E_NOTE_TEXT || `Internal: checked the logs, disk is full (${STAMP})`;
 const REPLY = process.env.E2E_REPLY_TEXT || `We are on it and will update you within the hour (${STAMP})`;
-const OVERALL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 90_000);
-const STEP_TIMEOUT_MS = 15_000;
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-let browser;
-let finished = false;
-
-function finish(err) {
-  if (finished) return;
-  finished = true;
-  if (err) {
-    console.error(`e2e: FAIL work-ticket: ${err && err.stack ? err.stack : err}`);
-    console.log('e2e: 0 passed, 1 failed');
-  } else {
-    console.log('e2e: 1 passed, 0 failed');
-  }
-  process.exitCode = err ? 1 : 0;
-}
-
-async function closeBrowser() {
-  const b = browser;
-  browser = undefined;
-  if (b) await Promise.race([b.close().catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
-}
-
-const overall = setTimeout(async () => {
-  finish(new Error(`timed out after ${OVERALL_TIMEOUT_MS / 1000} s`));
-  await closeBrowser();
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
 
 const isApi = (r, method, pathRe) =>
   r.request().method() === method && pathRe.test(new URL(r.url()).pathname);
 
-async function run() {
-  if (!BASE_URL) throw new Error('BASE_URL is not set (e.g. BASE_URL=http://127.0.0.1:8080)');
-  const missing = ['E2E_EMAIL', 'E2E_PASSWORD'].filter((name) => !process.env[name]);
-  if (missing.length) {
-    throw new Error(`${missing.join(' and ')} not set: the e2e signs in as an existing agent (E2E_EMAIL=… E2E_PASSWORD=…)`);
-  }
-  const base = new URL(BASE_URL);
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: STEP_TIMEOUT_MS,
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-
-  // Keep every request on the server under test.
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.protocol === 'data:' || u.host === base.host) return route.continue();
-    return route.abort('blockedbyclient');
-  });
-
-  const page = await context.newPage();
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
-  });
-
-  try {
+await runScenario(
+  'work-ticket',
+  { timeoutMs: 90_000, required: ['E2E_EMAIL', 'E2E_PASSWORD'] },
+  async ({ page, base, pageErrors, screenshot }) => {
     const res = await page.goto(base.href, { waitUntil: 'domcontentloaded' });
     if (!res || !res.ok()) throw new Error(`GET ${base.href} answered ${res ? res.status() : 'nothing'}`);
     await signIn(page, E2E_EMAIL, E2E_PASSWORD);
@@ -179,7 +108,7 @@ async function run() {
     if (/internal note/i.test(replyText)) throw new Error(`the public reply is marked internal: "${replyText}"`);
 
     await expectOrder(page, 'after working the ticket');
-    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await screenshot();
 
     // A reload of /tickets/N shows the same, read from the server.
     await page.reload({ waitUntil: 'domcontentloaded' });
@@ -212,13 +141,9 @@ async function run() {
     }
 
     if (pageErrors.some((e) => e.startsWith('pageerror:'))) throw new Error('the page threw');
-  } catch (err) {
-    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true }).catch(() => {});
-    err.message += `\n  at ${page.url()}`;
-    if (pageErrors.length) err.message += `\n  browser errors:\n    ${pageErrors.join('\n    ')}`;
-    throw err;
-  }
-}
+  },
+);
+
 
 async function step(what, fn) {
   try {
@@ -291,14 +216,4 @@ async function expectOrder(page, when) {
   if (!(iStatus >= 0 && iStatus < iNote && iNote < iReply && iReply === entries.length - 1)) {
     throw new Error(`timeline ${when} is not in order (status ${iStatus}, note ${iNote}, reply ${iReply} of ${entries.length}):\n    ${entries.join('\n    ')}`);
   }
-}
-
-try {
-  await run();
-  finish();
-} catch (err) {
-  finish(err);
-} finally {
-  clearTimeout(overall);
-  await closeBrowser();
 }
