@@ -1,13 +1,19 @@
 package systemtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -476,5 +482,50 @@ func TestCategoriesFieldsAndRouting(t *testing.T) {
 	model, _ := ch["printer_model_at"].(map[string]any)
 	if model["from"] != "laserjet" || model["to"] != "inkjet" || ch["pages_at"] == nil {
 		t.Errorf("changes %v", ch)
+	}
+}
+
+// TestBrowserClassifiesTicket drives Chromium through classification: the
+// agent chooses a category on the new-ticket form, that category's fields
+// appear, the missing required one is flagged where it is, and the created
+// ticket's page shows the category path, the values by label and why it was
+// routed. The server then holds what the browser showed.
+func TestBrowserClassifiesTicket(t *testing.T) {
+	team, agents := staffTeam(t, "e2e-print", 1)
+	stamp := time.Now().UnixNano()
+	root := int64(postJSON(t, "/api/v1/categories", fmt.Sprintf(`{"name":"Office %d"}`, stamp), 201)["id"].(float64))
+	leaf := postJSON(t, "/api/v1/categories", fmt.Sprintf(`{"name":"Copiers %d","parent_id":%d}`, stamp, root), 201)
+	leafID := int64(leaf["id"].(float64))
+	postJSON(t, "/api/v1/custom-fields", fmt.Sprintf(`{"key":"asset_e2e_%d","label":"Asset tag %d","type":"text","required":true,"category_ids":[%d]}`, stamp, stamp, leafID), 201)
+	postJSON(t, "/api/v1/custom-fields", fmt.Sprintf(`{"key":"model_e2e_%d","label":"Copier model %d","type":"dropdown",
+		"options":[{"id":"c300","label":"C300 Duplex"},"c500"],"category_ids":[%d]}`, stamp, stamp, leafID), 201)
+	createRule(t, fmt.Sprintf(`{"name":"Copiers to the print desk %d","kind":"assignment","conditions":[{"field":"category","op":"under","value":%d}],
+		"actions":{"team_id":%d,"strategy":"round_robin"}}`, stamp, root, team.ID))
+
+	_, file, _, _ := runtime.Caller(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "e2e/classify-ticket.mjs")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..", "web")
+	cmd.Env = append(os.Environ(), "BASE_URL="+env.baseURL,
+		"E2E_EMAIL=agent@example.com", "E2E_PASSWORD="+testPassword,
+		"E2E_CATEGORY="+leaf["path"].(string),
+		fmt.Sprintf("E2E_TEXT_LABEL=Asset tag %d", stamp),
+		fmt.Sprintf("E2E_DROPDOWN_LABEL=Copier model %d", stamp), "E2E_DROPDOWN_OPTION=C300 Duplex",
+		fmt.Sprintf("E2E_SUBJECT=Copier prints twice %d", stamp))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("1 passed, 0 failed")) {
+		t.Fatalf("browser test failed: %v\n%s", err, out)
+	}
+	var number int64
+	for _, l := range strings.Split(string(out), "\n") {
+		if _, err := fmt.Sscanf(l, "e2e: ticket %d", &number); err == nil {
+			break
+		}
+	}
+	tk := rowOf(t, number)
+	if tk.CategoryID == nil || *tk.CategoryID != leafID || tk.CustomFields[fmt.Sprintf("asset_e2e_%d", stamp)] != "PR-0042" ||
+		tk.CustomFields[fmt.Sprintf("model_e2e_%d", stamp)] != "c300" || tk.AssigneeID == nil || *tk.AssigneeID != agents[0] || tk.Channel != ticket.ChannelWeb {
+		t.Errorf("ticket #%d as stored: category %v fields %v assignee %v channel %s", number, tk.CategoryID, tk.CustomFields, tk.AssigneeID, tk.Channel)
 	}
 }

@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, getMe, logout, setSessionLostHandler, type User } from './api';
+import { ApiError, clearCaches, getMe, logout, setSessionLostHandler, type User } from './api';
 import { clearDraft, saveDraft, takeDraft, type Draft } from './draft';
 import { Header } from './Header';
 import { Link, navigate, ticketIdOf, useLocation } from './router';
 import { SignIn } from './SignIn';
 import { TicketDetail } from './TicketDetail';
-import { TicketsScreen } from './TicketsScreen';
+import { categoryFilterOf, TicketsScreen } from './TicketsScreen';
 
 type Auth =
   | { kind: 'checking' }
@@ -29,6 +29,11 @@ export function App() {
   // Whether the list should say that a draft came back after signing in again.
   const [draftRestored, setDraftRestored] = useState(false);
   const setAuth = useCallback((next: Auth) => {
+    const prev = authRef.current;
+    // What one user's pages fetched (agents, fields…) is not the next one's.
+    if (next.kind === 'signed-out' || (next.kind === 'signed-in' && prev.kind === 'signed-in' && prev.user.id !== next.user.id)) {
+      clearCaches();
+    }
     authRef.current = next;
     setAuthState(next);
     if (next.kind === 'signed-in') {
@@ -124,6 +129,7 @@ export function App() {
             key={auth.user.id}
             user={auth.user}
             sort={sort}
+            categoryId={categoryFilterOf(location.search)}
             initialDraft={draftRef.current}
             draftRestored={draftRestored}
             onDraftNoticeShown={() => setDraftRestored(false)}

@@ -1,4 +1,5 @@
-import type { User } from './api';
+import { useEffect, useState } from 'react';
+import { AGENT_CHANGED, ApiError, isStaff, listAgents, updateAgent, type Agent, type User } from './api';
 import { Link } from './router';
 
 export function BrandMark() {
@@ -19,7 +20,81 @@ interface Props {
   onSignOut: () => void;
 }
 
-/** The signed-in page header: product name, who is signed in, "Sign out". */
+/**
+ * Staff: whether routing may give them tickets. The state comes from
+ * GET /agents (the caller's own row); the switch sends
+ * PATCH /agents/{me} {"available"}.
+ */
+function AvailabilitySwitch({ user }: { user: User }) {
+  const [available, setAvailable] = useState<boolean | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    listAgents().then(
+      (agents) => {
+        const me = agents.find((a) => a.id === user.id);
+        if (live && me) setAvailable(me.available);
+      },
+      () => {}, // no switch without a known state
+    );
+    // The Settings screen may change it too.
+    function follow(e: Event) {
+      const a = (e as CustomEvent<Agent>).detail;
+      if (a && a.id === user.id) setAvailable(a.available);
+    }
+    window.addEventListener(AGENT_CHANGED, follow);
+    return () => {
+      live = false;
+      window.removeEventListener(AGENT_CHANGED, follow);
+    };
+  }, [user.id]);
+
+  if (available === null) return null;
+
+  async function toggle() {
+    if (busy || available === null) return;
+    const next = !available;
+    setBusy(true);
+    setProblem(null);
+    try {
+      const a = await updateAgent(user.id, { available: next });
+      setAvailable(a.available);
+    } catch (err) {
+      setProblem(`Could not change your availability. ${err instanceof ApiError ? err.userMessage : ''}`.trim());
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <span className="sign-out-error" role="alert">
+        {problem}
+      </span>
+      <button
+        type="button"
+        role="switch"
+        aria-checked={available}
+        className={`availability ${available ? 'availability-on' : 'availability-off'}`}
+        onClick={() => void toggle()}
+        disabled={busy}
+        aria-busy={busy || undefined}
+        data-testid="availability"
+        title={available ? 'You get new tickets. Switch to Away to stop.' : 'Routing skips you. Switch to Available to get tickets.'}
+      >
+        <span className="availability-track" aria-hidden="true">
+          <span className="availability-thumb" />
+        </span>
+        <span className="visually-hidden">Available</span>
+        <span aria-hidden="true">{available ? 'Available' : 'Away'}</span>
+      </button>
+    </>
+  );
+}
+
+/** The signed-in page header: product name, who is signed in, availability, "Sign out". */
 export function Header({ user, signingOut, signOutError, onSignOut }: Props) {
   const display = user.name.trim() || user.email;
   return (
@@ -31,6 +106,7 @@ export function Header({ user, signingOut, signOutError, onSignOut }: Props) {
         </Link>
         <span className="tagline">Support tickets</span>
         <div className="account">
+          {isStaff(user) ? <AvailabilitySwitch user={user} /> : null}
           <span className="sign-out-error" role="alert">
             {signOutError}
           </span>

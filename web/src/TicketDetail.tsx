@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { ApiError, getTicket, isStaff, listTeams, reopenTicket, type Team, type Ticket, type User } from './api';
+import { ApiError, getTicket, isStaff, listTeams, reopenTicket, type CustomField, type Team, type Ticket, type User } from './api';
 import { Attachments } from './Attachments';
 import { Badge, EscalationBadge } from './Badge';
 import { CommentForm } from './CommentForm';
+import { fieldLabel, fieldValueText, sortFields, useAllFields, useCategories } from './CustomFields';
 import { useIdempotencyKeys } from './idempotency';
 import { Link, navigate, takeFlash, ticketPath } from './router';
 import { TicketControls } from './TicketControls';
@@ -86,6 +87,9 @@ export function TicketDetail({ id, user }: Props) {
     }
   }, [ticket]);
 
+  const categories = useCategories(staff);
+  const fields = useAllFields();
+
   const names = useMemo<Names>(() => {
     const emails = new Map<number, string>();
     for (const it of history.items) {
@@ -93,11 +97,16 @@ export function TicketDetail({ id, user }: Props) {
     }
     if (ticket?.assignee_id != null && ticket.assignee) emails.set(ticket.assignee_id, ticket.assignee);
     const teamNames = new Map(teams.map((t) => [t.id, t.name]));
+    const categoryPaths = new Map((categories.data ?? []).map((c) => [c.id, c.path]));
+    if (ticket?.category_id != null && ticket.category) categoryPaths.set(ticket.category_id, ticket.category);
+    const defs = new Map((fields.data ?? []).map((f) => [f.key, f]));
     return {
       user: (uid) => (uid == null ? 'nobody' : uid === user.id ? 'you' : (emails.get(uid) ?? `user #${uid}`)),
       team: (tid) => (tid == null ? 'no team' : (teamNames.get(tid) ?? `team #${tid}`)),
+      category: (cid) => (cid == null ? 'no category' : (categoryPaths.get(cid) ?? `category #${cid}`)),
+      field: (key) => defs.get(key),
     };
-  }, [history.items, ticket, teams, user.id]);
+  }, [history.items, ticket, teams, user.id, categories.data, fields.data]);
 
   function changed(t: Ticket, announcement: string | null) {
     setLoad({ kind: 'ready', ticket: t });
@@ -160,6 +169,7 @@ export function TicketDetail({ id, user }: Props) {
                 {staff ? <EscalationBadge level={ticket.escalation_level} /> : null}
               </div>
               <Facts ticket={ticket} staff={staff} names={names} now={now} />
+              <FieldValues ticket={ticket} names={names} order={fields.data} />
               {ticket.description ? (
                 <div className="description">{ticket.description}</div>
               ) : (
@@ -252,6 +262,10 @@ function Facts({ ticket, staff, names, now }: { ticket: Ticket; staff: boolean; 
           </dd>
         </div>
       ) : null}
+      <div>
+        <dt>Category</dt>
+        <dd data-testid="ticket-category">{ticket.category_id == null ? 'None' : names.category(ticket.category_id)}</dd>
+      </div>
       {ticket.requester_id != null ? (
         <div>
           <dt>Requester</dt>
@@ -274,6 +288,34 @@ function Facts({ ticket, staff, names, now }: { ticket: Ticket; staff: boolean; 
           </time>
         </dd>
       </div>
+    </dl>
+  );
+}
+
+/** The ticket's custom field values by their labels, in the fields' form order; retired fields too (their values are kept). */
+function FieldValues({ ticket, names, order }: { ticket: Ticket; names: Names; order: readonly CustomField[] | null }) {
+  const values = ticket.custom_fields ?? {};
+  const keys = Object.keys(values);
+  if (keys.length === 0 && !ticket.tags?.length) return null;
+  const rank = new Map(sortFields(order ?? []).map((f, i) => [f.key, i]));
+  keys.sort((a, b) => (rank.get(a) ?? 1e9) - (rank.get(b) ?? 1e9) || a.localeCompare(b));
+  return (
+    <dl className="facts field-values" aria-label="Fields" data-testid="ticket-fields">
+      {keys.map((key) => {
+        const def = names.field(key);
+        return (
+          <div key={key} data-field-key={key}>
+            <dt>{fieldLabel(def, key)}</dt>
+            <dd>{fieldValueText(def, values[key], (id) => names.user(id))}</dd>
+          </div>
+        );
+      })}
+      {ticket.tags && ticket.tags.length > 0 ? (
+        <div>
+          <dt>Tags</dt>
+          <dd data-testid="ticket-tags">{ticket.tags.join(', ')}</dd>
+        </div>
+      ) : null}
     </dl>
   );
 }

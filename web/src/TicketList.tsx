@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import type { SortOrder, Ticket } from './api';
 import { Badge } from './Badge';
+import { CategoryOptions, useCategories } from './CustomFields';
 import { Link, ticketPath } from './router';
 import { localTime, relativeTime, slaSummary, useNow } from './time';
 
@@ -12,10 +13,13 @@ interface Props {
   hasMore: boolean;
   highlightId: number | null;
   sort: SortOrder;
+  /** The category filter (null: every ticket). */
+  categoryId: number | null;
   /** Agents, leads and admins: SLA column and the "Next ticket" button. */
   staff: boolean;
   claiming: boolean;
   onSortChange: (sort: SortOrder) => void;
+  onCategoryChange: (categoryId: number | null) => void;
   onNextTicket: () => void;
   onLoadMore: () => void;
   onRetry: () => void;
@@ -34,15 +38,20 @@ export function TicketList({
   hasMore,
   highlightId,
   sort,
+  categoryId,
   staff,
   claiming,
   onSortChange,
+  onCategoryChange,
   onNextTicket,
   onLoadMore,
   onRetry,
 }: Props) {
   const now = useNow();
   const sortName = useId();
+  const categoryFilterId = useId();
+  // Archived categories too: old tickets keep theirs and can be found by it.
+  const categories = useCategories(true).data ?? [];
 
   return (
     <section className="card card-list" aria-labelledby="tickets-heading" aria-busy={loading || loadingMore || undefined}>
@@ -64,6 +73,26 @@ export function TicketList({
               </label>
             ))}
           </fieldset>
+          {categories.length > 0 || categoryId !== null ? (
+            <div className="list-filter">
+              <label htmlFor={categoryFilterId} className="visually-hidden">
+                Category
+              </label>
+              <select
+                id={categoryFilterId}
+                name="category_id"
+                data-testid="category-filter"
+                value={categoryId === null ? '' : String(categoryId)}
+                onChange={(e) => onCategoryChange(e.target.value === '' ? null : Number(e.target.value))}
+              >
+                <option value="">All categories</option>
+                <CategoryOptions categories={categories} archived />
+                {categoryId !== null && !categories.some((c) => c.id === categoryId) ? (
+                  <option value={String(categoryId)}>category #{categoryId}</option>
+                ) : null}
+              </select>
+            </div>
+          ) : null}
           <button type="button" className="button-ghost" onClick={onRetry} disabled={loading}>
             Refresh
           </button>
@@ -94,7 +123,9 @@ export function TicketList({
       {loading && tickets.length === 0 ? (
         <p className="empty">Loading tickets…</p>
       ) : tickets.length === 0 && !error ? (
-        <p className="empty">No tickets yet. Create the first one with the form.</p>
+        <p className="empty">
+          {categoryId !== null ? 'No tickets in this category.' : 'No tickets yet. Create the first one with the form.'}
+        </p>
       ) : tickets.length > 0 ? (
         <div className="table-wrap">
           <table className="tickets">
@@ -127,6 +158,7 @@ export function TicketList({
                       <Link className="subject" to={ticketPath(t.id)}>
                         {t.subject}
                       </Link>
+                      {t.category ? <span className="row-category">{t.category}</span> : null}
                       {t.assignee ? <span className="assignee">Assigned to {t.assignee}</span> : null}
                     </td>
                     <td data-testid="ticket-status">

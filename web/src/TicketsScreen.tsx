@@ -27,14 +27,26 @@ function messageOf(err: unknown, fallback: string): string {
   return err instanceof ApiError ? err.userMessage : fallback;
 }
 
-/** The list URL for a sort order: "/" or "/?sort=urgency". */
-export function listPath(sort: SortOrder): string {
-  return sort === 'urgency' ? '/?sort=urgency' : '/';
+/** The list URL for a sort order and category filter: "/", "/?sort=urgency", "/?category_id=3". */
+export function listPath(sort: SortOrder, categoryId: number | null = null): string {
+  const params = new URLSearchParams();
+  if (sort === 'urgency') params.set('sort', 'urgency');
+  if (categoryId !== null) params.set('category_id', String(categoryId));
+  const qs = params.toString();
+  return qs ? `/?${qs}` : '/';
+}
+
+/** The category filter a list URL's query names, or null. */
+export function categoryFilterOf(search: string): number | null {
+  const v = new URLSearchParams(search).get('category_id');
+  return v && /^\d{1,15}$/.test(v) && Number(v) > 0 ? Number(v) : null;
 }
 
 interface Props {
   user: User;
   sort: SortOrder;
+  /** Only tickets in this category and its subcategories (GET /tickets?category_id=N). */
+  categoryId: number | null;
   /** Values to put back into the form (kept across a lost session or a visit to a ticket). */
   initialDraft: Draft | null;
   /** Whether initialDraft comes back from a lost session (then the screen says so). */
@@ -44,7 +56,7 @@ interface Props {
 }
 
 /** The signed-in start screen: the new-ticket form and the ticket list. */
-export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraftNoticeShown, draftRef }: Props) {
+export function TicketsScreen({ user, sort, categoryId, initialDraft, draftRestored, onDraftNoticeShown, draftRef }: Props) {
   const staff = isStaff(user);
   const [tickets, setTickets] = useState<Ticket[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -61,7 +73,7 @@ export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraft
     setLoading(true);
     setError(null);
     try {
-      const page = await listTickets(null, PAGE_SIZE, sort);
+      const page = await listTickets(null, PAGE_SIZE, sort, categoryId);
       if (gen !== generation.current) return;
       setTickets(sort === 'newest' ? mergeNewest(page.items) : page.items);
       setCursor(page.next_cursor);
@@ -71,7 +83,7 @@ export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraft
     } finally {
       if (gen === generation.current) setLoading(false);
     }
-  }, [sort]);
+  }, [sort, categoryId]);
 
   useEffect(() => {
     void refresh();
@@ -105,7 +117,7 @@ export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraft
     setLoadingMore(true);
     setError(null);
     try {
-      const page = await listTickets(cursor, PAGE_SIZE, sort);
+      const page = await listTickets(cursor, PAGE_SIZE, sort, categoryId);
       if (gen !== generation.current) return;
       setTickets((prev) => (sort === 'newest' ? mergeNewest(prev, page.items) : appendPage(prev, page.items)));
       setCursor(page.next_cursor);
@@ -117,8 +129,10 @@ export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraft
   }
 
   function handleCreated(ticket: Ticket) {
-    if (sort === 'newest') setTickets((prev) => mergeNewest(prev, [ticket]));
-    else void refresh(); // its place in the urgency order is the server's to say
+    if (sort === 'newest' && categoryId === null) setTickets((prev) => mergeNewest(prev, [ticket]));
+    // Its place in the urgency order, and whether it falls under the
+    // category filter (subcategories count), are the server's to say.
+    else void refresh();
     setHighlightId(ticket.id);
     setStatus(`Ticket #${ticket.id} created.`);
   }
@@ -145,7 +159,7 @@ export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraft
       <div className="status-slot" role="status" aria-live="polite">
         {status ? <div className="toast">{status}</div> : null}
       </div>
-      <NewTicketForm onCreated={handleCreated} initialDraft={initialDraft} draftRef={draftRef} />
+      <NewTicketForm onCreated={handleCreated} staff={staff} initialDraft={initialDraft} draftRef={draftRef} />
       <TicketList
         tickets={tickets}
         loading={loading}
@@ -154,9 +168,11 @@ export function TicketsScreen({ user, sort, initialDraft, draftRestored, onDraft
         hasMore={cursor !== null}
         highlightId={highlightId}
         sort={sort}
+        categoryId={categoryId}
         staff={staff}
         claiming={claiming}
-        onSortChange={(s) => navigate(listPath(s), { replace: true })}
+        onSortChange={(s) => navigate(listPath(s, categoryId), { replace: true })}
+        onCategoryChange={(c) => navigate(listPath(sort, c), { replace: true })}
         onNextTicket={nextTicket}
         onLoadMore={loadMore}
         onRetry={refresh}

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
-import { attachmentHref, type Actor, type HistoryItem } from './api';
+import { attachmentHref, type Actor, type CustomField, type HistoryItem } from './api';
 import { Badge, label } from './Badge';
+import { fieldLabel, fieldValueText } from './CustomFields';
 import { fileSize, localTime, relativeTime } from './time';
 import type { TicketHistory } from './useHistory';
 
@@ -9,6 +10,10 @@ export interface Names {
   user: (id: number | null | undefined) => string;
   /** A team's name by id; falls back to "team #id". */
   team: (id: number | null | undefined) => string;
+  /** A category's path by id ("Hardware / Printers"); falls back to "category #id", "no category" for null. */
+  category: (id: number | null | undefined) => string;
+  /** A custom field's definition by key (retired ones too), when known. */
+  field: (key: string) => CustomField | undefined;
 }
 
 function actorName(actor: Actor, names: Names): string {
@@ -35,6 +40,31 @@ function reasonText(v: unknown): string | null {
 function Reason({ value }: { value: unknown }) {
   const r = reasonText(value);
   return r ? <span className="event-reason"> ({r})</span> : null;
+}
+
+/** fields_changed: {key: {from, to}} as "Printer model: Laserjet → Inkjet", by the fields' current labels. */
+function FieldChanges({ changes, names }: { changes: unknown; names: Names }) {
+  if (!changes || typeof changes !== 'object' || Array.isArray(changes)) return null;
+  const entries = Object.entries(changes as Record<string, unknown>);
+  if (entries.length === 0) return null;
+  const userName = (id: number) => {
+    const n = names.user(id);
+    return n === 'you' ? 'you' : n;
+  };
+  return (
+    <ul className="field-changes">
+      {entries.map(([key, change]) => {
+        const c = change && typeof change === 'object' ? (change as { from?: unknown; to?: unknown }) : {};
+        const def = names.field(key);
+        return (
+          <li key={key} data-field-key={key}>
+            <span className="field-change-label">{fieldLabel(def, key)}</span>: {fieldValueText(def, c.from, userName)} →{' '}
+            {fieldValueText(def, c.to, userName)}
+          </li>
+        );
+      })}
+    </ul>
+  );
 }
 
 /** What one entry says, after the actor's name. */
@@ -139,6 +169,33 @@ function describe(it: HistoryItem, ticketId: number, names: Names): ReactNode {
           {d.action ? <> ({label(str(d.action))})</> : null}
         </>
       );
+    case 'routed': {
+      // The reason is the router's sentence (rule, strategy, agent and load): shown as written.
+      const reason = str(d.reason).trim();
+      return (
+        <>
+          routed the ticket
+          {reason ? <span className="event-reason">: {reason}</span> : null}
+        </>
+      );
+    }
+    case 'category_changed':
+      return (
+        <>
+          changed the category from {names.category(num(d.from))} to {names.category(num(d.to))}
+          <Reason value={d.reason} />
+        </>
+      );
+    case 'fields_changed': {
+      const n = d.changes && typeof d.changes === 'object' ? Object.keys(d.changes).length : 0;
+      return (
+        <>
+          changed {n === 1 ? 'a field' : 'the fields'}
+          <Reason value={d.reason} />
+          <FieldChanges changes={d.changes} names={names} />
+        </>
+      );
+    }
     case 'archived':
       return <>closed the ticket for good: its reopen window ended</>;
     case 'policy_changed':

@@ -59,6 +59,14 @@ export interface Ticket {
   escalation_level?: number;
   reopen_count?: number;
   linked_ticket?: number | null;
+  category_id?: number | null;
+  /** The category's path ("Hardware / Printers"), for display. */
+  category?: string | null;
+  /** Custom field values by field key (option ids for dropdown and multi_choice). */
+  custom_fields?: Record<string, unknown>;
+  tags?: string[];
+  /** How the ticket arrived: web, api or email. */
+  channel?: string;
 }
 
 /** Roles that work tickets (agents, leads, admins), as opposed to requesters. */
@@ -69,6 +77,16 @@ export function isStaff(user: User): boolean {
 /** Leads and admins may take over or release a ticket someone else holds. */
 export function mayReassign(user: User): boolean {
   return user.role === 'lead' || user.role === 'admin';
+}
+
+/** Leads and admins manage agents (availability, capacity, skills) and see the Settings screen. */
+export function mayManageAgents(user: User): boolean {
+  return user.role === 'lead' || user.role === 'admin';
+}
+
+/** Admins manage categories, custom fields and rules. */
+export function isAdmin(user: User): boolean {
+  return user.role === 'admin';
 }
 
 export type SortOrder = 'newest' | 'urgency';
@@ -128,7 +146,133 @@ export interface TicketChange {
   status?: string;
   priority?: string;
   assignee?: number | string | null;
+  category_id?: number | null;
+  /** Only the keys that change; null clears a key. */
+  custom_fields?: Record<string, unknown>;
 }
+
+export const CHANNELS = ['web', 'api', 'email'] as const;
+
+/** A node of the category tree (GET /categories lists them depth-first by name). */
+export interface Category {
+  id: number;
+  name: string;
+  parent_id: number | null;
+  archived: boolean;
+  /** The names from the root down, e.g. "Hardware / Printers". */
+  path: string;
+}
+
+export interface CategoryChange {
+  name?: string;
+  /** null moves the category to the root. */
+  parent_id?: number | null;
+  archived?: boolean;
+}
+
+export const FIELD_TYPES = ['text', 'long_text', 'number', 'dropdown', 'multi_choice', 'checkbox', 'date', 'datetime', 'user'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+export interface FieldOption {
+  id: string;
+  label: string;
+  retired?: boolean;
+}
+
+export interface CustomField {
+  id: number;
+  key: string;
+  label: string;
+  type: FieldType | string;
+  options: FieldOption[];
+  required: boolean;
+  required_to_resolve: boolean;
+  /** Empty: the field applies to every category; else to these and their subcategories. */
+  category_ids: number[];
+  retired: boolean;
+  position: number;
+}
+
+export interface NewCustomField {
+  key: string;
+  label: string;
+  type: string;
+  /** A plain string is both the option's id and its label. */
+  options?: (string | FieldOption)[];
+  required?: boolean;
+  required_to_resolve?: boolean;
+  category_ids?: number[];
+  position?: number;
+}
+
+export interface CustomFieldChange {
+  label?: string;
+  options?: FieldOption[];
+  required?: boolean;
+  required_to_resolve?: boolean;
+  category_ids?: number[];
+  retired?: boolean;
+  position?: number;
+}
+
+export const RULE_KINDS = ['priority', 'assignment'] as const;
+export const STRATEGIES = ['round_robin', 'least_loaded', 'skills'] as const;
+
+export interface Condition {
+  field: string;
+  op: string;
+  value?: unknown;
+}
+
+export interface RuleActions {
+  priority?: string;
+  team_id?: number;
+  agent_id?: number;
+  strategy?: string;
+  skills?: string[];
+  tags?: string[];
+}
+
+export interface Rule {
+  id: number;
+  name: string;
+  kind: string;
+  position: number;
+  enabled: boolean;
+  conditions: Condition[];
+  actions: RuleActions;
+}
+
+export type RuleInput = Omit<Rule, 'id' | 'position' | 'enabled'> & { position?: number; enabled?: boolean };
+
+/** A staff member as routing sees them (GET /agents). */
+export interface Agent {
+  id: number;
+  email: string;
+  name: string;
+  role: string;
+  team_ids: number[];
+  available: boolean;
+  away_until: string | null;
+  /** null: the server's default capacity. */
+  capacity: number | null;
+  /** The capacity that applies; 0 means no limit. */
+  effective_capacity: number;
+  skills: string[];
+  open_tickets: number;
+}
+
+export interface AgentChange {
+  available?: boolean;
+  away_until?: string | null;
+  capacity?: number | null;
+  skills?: string[];
+  /** Route the agent's open tickets again, away from them. */
+  reroute?: boolean;
+}
+
+/** PATCH /agents/{id}: the agent, plus how many tickets were rerouted when asked to. */
+export type AgentAnswer = Agent & { rerouted?: number };
 
 /** The signed-in person, from GET /api/v1/me and POST /api/v1/auth/login. */
 export interface User {
@@ -154,6 +298,9 @@ export interface NewTicket {
   subject: string;
   description: string;
   priority: Priority;
+  category_id?: number;
+  /** Only the keys that have a value. */
+  custom_fields?: Record<string, unknown>;
 }
 
 export interface FieldError {
@@ -379,9 +526,15 @@ export function ssoHref(startUrl: string, returnTo: string): string | null {
   return `${startUrl}${startUrl.includes('?') ? '&' : '?'}return_to=${encodeURIComponent(returnTo)}`;
 }
 
-export function listTickets(cursor: string | null, limit = 25, sort: SortOrder = 'newest'): Promise<TicketPage> {
+export function listTickets(
+  cursor: string | null,
+  limit = 25,
+  sort: SortOrder = 'newest',
+  categoryId: number | null = null,
+): Promise<TicketPage> {
   const params = new URLSearchParams({ limit: String(limit) });
   if (sort !== 'newest') params.set('sort', sort);
+  if (categoryId !== null) params.set('category_id', String(categoryId));
   if (cursor) params.set('cursor', cursor);
   return request<TicketPage>(`/api/v1/tickets?${params.toString()}`);
 }
@@ -496,4 +649,123 @@ export function newIdempotencyKey(): string {
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// ---------- categories, custom fields, rules, agents ----------
+
+// GET answers that many parts of the page read (the category tree, field
+// definitions, agents), fetched once per page load and forgotten when the
+// Settings screen changes them. A failed fetch is not kept.
+const getCache = new Map<string, Promise<unknown>>();
+
+function cachedGet<T>(url: string, fresh = false): Promise<T> {
+  const hit = fresh ? undefined : getCache.get(url);
+  if (hit) return hit as Promise<T>;
+  const p: Promise<T> = request<T>(url).catch((err: unknown) => {
+    if (getCache.get(url) === p) getCache.delete(url);
+    throw err;
+  });
+  getCache.set(url, p);
+  return p;
+}
+
+function forgetCached(prefix: string): void {
+  for (const url of [...getCache.keys()]) if (url.startsWith(prefix)) getCache.delete(url);
+}
+
+/** Drops every cached answer (another user signed in, or nobody). */
+export function clearCaches(): void {
+  getCache.clear();
+  teamsCache = null;
+}
+
+function json(method: string, body: unknown): RequestInit {
+  return { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+const CATEGORIES = '/api/v1/categories';
+const FIELDS = '/api/v1/custom-fields';
+const AGENTS = '/api/v1/agents';
+
+export async function listCategories(includeArchived = false, fresh = false): Promise<Category[]> {
+  const url = includeArchived ? `${CATEGORIES}?include_archived=true` : CATEGORIES;
+  return (await cachedGet<{ items: Category[] }>(url, fresh)).items;
+}
+
+export async function createCategory(name: string, parentId: number | null): Promise<Category> {
+  const body = parentId === null ? { name } : { name, parent_id: parentId };
+  const c = await request<Category>(CATEGORIES, json('POST', body));
+  forgetCached(CATEGORIES);
+  return c;
+}
+
+export async function updateCategory(id: number, change: CategoryChange): Promise<Category> {
+  const c = await request<Category>(`${CATEGORIES}/${encodeURIComponent(String(id))}`, json('PATCH', change));
+  forgetCached(CATEGORIES);
+  return c;
+}
+
+export interface FieldQuery {
+  /** The fields that apply to this category (and every-category fields). */
+  categoryId?: number | null;
+  includeRetired?: boolean;
+}
+
+export async function listCustomFields(q: FieldQuery = {}, fresh = false): Promise<CustomField[]> {
+  const params = new URLSearchParams();
+  if (q.categoryId != null) params.set('category_id', String(q.categoryId));
+  if (q.includeRetired) params.set('include_retired', 'true');
+  const qs = params.toString();
+  return (await cachedGet<{ items: CustomField[] }>(qs ? `${FIELDS}?${qs}` : FIELDS, fresh)).items;
+}
+
+export async function createCustomField(field: NewCustomField): Promise<CustomField> {
+  const f = await request<CustomField>(FIELDS, json('POST', field));
+  forgetCached(FIELDS);
+  return f;
+}
+
+export async function updateCustomField(id: number, change: CustomFieldChange): Promise<CustomField> {
+  const f = await request<CustomField>(`${FIELDS}/${encodeURIComponent(String(id))}`, json('PATCH', change));
+  forgetCached(FIELDS);
+  return f;
+}
+
+const ruleUrl = (id: number) => `/api/v1/rules/${encodeURIComponent(String(id))}`;
+
+export async function listRules(): Promise<Rule[]> {
+  return (await request<{ items: Rule[] }>('/api/v1/rules')).items;
+}
+
+export function createRule(rule: RuleInput): Promise<Rule> {
+  return request<Rule>('/api/v1/rules', json('POST', rule));
+}
+
+export function updateRule(id: number, change: Partial<RuleInput>): Promise<Rule> {
+  return request<Rule>(ruleUrl(id), json('PATCH', change));
+}
+
+export async function deleteRule(id: number): Promise<void> {
+  await request<void>(ruleUrl(id), { method: 'DELETE' });
+}
+
+/** Fired on window after an agent changed (detail: the agent), so the header's switch follows the Settings screen. */
+export const AGENT_CHANGED = 'helpdesk:agent-changed';
+
+/** GET /agents (staff). `fresh` skips the page's cached copy (the Settings screen wants current loads). */
+export async function listAgents(fresh = false): Promise<Agent[]> {
+  return (await cachedGet<{ items: Agent[] }>(AGENTS, fresh)).items;
+}
+
+export async function updateAgent(id: number, change: AgentChange): Promise<AgentAnswer> {
+  const a = await request<AgentAnswer>(`${AGENTS}/${encodeURIComponent(String(id))}`, json('PATCH', change));
+  forgetCached(AGENTS);
+  window.dispatchEvent(new CustomEvent<Agent>(AGENT_CHANGED, { detail: a }));
+  return a;
+}
+
+export async function rerouteAgent(id: number): Promise<number> {
+  const r = await request<{ rerouted: number }>(`${AGENTS}/${encodeURIComponent(String(id))}/reroute`, { method: 'POST' });
+  forgetCached(AGENTS);
+  return r.rerouted;
 }
