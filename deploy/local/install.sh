@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the backing services that `helpdesk dev`, `make test` and CI start
-# locally as private child processes (see internal/localsvc): PostgreSQL from
-# Debian, Elasticsearch's integ-test-zip from Maven Central, the tools they
-# need, and the unprivileged system user Elasticsearch runs as.
+# locally as private child processes (see internal/localsvc): PostgreSQL and
+# Dovecot (IMAP + LMTP) from Debian, Elasticsearch's integ-test-zip from Maven
+# Central, the tools they need, and the unprivileged system users
+# Elasticsearch and Dovecot run as.
 #
 # Idempotent: a second run installs nothing and returns in well under a second.
 # Runs as root on a fresh Debian machine. See deploy/local/README.md.
@@ -14,6 +15,9 @@ ES_VERSION="${ES_VERSION:-8.19.21}"
 ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ES_VERSION}:zip"
 HELPDESK_ES_HOME="${HELPDESK_ES_HOME:-/opt/helpdesk/elasticsearch-${ES_VERSION}}"
 HELPDESK_ES_USER="${HELPDESK_ES_USER:-helpdesk-es}"
+# Runs the private Dovecot (rootless) and owns its mail; keep in step with
+# localsvc.DovecotOSUser.
+HELPDESK_MAIL_USER="${HELPDESK_MAIL_USER:-helpdesk-mail}"
 # Upper bound for the Maven download (seconds); it is about 100 MB.
 HELPDESK_MVN_TIMEOUT="${HELPDESK_MVN_TIMEOUT:-600}"
 
@@ -30,11 +34,37 @@ pkg_missing acl && missing+=(acl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+pkg_missing dovecot-imapd && missing+=(dovecot-imapd)
+pkg_missing dovecot-lmtpd && missing+=(dovecot-lmtpd)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # localsvc runs its own Dovecot; the package's system service is not used.
+  # Keep the package from starting it during the install (unless the machine
+  # already has a policy, as Docker images do).
+  policy_rc=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy_rc" ]; then
+    printf '#!/bin/sh\n# temporary, from helpdesk deploy/local/install.sh\n[ "$1" = dovecot ] && exit 101\nexit 0\n' >"$policy_rc"
+    chmod 755 "$policy_rc"
+    trap 'rm -f "$policy_rc"' EXIT
+  fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ -e "$policy_rc" ] && grep -q 'helpdesk deploy/local/install.sh' "$policy_rc"; then
+    rm -f "$policy_rc"
+    trap - EXIT
+  fi
+  case " ${missing[*]} " in
+  *" dovecot-"*)
+    # Nor start it at boot. (A system Dovecot would not get in the way:
+    # localsvc uses its own config, ports and runtime directories.)
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/dovecot ] && command -v update-rc.d >/dev/null 2>&1; then
+      update-rc.d dovecot disable >/dev/null 2>&1 || true
+    fi
+    ;;
+  esac
 fi
 
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
@@ -57,6 +87,15 @@ if ! id -u "$HELPDESK_ES_USER" >/dev/null 2>&1; then
   log "creating system user $HELPDESK_ES_USER"
   useradd --system --user-group --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin --comment "helpdesk local Elasticsearch" "$HELPDESK_ES_USER"
+fi
+
+# --- Dovecot ------------------------------------------------------------------
+[ -x /usr/sbin/dovecot ] || die "/usr/sbin/dovecot not found although dovecot-imapd is installed"
+[ -x /usr/lib/dovecot/lmtp ] || die "/usr/lib/dovecot/lmtp not found although dovecot-lmtpd is installed"
+if ! id -u "$HELPDESK_MAIL_USER" >/dev/null 2>&1; then
+  log "creating system user $HELPDESK_MAIL_USER"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin --comment "helpdesk local Dovecot and its mail" "$HELPDESK_MAIL_USER"
 fi
 
 # --- Elasticsearch distribution ----------------------------------------------
@@ -100,5 +139,6 @@ fi
 
 log "PostgreSQL binaries:  $pg_bin (runs as user postgres)"
 log "Elasticsearch:        $HELPDESK_ES_HOME (version $ES_VERSION, runs as user $HELPDESK_ES_USER)"
+log "Dovecot:              $(/usr/sbin/dovecot --version | cut -d' ' -f1) (runs as user $HELPDESK_MAIL_USER, rootless)"
 log "Java for ES:          $es_java_home (ES_JAVA_HOME)"
 log "setfacl:              $(command -v setfacl)"

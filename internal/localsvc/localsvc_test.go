@@ -174,7 +174,14 @@ func TestServices(t *testing.T) {
 	}
 	t.Logf("%d server processes gone %s after SIGKILL of their parent", len(servers), time.Since(t0).Round(time.Millisecond))
 
-	// Phase 3: restart after the crash; the data is still there.
+	// Phase 3: restart after the crash; the data is still there. Fresh
+	// ports: the crashed servers' ports were free for a while, and other
+	// test packages running in parallel pick free ports too.
+	for _, p := range []*int{&in.pgPort, &in.esPort, &in.esTport} {
+		if *p, err = FreePort(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t0 = time.Now()
 	pg, es, err = startBoth(ctx, in)
 	if err != nil {
