@@ -10,12 +10,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/helpdesk/helpdesk/internal/catalog"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/ticket"
+	"github.com/helpdesk/helpdesk/internal/ticketflow"
 	"github.com/helpdesk/helpdesk/workflows"
 )
 
@@ -58,17 +58,7 @@ func (s *Server) may(p *identity.Principal, action string) (bool, error) {
 func (s *Server) sendUpdate(ctx context.Context, number int64, name, id string, arg any) (workflows.ChangeResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
-	var out workflows.ChangeResult
-	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.TicketWorkflowID(number),
-		UpdateID:     id,
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, &out)
-	}
+	out, err := ticketflow.Update(ctx, s.temporal, number, name, id, arg)
 	if err != nil {
 		return out, s.updateProblem(ctx, number, err)
 	}
@@ -128,7 +118,7 @@ func (s *Server) updateProblem(ctx context.Context, number int64, err error) err
 	if workflowCompleted(err) {
 		return archivedProblem(number)
 	}
-	if isUnavailable(ctx, err) {
+	if ticketflow.Unavailable(ctx, err) {
 		s.log.Warn("ticket change not confirmed in time", "ticket", number, "err", err)
 		return unavailable(fmt.Sprintf("the change to ticket #%d was not confirmed within %s; retry with the same Idempotency-Key",
 			number, s.cfg.UpdateTimeout), retryAfterSeconds)

@@ -16,14 +16,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
-	"github.com/helpdesk/helpdesk/workflows"
+	"github.com/helpdesk/helpdesk/internal/ticketflow"
 )
 
 const (
@@ -237,48 +234,16 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 func (s *Server) startTicket(ctx context.Context, number int64, key string, d ticket.Draft) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
-	in := workflows.TicketInput{Number: number, Priority: d.Priority, AssigneeID: d.AssigneeID, TeamID: d.TeamID,
-		RequesterID: d.RequesterID, CategoryID: d.CategoryID, PriorityManual: d.PrioritySet, Actor: d.Actor, Policy: &s.policy}
-	start := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.TicketWorkflowID(number),
-		TaskQueue:                s.cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		// A ticket number belongs to one workflow run forever.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		StaticSummary:         workflows.StartSummary(in),
-		TypedSearchAttributes: workflows.InitialSearchAttributes(in),
-	}, workflows.TicketWorkflowName, in)
-	h, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     "create-" + hashID(key),
-			UpdateName:   workflows.UpdateCreate,
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err == nil {
-		var out workflows.CreateResult
-		err = h.Get(ctx, &out)
-	}
+	err := ticketflow.Start(ctx, s.temporal, s.cfg.TaskQueue, &s.policy, number, key, d)
 	if err == nil {
 		return nil
 	}
-	if isUnavailable(ctx, err) {
+	if ticketflow.Unavailable(ctx, err) {
 		s.log.Warn("ticket creation not confirmed in time", "ticket", number, "err", err)
 		return unavailable(fmt.Sprintf("ticket #%d was accepted but not confirmed within %s; retry with the same Idempotency-Key",
 			number, s.cfg.UpdateTimeout), retryAfterSeconds)
 	}
 	return fmt.Errorf("api: create ticket %d: %w", number, err)
-}
-
-func isUnavailable(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	var unavail *serviceerror.Unavailable
-	var exhausted *serviceerror.ResourceExhausted
-	var deadline *serviceerror.DeadlineExceeded
-	return errors.As(err, &unavail) || errors.As(err, &exhausted) || errors.As(err, &deadline)
 }
 
 // detail is a single ticket as answered: with the status moves allowed
@@ -340,10 +305,7 @@ func randomKey() string {
 }
 
 // hashID keeps Temporal IDs short and free of client-chosen characters.
-func hashID(key string) string {
-	h := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(h[:12])
-}
+func hashID(key string) string { return ticketflow.HashID(key) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
