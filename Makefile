@@ -47,6 +47,7 @@ dev: services build
 test: services browser web
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15s -fuzzminimizetime=100x ./internal/mailparse/
 
 ## bench: API ticket creation against a bare-Temporal baseline (docs/benchmarks.md)
 bench: services

@@ -144,6 +144,12 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodGet, v1+"/agents", &access{object: "agent", action: "list", scope: identity.ScopeTicketsRead}, s.listAgents)
 	s.handle(fiber.MethodPatch, v1+"/agents/:id", &access{object: "agent", action: "update", scope: identity.ScopeTicketsWrite}, s.updateAgent)
 	s.handle(fiber.MethodPost, v1+"/agents/:id/reroute", &access{object: "agent", action: "update", scope: identity.ScopeTicketsWrite}, s.rerouteAgent)
+	s.handle(fiber.MethodGet, v1+"/quarantine", &access{object: "mail", action: "quarantine", scope: identity.ScopeAdmin}, s.listQuarantine)
+	s.handle(fiber.MethodGet, v1+"/quarantine/:id", &access{object: "mail", action: "quarantine", scope: identity.ScopeAdmin}, s.getQuarantine)
+	s.handle(fiber.MethodGet, v1+"/quarantine/:id/raw", &access{object: "mail", action: "quarantine", scope: identity.ScopeAdmin}, s.getQuarantineRaw)
+	s.handle(fiber.MethodPost, v1+"/quarantine/:id/release", &access{object: "mail", action: "quarantine", scope: identity.ScopeAdmin}, s.releaseQuarantine)
+	s.handle(fiber.MethodGet, v1+"/tickets/:id/mail", &access{object: "mail", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketMail)
+	s.handle(fiber.MethodGet, v1+"/tickets/:id/mail/:mid/raw", &access{object: "mail", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketMailRaw)
 	s.app.All(v1+"/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	if d.UI != nil {

@@ -113,6 +113,21 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 	}
 	go worker.PurgeLoop(ctx, d, time.Hour)
 
+	mailInfo := "off (dev_mail false)"
+	if cfg.DevMail {
+		info, stop, err := startDevMail(ctx, &cfg, dataDir)
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		stops = append(stops, stop)
+		mailInfo = info
+	}
+	if len(cfg.Mailboxes) > 0 {
+		ictx, cancel := context.WithCancel(ctx)
+		wait := startIntake(ictx, cfg, b)
+		stops = append(stops, func() { cancel(); wait() })
+	}
+
 	ln, err := listen(cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -131,11 +146,12 @@ helpdesk is running (ready in %s)
   Temporal frontend  %s  (namespace %s)
   PostgreSQL         %s
   Elasticsearch      %s  (index %s)
+  Mail               %s
   Data               %s
   Sign in            admin@, lead@, agent@, requester@example.com, password %q
 Press Ctrl-C to stop.
 `, time.Since(began).Round(100*time.Millisecond), cfg.HTTPAddr, ts.UIURL, cfg.TemporalNamespace,
-		cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.ElasticsearchIndex, dataDir, demoPassword)
+		cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.ElasticsearchIndex, mailInfo, dataDir, demoPassword)
 
 	select {
 	case err := <-errc:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/emersion/go-smtp"
 	"io"
 	"net/http"
 	"os"
@@ -131,7 +132,7 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	}
 	dataDir := filepath.Join(home, "src", "helpdesk", ".data")
 	const bootstrap = "dev-test-bootstrap-token-0123456789"
-	ports := freePorts(t, 5)
+	ports := freePorts(t, 7)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	env := []string{
 		"HELPDESK_DATA_DIR=" + dataDir,
@@ -140,6 +141,8 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 		fmt.Sprintf("HELPDESK_DEV_TEMPORAL_UI_PORT=%d", ports[2]),
 		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
 		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
+		fmt.Sprintf("HELPDESK_DEV_IMAP_PORT=%d", ports[5]),
+		fmt.Sprintf("HELPDESK_DEV_SMTP_PORT=%d", ports[6]),
 		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=",
 		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
 	}
@@ -168,6 +171,11 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 
 	dev := startDev(t, env)
 	id, _ := post()
+	// Mail to the dev inbox becomes the next ticket.
+	mailed := sendDevMail(t, fmt.Sprintf("127.0.0.1:%d", ports[6]), hc, httpAddr, bootstrap)
+	if mailed != id+1 {
+		t.Errorf("the mailed ticket is #%d, want #%d", mailed, id+1)
+	}
 	// The demo users are seeded: the requester signs in with the demo password.
 	login, err := hc.Post("http://"+httpAddr+"/api/v1/auth/login", "application/json",
 		strings.NewReader(`{"email":"requester@example.com","password":"helpdesk"}`))
@@ -220,11 +228,59 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("ticket %d after restart: %d", id, res.StatusCode)
 	}
-	if next, _ := post(); next != id+1 {
-		t.Errorf("after restart the next ticket is #%d, want #%d", next, id+1)
+	// Nothing was processed twice across the restart.
+	if next, _ := post(); next != id+2 {
+		t.Errorf("after restart the next ticket is #%d, want #%d", next, id+2)
 	}
 	dev.stop(t, syscall.SIGTERM)
 	if left := processesUsing(dataDir); len(left) > 0 {
 		t.Fatalf("processes left running after SIGTERM:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// sendDevMail sends a message over SMTP to the dev inbox, as any mail client
+// would, and waits for the ticket it becomes; it returns the ticket's number.
+func sendDevMail(t *testing.T, smtpAddr string, hc *http.Client, httpAddr, token string) int64 {
+	t.Helper()
+	subject := fmt.Sprintf("Mailed to the dev inbox %d", time.Now().UnixNano())
+	msg := "From: Rae Requester <rae@customer.example>\r\nTo: support@helpdesk.local\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@customer.example>\r\n\r\nMy screen flickers.\r\n"
+	// Plain SMTP on loopback, as a mail client pointed at the dev inbox sends.
+	c, err := smtp.Dial(smtpAddr)
+	if err != nil {
+		t.Fatalf("SMTP to the dev inbox: %v", err)
+	}
+	if err := c.SendMail("rae@customer.example", []string{"support@helpdesk.local"}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("SMTP to the dev inbox: %v", err)
+	}
+	_ = c.Quit()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("GET", "http://"+httpAddr+"/api/v1/tickets?limit=10", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct {
+			Items []struct {
+				ID      int64  `json:"id"`
+				Subject string `json:"subject"`
+				Channel string `json:"channel"`
+			} `json:"items"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&list)
+		res.Body.Close()
+		for _, tk := range list.Items {
+			if tk.Subject == subject {
+				if tk.Channel != "email" {
+					t.Errorf("mailed ticket has channel %q", tk.Channel)
+				}
+				return tk.ID
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no ticket %q within 60 s of sending the mail", subject)
+	return 0
 }

@@ -31,6 +31,7 @@ func commands() []command {
 		{"dev", "run everything locally: Temporal (+ Web UI), PostgreSQL, Elasticsearch, worker and API", runDev},
 		{"api", "serve the HTTP API and web UI", runAPI},
 		{"worker", "run the Temporal worker for ticket workflows", runWorker},
+		{"intake", "watch the configured mailboxes (IMAP) and turn mail into tickets and comments", runIntake},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage accounts: users create --email E --role R [--name N] [--password-stdin]", runUsers},
 		{"policy", "policy apply: send the configured SLA and escalation policy to every open ticket", runPolicy},

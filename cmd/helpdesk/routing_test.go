@@ -115,7 +115,7 @@ func TestRoutingHoldsAcrossTwoAPIsAndTwoWorkers(t *testing.T) {
 		fmt.Sprintf("HELPDESK_DEV_TEMPORAL_UI_PORT=%d", ports[2]),
 		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
 		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
-		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=",
+		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=", "HELPDESK_DEV_MAIL=false",
 		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
 	})
 	joined := []string{

@@ -65,6 +65,11 @@ type Config struct {
 	DevTemporalUIPort    int `yaml:"dev_temporal_ui_port"`
 	DevPostgresPort      int `yaml:"dev_postgres_port"`
 	DevElasticsearchPort int `yaml:"dev_elasticsearch_port"`
+	// DevMail: `helpdesk dev` also runs a help desk inbox (Dovecot IMAP on
+	// dev_imap_port, an SMTP listener on dev_smtp_port) and the intake.
+	DevMail     bool `yaml:"dev_mail"`
+	DevIMAPPort int  `yaml:"dev_imap_port"`
+	DevSMTPPort int  `yaml:"dev_smtp_port"`
 
 	// Access.
 	SessionTTL          Duration `yaml:"session_ttl"`
@@ -83,6 +88,19 @@ type Config struct {
 	OIDCRedirectURL  string            `yaml:"oidc_redirect_url"`
 	OIDCGroupsClaim  string            `yaml:"oidc_groups_claim"`
 	OIDCRoleMapping  map[string]string `yaml:"oidc_role_mapping"`
+
+	// The email channel (docs/email.md).
+	Mailboxes []Mailbox `yaml:"mailboxes"`
+	// MailMaxMessageBytes: larger messages go to quarantine.
+	MailMaxMessageBytes int `yaml:"mail_max_message_bytes"`
+	// MailMaxAttachments per message (each also within max_attachment_bytes).
+	MailMaxAttachments int `yaml:"mail_max_attachments"`
+	// MailConcurrency is how many messages of one mailbox are processed at once.
+	MailConcurrency int `yaml:"mail_concurrency"`
+	// MailRateLimit: more messages than this from one sender within
+	// mail_rate_window go to quarantine (0: no limit).
+	MailRateLimit  int      `yaml:"mail_rate_limit"`
+	MailRateWindow Duration `yaml:"mail_rate_window"`
 
 	// Limits and deadlines.
 	MaxBodyBytes   int      `yaml:"max_body_bytes"`
@@ -118,10 +136,19 @@ func Default() Config {
 		DevTemporalUIPort:    8233,
 		DevPostgresPort:      5433,
 		DevElasticsearchPort: 9200,
+		DevMail:              true,
+		DevIMAPPort:          1143,
+		DevSMTPPort:          2525,
 		LogLevel:             "info",
 
 		SessionTTL:      Duration(7 * 24 * time.Hour),
 		OIDCGroupsClaim: "groups",
+
+		MailMaxMessageBytes: 25 << 20,
+		MailMaxAttachments:  20,
+		MailConcurrency:     8,
+		MailRateLimit:       20,
+		MailRateWindow:      Duration(10 * time.Minute),
 
 		MaxBodyBytes:   1 << 20,
 		UpdateTimeout:  Duration(10 * time.Second),
@@ -159,6 +186,7 @@ func Load(path string, env []string) (Config, error) {
 	if err := applyEnv(&cfg, env); err != nil {
 		return cfg, err
 	}
+	cfg.fillMailDefaults()
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
@@ -253,7 +281,7 @@ func envOptions() []envOption {
 			return nil
 		}}
 	}
-	return []envOption{
+	return append(append([]envOption{
 		boolean("enable_email_notifications", func(c *Config) *bool { return &c.EnableEmailNotifications }),
 		str("default_priority", func(c *Config) *string { return &c.DefaultPriority }),
 		integer("ticket_expiration_days", func(c *Config) *int { return &c.TicketExpirationDays }),
@@ -306,10 +334,11 @@ func envOptions() []envOption {
 			c.OIDCRoleMapping = m
 			return nil
 		}},
+	}, mailEnvOptions(integer, duration, boolean)...), []envOption{
 		integer("max_body_bytes", func(c *Config) *int { return &c.MaxBodyBytes }),
 		duration("update_timeout", func(c *Config) *Duration { return &c.UpdateTimeout }),
 		duration("idempotency_ttl", func(c *Config) *Duration { return &c.IdempotencyTTL }),
-	}
+	}...)
 }
 
 // EnvName is the environment variable that overrides option key.
@@ -347,6 +376,9 @@ func (c Config) Validate() error {
 		return &OptionError{Option: "status_transitions", Reason: err.Error()}
 	}
 	if err := c.validateLifecycle(); err != nil {
+		return err
+	}
+	if err := c.validateMail(); err != nil {
 		return err
 	}
 	if c.AuditLogInterval.D() < time.Minute {

@@ -1,0 +1,441 @@
+package intake
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/store"
+)
+
+// FlagProcessed marks a message the help desk has processed (the "flag"
+// action; set before a move or delete too, so a failed move is visible).
+const FlagProcessed imap.Flag = "$HelpdeskProcessed"
+
+// Poller watches one mailbox. Run it in every intake process: a PostgreSQL
+// advisory lock per mailbox makes exactly one of them the active poller;
+// the others wait and take over when it goes away (its session ends with
+// its connection, even on SIGKILL).
+type Poller struct {
+	Mailbox   config.Mailbox
+	Processor *Processor
+	Store     *store.Store
+	Log       *slog.Logger
+	// Concurrency is how many messages are in flight at once (default 8).
+	Concurrency int
+	// LockRetry is how often a waiting poller tries the lock (default 2s).
+	LockRetry time.Duration
+	// TLSConfig for tls and starttls (default: system roots, the host's name).
+	TLSConfig *tls.Config
+}
+
+// Run polls until ctx ends. Errors (server down, wrong password, database
+// gone) are logged and retried with backoff; Run returns only ctx's error.
+func (p *Poller) Run(ctx context.Context) error {
+	log := p.log()
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := p.withLock(ctx, func(ctx context.Context) error { return p.session(ctx) })
+		if ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, errNotLeader) {
+			sleep(ctx, p.lockRetry())
+			backoff = time.Second
+			continue
+		}
+		log.Warn("mailbox session ended; retrying", "err", err, "in", backoff)
+		sleep(ctx, backoff)
+		backoff = min(backoff*2, 30*time.Second)
+	}
+	return ctx.Err()
+}
+
+func (p *Poller) log() *slog.Logger {
+	l := p.Log
+	if l == nil {
+		l = slog.Default()
+	}
+	return l.With("mailbox", p.Mailbox.Name)
+}
+
+func (p *Poller) lockRetry() time.Duration {
+	if p.LockRetry > 0 {
+		return p.LockRetry
+	}
+	return 2 * time.Second
+}
+
+var errNotLeader = errors.New("intake: another process polls this mailbox")
+
+// withLock runs fn while holding the mailbox's advisory lock on a dedicated
+// connection; fn's context ends when that connection stops answering.
+func (p *Poller) withLock(ctx context.Context, fn func(context.Context) error) error {
+	pool := p.Store.Pool()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	key := "helpdesk-intake:" + p.Mailbox.Name
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
+		conn.Release()
+		return err
+	}
+	if !got {
+		conn.Release()
+		return errNotLeader
+	}
+	p.log().Info("polling mailbox", "host", p.Mailbox.Host, "folder", p.Mailbox.Folder)
+	lctx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the lock lives as long as the connection: watch it
+		defer wg.Done()
+		watchLock(lctx, conn, cancel)
+	}()
+	err = fn(lctx)
+	cancel(nil)
+	wg.Wait()
+	uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ucancel()
+	if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); uerr != nil {
+		conn.Conn().Close(uctx) // the session, and so the lock, ends with it
+	}
+	conn.Release()
+	if cause := context.Cause(lctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
+func watchLock(ctx context.Context, conn *pgxpool.Conn, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("intake: lost the mailbox lock's connection: %w", err))
+				return
+			}
+		}
+	}
+}
+
+func (p *Poller) dial(handler *imapclient.UnilateralDataHandler) (*imapclient.Client, error) {
+	mb := p.Mailbox
+	addr := net.JoinHostPort(mb.Host, strconv.Itoa(mb.Port))
+	opts := &imapclient.Options{UnilateralDataHandler: handler, Dialer: &net.Dialer{Timeout: 15 * time.Second}}
+	opts.TLSConfig = p.TLSConfig
+	if opts.TLSConfig == nil {
+		opts.TLSConfig = &tls.Config{ServerName: mb.Host, MinVersion: tls.VersionTLS12}
+	}
+	switch mb.Security {
+	case "tls":
+		return imapclient.DialTLS(addr, opts)
+	case "starttls":
+		return imapclient.DialStartTLS(addr, opts)
+	default:
+		return imapclient.DialInsecure(addr, opts)
+	}
+}
+
+// session is one IMAP connection: log in, select, then process what is
+// new, wait (IDLE or poll), repeat.
+func (p *Poller) session(ctx context.Context) error {
+	mb := p.Mailbox
+	log := p.log()
+	wake := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	c, err := p.dial(&imapclient.UnilateralDataHandler{
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				notify()
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("intake: connect %s:%d: %w", mb.Host, mb.Port, err)
+	}
+	defer c.Close()
+	go func() { // a cancelled session must not wait on the network
+		select {
+		case <-ctx.Done():
+			c.Close()
+		case <-c.Closed():
+		}
+	}()
+	if err := c.Login(mb.User, mb.Password).Wait(); err != nil {
+		return fmt.Errorf("intake: log in to %s as %s: %w", mb.Host, mb.User, err)
+	}
+	if mb.Processed == "move" {
+		// Already there is the common case; a real failure shows at the first move.
+		_ = c.Create(mb.ProcessedFolder, nil).Wait()
+	}
+	sel, err := c.Select(mb.Folder, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("intake: select %s: %w", mb.Folder, err)
+	}
+	validity := sel.UIDValidity
+	v, last, ok, err := p.Store.Checkpoint(ctx, mb.Name)
+	if err != nil {
+		return err
+	}
+	if !ok || v != validity {
+		if ok {
+			log.Warn("UIDVALIDITY changed; reading the folder again (dedupe keeps it exactly once)", "was", v, "now", validity)
+		}
+		last = 0
+	}
+	idle := c.Caps().Has(imap.CapIdle) || c.Caps().Has(imap.CapIMAP4rev2)
+	for ctx.Err() == nil {
+		next, failed, err := p.batch(ctx, c, validity, last)
+		if err != nil {
+			return err
+		}
+		last = next
+		if failed > 0 {
+			// Something was not durable (database or Temporal away):
+			// retry soon, from the checkpoint.
+			sleep(ctx, 2*time.Second)
+			continue
+		}
+		select {
+		case <-wake: // mail arrived while we were busy
+			continue
+		default:
+		}
+		if err := p.wait(ctx, c, idle, wake); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// wait blocks until new mail is announced, the poll interval passes, or ctx
+// ends.
+func (p *Poller) wait(ctx context.Context, c *imapclient.Client, idle bool, wake <-chan struct{}) error {
+	t := time.NewTimer(p.Mailbox.PollInterval.D())
+	defer t.Stop()
+	if !idle {
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		return nil
+	}
+	cmd, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("intake: IDLE: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
+	case <-c.Closed():
+	}
+	if err := cmd.Close(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("intake: end IDLE: %w", err)
+	}
+	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("intake: IDLE: %w", err)
+	}
+	return nil
+}
+
+// batch processes every message above last, at most Concurrency at a time,
+// and returns the new checkpoint: the highest UID at or below which every
+// message is durable and done in IMAP.
+func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint32, last uint32) (uint32, int, error) {
+	mb := p.Mailbox
+	criteria := &imap.SearchCriteria{
+		UID:     []imap.UIDSet{{imap.UIDRange{Start: imap.UID(last + 1), Stop: 0}}},
+		NotFlag: []imap.Flag{imap.FlagDeleted},
+	}
+	if mb.Processed == "flag" {
+		criteria.NotFlag = append(criteria.NotFlag, FlagProcessed)
+	}
+	data, err := c.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return last, 0, fmt.Errorf("intake: search: %w", err)
+	}
+	var uids []imap.UID
+	for _, u := range data.AllUIDs() {
+		if uint32(u) > last { // "n:*" always includes the newest message
+			uids = append(uids, u)
+		}
+	}
+	if len(uids) == 0 {
+		return last, 0, nil
+	}
+	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+
+	tr := newTracker(last, uids)
+	n := p.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	log := p.log()
+	for _, uid := range uids {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		raw, gone, err := fetchRaw(c, uid)
+		if err != nil {
+			<-sem
+			wg.Wait()
+			return tr.checkpoint(), failed, err
+		}
+		if gone { // expunged by someone else meanwhile
+			<-sem
+			tr.done(uid)
+			continue
+		}
+		wg.Add(1)
+		go func(uid imap.UID, raw []byte) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out, err := p.Processor.Process(ctx, mb, raw, "")
+			if err == nil {
+				p.Processor.hook("durable")
+				err = p.markDone(c, uid)
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("message not processed; will retry", "uid", uid, "err", err)
+				}
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				return
+			}
+			log.Info("mail processed", "uid", uid, "outcome", out.Outcome, "ticket", out.Ticket, "comment", out.CommentID,
+				"quarantine", out.QuarantineID, "again", out.Again, "reason", out.Reason)
+			p.Processor.hook("marked")
+			if cp, moved := tr.done(uid); moved {
+				if err := p.Store.SaveCheckpoint(ctx, mb.Name, validity, cp); err != nil && ctx.Err() == nil {
+					log.Warn("checkpoint not saved", "err", err)
+				}
+			}
+		}(uid, raw)
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return tr.checkpoint(), failed, ctx.Err()
+	}
+	return tr.checkpoint(), failed, nil
+}
+
+func fetchRaw(c *imapclient.Client, uid imap.UID) (raw []byte, gone bool, err error) {
+	section := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	if err != nil {
+		return nil, false, fmt.Errorf("intake: fetch uid %d: %w", uid, err)
+	}
+	for _, m := range msgs {
+		if m.UID == uid {
+			return m.FindBodySection(section), false, nil
+		}
+	}
+	return nil, true, nil
+}
+
+// markDone takes a durable message out of the watched folder's way.
+func (p *Poller) markDone(c *imapclient.Client, uid imap.UID) error {
+	set := imap.UIDSetNum(uid)
+	flags := []imap.Flag{FlagProcessed, imap.FlagSeen}
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close(); err != nil {
+		return fmt.Errorf("intake: flag uid %d: %w", uid, err)
+	}
+	switch p.Mailbox.Processed {
+	case "move":
+		if _, err := c.Move(set, p.Mailbox.ProcessedFolder).Wait(); err != nil {
+			return fmt.Errorf("intake: move uid %d to %s: %w", uid, p.Mailbox.ProcessedFolder, err)
+		}
+	case "delete":
+		if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			return fmt.Errorf("intake: delete uid %d: %w", uid, err)
+		}
+		if c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2) {
+			if err := c.UIDExpunge(set).Close(); err != nil {
+				return fmt.Errorf("intake: expunge uid %d: %w", uid, err)
+			}
+		} else if err := c.Expunge().Close(); err != nil {
+			return fmt.Errorf("intake: expunge: %w", err)
+		}
+	}
+	return nil
+}
+
+// tracker keeps the checkpoint: the highest UID with everything at or below
+// it done, whatever order messages finish in.
+type tracker struct {
+	mu      sync.Mutex
+	last    uint32
+	pending []imap.UID // ascending, not yet done
+	done_   map[imap.UID]bool
+}
+
+func newTracker(last uint32, uids []imap.UID) *tracker {
+	return &tracker{last: last, pending: append([]imap.UID{}, uids...), done_: map[imap.UID]bool{}}
+}
+
+func (t *tracker) done(uid imap.UID) (uint32, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done_[uid] = true
+	moved := false
+	for len(t.pending) > 0 && t.done_[t.pending[0]] {
+		t.last = uint32(t.pending[0])
+		delete(t.done_, t.pending[0])
+		t.pending = t.pending[1:]
+		moved = true
+	}
+	return t.last, moved
+}
+
+func (t *tracker) checkpoint() uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,525 @@
+// Package intake is the email channel's way in: it watches each configured
+// IMAP mailbox (see Poller) and turns every message into exactly one durable
+// outcome (see Processor): a new ticket, a comment on the ticket it answers,
+// a delivery failure noted on the ticket a bounce concerns, an ignored
+// auto-reply or list message (kept, never acted on), or a quarantine entry
+// with its reason. Nothing is dropped and nothing is done twice: the
+// message's dedupe key is UNIQUE in PostgreSQL and every Temporal call made
+// for it carries an ID derived from that key.
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/identity"
+	"github.com/helpdesk/helpdesk/internal/mailparse"
+	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/ticket"
+	"github.com/helpdesk/helpdesk/internal/ticketflow"
+	"github.com/helpdesk/helpdesk/workflows"
+)
+
+// Outcomes of Process besides the mail_messages outcomes.
+const OutcomeQuarantined = "quarantined"
+
+// maxCommentBytes matches the API's bound on a comment body.
+const maxCommentBytes = 64 << 10
+
+// Outcome is what became of one message.
+type Outcome struct {
+	Outcome      string // ticket, comment, followup, bounce, ignored, quarantined
+	MailID       int64
+	Ticket       int64
+	CommentID    int64
+	QuarantineID int64
+	Reason       string
+	// Again is true when the message had been processed before (a
+	// redelivery or a restart): nothing new was written.
+	Again bool
+}
+
+// Processor turns raw messages into tickets and comments.
+type Processor struct {
+	Store    *store.Store
+	Users    *identity.Service
+	Temporal client.Client
+	Config   config.Config
+	Log      *slog.Logger
+	// Hook, when set, is called at named points of processing; tests use it
+	// to crash the process between steps.
+	Hook func(point string)
+
+	policy workflows.Policy
+}
+
+// NewProcessor returns a Processor for cfg.
+func NewProcessor(st *store.Store, users *identity.Service, tc client.Client, cfg config.Config, log *slog.Logger) *Processor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Processor{Store: st, Users: users, Temporal: tc, Config: cfg, Log: log, policy: workflows.PolicyFromConfig(cfg)}
+}
+
+func (p *Processor) hook(point string) {
+	if p.Hook != nil {
+		p.Hook(point)
+	}
+}
+
+// Waive lifts one check when an admin releases a quarantined message.
+type Waive string
+
+// Process handles one raw message received in mailbox mb. A nil error means
+// the outcome is durable and the message may leave the mailbox; an error
+// means "try again later" (PostgreSQL or Temporal unavailable) and nothing
+// that was written is lost or doubled by the retry.
+func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, waive Waive) (Outcome, error) {
+	lim := mailparse.Limits{
+		MaxMessageBytes:    int64(p.Config.MailMaxMessageBytes),
+		MaxAttachments:     p.Config.MailMaxAttachments,
+		MaxAttachmentBytes: int64(p.Config.MaxAttachmentBytes),
+	}
+	switch waive {
+	case mailparse.ReasonTooLarge:
+		lim.MaxMessageBytes = int64(len(raw)) + 1
+	case mailparse.ReasonTooManyAttachments:
+		lim.MaxAttachments = 1 << 20
+	case mailparse.ReasonAttachmentTooLarge:
+		lim.MaxAttachmentBytes = int64(len(raw)) + 1
+	}
+	msg, err := mailparse.Parse(raw, lim, p.own())
+	if err != nil {
+		var rej *mailparse.Rejection
+		if !errors.As(err, &rej) {
+			return Outcome{}, fmt.Errorf("intake: parse: %w", err)
+		}
+		sum := sha256.Sum256(raw)
+		h := hex.EncodeToString(sum[:])
+		return p.quarantine(ctx, mb, store.NewQuarantine{Reason: rej.Reason, Detail: rej.Detail,
+			DedupeKey: "sha256:" + h, ContentHash: h, Subject: headerGuess(raw, "Subject"), From: addressGuess(headerGuess(raw, "From")),
+			MessageID: strings.Trim(headerGuess(raw, "Message-ID"), "<> ")}, raw)
+	}
+	if waive == ReasonReusedMessageID {
+		// Released by an admin: a message of its own, keyed by its bytes.
+		msg.DedupeKey = "sha256:" + msg.RawSHA256
+	}
+	p.hook("parsed")
+
+	existing, err := p.Store.MailByDedupeKey(ctx, msg.DedupeKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if waive != ReasonRateLimited && msg.Kind == mailparse.KindHuman && p.Config.MailRateLimit > 0 {
+			n, err := p.Store.RecentMailFrom(ctx, msg.From.Email, time.Now().Add(-p.Config.MailRateWindow.D()))
+			if err != nil {
+				return Outcome{}, err
+			}
+			if n >= p.Config.MailRateLimit {
+				return p.quarantine(ctx, mb, p.quarantineOf(msg, ReasonRateLimited,
+					fmt.Sprintf("%d messages from %s within %s (mail_rate_limit %d)", n, msg.From.Email, p.Config.MailRateWindow, p.Config.MailRateLimit)), raw)
+			}
+		}
+	case err != nil:
+		return Outcome{}, err
+	default:
+		if out, done := p.seenBefore(ctx, mb, msg, existing, raw); done {
+			return out, nil
+		}
+	}
+
+	m, claimed, err := p.Store.ClaimMail(ctx, store.NewMail{DedupeKey: msg.DedupeKey, ContentHash: msg.ContentHash, Direction: "in",
+		Mailbox: mb.Name, MessageID: msg.MessageID, From: msg.From.Email, Subject: msg.Subject, Kind: string(msg.Kind),
+		Size: int64(len(raw))}, raw)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if !claimed { // another processor got there between the lookup and the claim
+		if out, done := p.seenBefore(ctx, mb, msg, m, raw); done {
+			return out, nil
+		}
+	}
+	p.hook("claimed")
+	return p.act(ctx, mb, msg, m)
+}
+
+// Release processes a quarantined message again with the check that
+// stopped it (reason) waived.
+func (p *Processor) Release(ctx context.Context, mb config.Mailbox, raw []byte, reason string) (Outcome, error) {
+	return p.Process(ctx, mb, raw, Waive(reason))
+}
+
+// Quarantine reasons the intake adds to mailparse's.
+const (
+	ReasonRateLimited     = "rate_limited"
+	ReasonReusedMessageID = "reused_message_id"
+)
+
+// seenBefore decides about a message whose dedupe key is recorded: the same
+// content finished is a repeat (nothing to do); the same content still
+// processing is finished now; other content under the same Message-ID goes
+// to quarantine.
+func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte) (Outcome, bool) {
+	if m.ContentHash != msg.ContentHash {
+		out, err := p.quarantine(ctx, mb, p.quarantineOf(msg, ReasonReusedMessageID,
+			fmt.Sprintf("Message-ID <%s> was already received (mail %d) with other content", msg.MessageID, m.ID)), raw)
+		if err != nil {
+			return Outcome{}, false // the caller's claim finds the row again; the next attempt retries
+		}
+		return out, true
+	}
+	if m.Outcome == "processing" {
+		return Outcome{}, false
+	}
+	out := Outcome{Outcome: m.Outcome, MailID: m.ID, Reason: m.Reason, Again: true}
+	if m.TicketNumber != nil {
+		out.Ticket = *m.TicketNumber
+	}
+	if m.CommentID != nil {
+		out.CommentID = *m.CommentID
+	}
+	return out, true
+}
+
+func (p *Processor) quarantineOf(msg *mailparse.Message, reason, detail string) store.NewQuarantine {
+	return store.NewQuarantine{Reason: reason, Detail: detail, DedupeKey: msg.DedupeKey, ContentHash: msg.ContentHash,
+		MessageID: msg.MessageID, From: msg.From.Email, Subject: msg.Subject}
+}
+
+func (p *Processor) quarantine(ctx context.Context, mb config.Mailbox, q store.NewQuarantine, raw []byte) (Outcome, error) {
+	q.Mailbox = mb.Name
+	e, err := p.Store.Quarantine(ctx, q, raw)
+	if err != nil {
+		return Outcome{}, err
+	}
+	p.Log.Warn("mail quarantined", "mailbox", mb.Name, "quarantine", e.ID, "reason", q.Reason, "detail", q.Detail, "from", q.From)
+	return Outcome{Outcome: OutcomeQuarantined, QuarantineID: e.ID, Reason: q.Reason + ": " + q.Detail}, nil
+}
+
+func (p *Processor) own() mailparse.Own {
+	own := mailparse.Own{LoopHeader: LoopHeader}
+	for _, mb := range p.Config.Mailboxes {
+		own.Addresses = append(own.Addresses, mb.Address)
+	}
+	return own
+}
+
+// LoopHeader is carried by every message the help desk sends.
+const LoopHeader = "X-Helpdesk-Loop"
+
+// act does what the message asks for and records it.
+func (p *Processor) act(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail) (Outcome, error) {
+	finish := func(out Outcome) (Outcome, error) {
+		out.MailID = m.ID
+		var tn, cid *int64
+		if out.Ticket != 0 {
+			tn = &out.Ticket
+		}
+		if out.CommentID != 0 {
+			cid = &out.CommentID
+		}
+		if err := p.Store.FinishMail(ctx, m.ID, out.Outcome, out.Reason, tn, cid); err != nil {
+			return Outcome{}, err
+		}
+		p.hook("finished")
+		return out, nil
+	}
+	switch msg.Kind {
+	case mailparse.KindBounce:
+		return p.bounce(ctx, msg, m, finish)
+	case mailparse.KindHuman:
+	default:
+		// Auto-replies, bulk and list mail and our own mail: kept, never
+		// acted on, and never answered.
+		return finish(Outcome{Outcome: "ignored", Reason: fmt.Sprintf("%s (%s)", msg.Kind, msg.KindReason)})
+	}
+
+	user, err := p.requester(ctx, msg.From)
+	if err != nil {
+		return Outcome{}, err
+	}
+	number, how, err := p.thread(ctx, msg, user)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if number != 0 {
+		out, err := p.comment(ctx, msg, m, user, number, how)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return finish(out)
+	}
+	out, err := p.newTicket(ctx, mb, msg, m, user, nil)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return finish(out)
+}
+
+// requester finds the sender's account, creating a requester account for an
+// unknown sender.
+func (p *Processor) requester(ctx context.Context, from mailparse.Address) (identity.User, error) {
+	u, err := p.Users.UserByEmail(ctx, from.Email)
+	if err == nil || !errors.Is(err, identity.ErrNotFound) {
+		return u, err
+	}
+	name := strings.TrimSpace(from.Name)
+	if name == "" {
+		name, _, _ = strings.Cut(from.Email, "@")
+	}
+	if utf8.RuneCountInString(name) > 100 {
+		name = string([]rune(name)[:100])
+	}
+	u, err = p.Users.CreateUser(ctx, identity.NewUser{Email: from.Email, Name: name, Role: identity.RoleRequester})
+	if errors.Is(err, identity.ErrConflict) { // created meanwhile by another message
+		return p.Users.UserByEmail(ctx, from.Email)
+	}
+	if err != nil {
+		// A name the identity rules refuse must not lose the mail.
+		u, err = p.Users.CreateUser(ctx, identity.NewUser{Email: from.Email, Name: from.Email, Role: identity.RoleRequester})
+		if errors.Is(err, identity.ErrConflict) {
+			return p.Users.UserByEmail(ctx, from.Email)
+		}
+	}
+	if err == nil {
+		p.Log.Info("requester account created from mail", "user", u.ID, "email", u.Email)
+	}
+	return u, err
+}
+
+// thread finds the ticket a message answers: by the Message-IDs it
+// references (mail the help desk sent or received), then by a [#N] tag in
+// the subject, the latter only when the sender is the ticket's requester or
+// took part in it. A referenced ticket the sender has no part in is not
+// theirs to comment on: their mail opens a ticket of its own.
+func (p *Processor) thread(ctx context.Context, msg *mailparse.Message, u identity.User) (int64, string, error) {
+	refs := append(append([]string{}, msg.InReplyTo...), msg.References...)
+	if n, ok, err := p.Store.ThreadTicket(ctx, refs); err != nil {
+		return 0, "", err
+	} else if ok {
+		if ok, err := p.mayComment(ctx, n, u); err != nil || ok {
+			return n, "references", err
+		}
+	}
+	if n, ok := mailparse.SubjectTag(msg.Subject); ok {
+		if ok, err := p.mayComment(ctx, n, u); err != nil || ok {
+			return n, "subject tag", err
+		}
+	}
+	return 0, "", nil
+}
+
+func (p *Processor) mayComment(ctx context.Context, number int64, u identity.User) (bool, error) {
+	if _, err := p.Store.Ticket(ctx, number); errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if u.Role.Staff() {
+		return true, nil
+	}
+	return p.Store.IsParticipant(ctx, number, u.ID)
+}
+
+func requestID(prefix, dedupeKey string) string {
+	return prefix + "-" + ticketflow.HashID("mail:"+dedupeKey)
+}
+
+// comment adds the reply to ticket number, or opens a follow-up ticket when
+// that ticket was closed for good.
+func (p *Processor) comment(ctx context.Context, msg *mailparse.Message, m store.Mail, u identity.User, number int64, how string) (Outcome, error) {
+	t, err := p.Store.Ticket(ctx, number)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if t.ArchivedAt != nil {
+		return p.newTicket(ctx, config.Mailbox{}, msg, m, u, &t)
+	}
+	body := commentBody(msg)
+	id := requestID("cmt", msg.DedupeKey)
+	if err := p.Store.PutRequestPayload(ctx, id, number, map[string]string{"body": body}); err != nil {
+		return Outcome{}, err
+	}
+	p.hook("payload")
+	res, err := p.update(ctx, number, workflows.UpdateComment, id,
+		workflows.CommentRequest{RequestID: id, Actor: workflows.Actor{UserID: u.ID, Role: string(u.Role)}})
+	if err != nil {
+		if archived(err) {
+			return p.newTicket(ctx, config.Mailbox{}, msg, m, u, &t)
+		}
+		return Outcome{}, err
+	}
+	p.hook("commented")
+	return Outcome{Outcome: "comment", Ticket: number, CommentID: res.CommentID, Reason: "threaded by " + how}, nil
+}
+
+func (p *Processor) update(ctx context.Context, number int64, name, id string, arg any) (workflows.ChangeResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.Config.UpdateTimeout.D())
+	defer cancel()
+	return ticketflow.Update(ctx, p.Temporal, number, name, id, arg)
+}
+
+// archived reports whether an Update failed because the ticket was closed
+// for good (its reopen window ended).
+func archived(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == workflows.ErrConflict {
+		var d string
+		return appErr.HasDetails() && appErr.Details(&d) == nil && d == "archived"
+	}
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf) || strings.Contains(err.Error(), "workflow execution already completed")
+}
+
+// newTicket opens a ticket from msg; with old set, a follow-up linked to it.
+func (p *Processor) newTicket(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, u identity.User, old *ticket.Ticket) (Outcome, error) {
+	subject := strings.TrimSpace(msg.Subject)
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	if utf8.RuneCountInString(subject) > ticket.MaxSubjectRunes {
+		subject = string([]rune(subject)[:ticket.MaxSubjectRunes])
+	}
+	body := msg.Text
+	if old != nil {
+		body = commentBody(msg)
+	}
+	if len(body) > ticket.MaxDescriptionBytes {
+		body = truncateUTF8(body, ticket.MaxDescriptionBytes)
+	}
+	uid := u.ID
+	draft := ticket.Draft{Subject: subject, Description: body, Priority: ticket.Priority(p.Config.DefaultPriority),
+		RequesterID: &uid, CategoryID: mb.CategoryID, Channel: ticket.ChannelEmail, Actor: fmt.Sprintf("user:%d", uid)}
+	outcome, reason := "ticket", "new message"
+	if old != nil {
+		draft.LinkedTicket = &old.Number
+		draft.TeamID = old.TeamID
+		draft.CategoryID = old.CategoryID
+		outcome, reason = "followup", fmt.Sprintf("ticket #%d was closed for good", old.Number)
+	}
+	key := "mail:" + msg.DedupeKey
+	canonical := []byte(fmt.Sprintf("%s\x00%s", msg.ContentHash, outcome))
+	hash := sha256.Sum256(canonical)
+	res, err := p.Store.ReserveTicketNumber(ctx, key, hash[:], draft, p.Config.IdempotencyTTL.D())
+	if err != nil {
+		return Outcome{}, err
+	}
+	p.hook("reserved")
+	if _, err := p.Store.Ticket(ctx, res.Number); errors.Is(err, store.ErrNotFound) {
+		sctx, cancel := context.WithTimeout(ctx, p.Config.UpdateTimeout.D())
+		err = ticketflow.Start(sctx, p.Temporal, p.Config.TaskQueue, &p.policy, res.Number, key, draft)
+		cancel()
+		if err != nil {
+			return Outcome{}, fmt.Errorf("intake: create ticket %d: %w", res.Number, err)
+		}
+	} else if err != nil {
+		return Outcome{}, err
+	}
+	p.hook("created")
+	return Outcome{Outcome: outcome, Ticket: res.Number, Reason: reason}, nil
+}
+
+// bounce notes a delivery failure on the ticket whose mail bounced.
+func (p *Processor) bounce(ctx context.Context, msg *mailparse.Message, m store.Mail, finish func(Outcome) (Outcome, error)) (Outcome, error) {
+	d := msg.Bounce
+	var number int64
+	if d != nil && d.OriginalMessageID != "" {
+		n, ok, err := p.Store.ThreadTicket(ctx, []string{d.OriginalMessageID})
+		if err != nil {
+			return Outcome{}, err
+		}
+		if ok {
+			number = n
+		}
+	}
+	if number == 0 {
+		return finish(Outcome{Outcome: "ignored", Reason: "delivery failure for a message the help desk did not send"})
+	}
+	var b strings.Builder
+	b.WriteString("Delivery failure")
+	if d != nil {
+		if len(d.Recipients) > 0 {
+			fmt.Fprintf(&b, " to %s", strings.Join(d.Recipients, ", "))
+		}
+		if d.Status != "" {
+			fmt.Fprintf(&b, " (status %s)", d.Status)
+		}
+		if d.Diagnostic != "" {
+			fmt.Fprintf(&b, ": %s", d.Diagnostic)
+		}
+	}
+	id := requestID("bounce", msg.DedupeKey)
+	if err := p.Store.PutRequestPayload(ctx, id, number, map[string]string{"body": truncateUTF8(b.String(), maxCommentBytes)}); err != nil {
+		return Outcome{}, err
+	}
+	res, err := p.update(ctx, number, workflows.UpdateComment, id,
+		workflows.CommentRequest{RequestID: id, Actor: workflows.Actor{Role: "system"}, Internal: true})
+	if err != nil {
+		if archived(err) {
+			return finish(Outcome{Outcome: "bounce", Ticket: number, Reason: "ticket closed for good; failure kept with the mail only"})
+		}
+		return Outcome{}, err
+	}
+	return finish(Outcome{Outcome: "bounce", Ticket: number, CommentID: res.CommentID, Reason: b.String()})
+}
+
+// commentBody is the reply text without quoted history, never empty.
+func commentBody(msg *mailparse.Message) string {
+	body := strings.TrimSpace(msg.Reply)
+	if body == "" {
+		body = strings.TrimSpace(msg.Text)
+	}
+	if body == "" {
+		body = "(no text; see the original message)"
+	}
+	return truncateUTF8(body, maxCommentBytes)
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// addressGuess is the address in a From header mailparse refused.
+func addressGuess(v string) string {
+	if a, err := mail.ParseAddress(v); err == nil {
+		return strings.ToLower(a.Address)
+	}
+	return v
+}
+
+// headerGuess reads a header from a message mailparse refused, for the
+// quarantine list (best effort, bounded).
+func headerGuess(raw []byte, name string) string {
+	head := raw
+	if len(head) > 64<<10 {
+		head = head[:64<<10]
+	}
+	for _, line := range strings.Split(string(head), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.ToValidUTF8(strings.TrimSpace(v), "")
+		}
+	}
+	return ""
+}

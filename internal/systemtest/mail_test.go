@@ -1,0 +1,330 @@
+package systemtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/helpdesk/helpdesk/intake"
+	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/store"
+)
+
+// mailRig is a real Dovecot with the help desk inbox, and an intake poller
+// on it running against the shared system.
+type mailRig struct {
+	dovecot *localsvc.Dovecot
+	mailbox config.Mailbox
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func startMailRig(t *testing.T, mutate func(*config.Config)) *mailRig {
+	t.Helper()
+	ctx := context.Background()
+	imapPort, err := localsvc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := localsvc.StartDovecot(ctx, localsvc.DovecotOptions{DataDir: filepath.Join(t.TempDir(), "dovecot"), IMAPPort: imapPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dc.Stop() })
+	mb := config.Mailbox{Name: "support-" + fmt.Sprint(time.Now().UnixNano()), Address: "support@helpdesk.local",
+		Host: "127.0.0.1", Port: dc.IMAPPort(), Security: "none", User: "support@helpdesk.local", Password: dc.Password(),
+		Folder: "INBOX", Processed: "move", ProcessedFolder: "Processed", PollInterval: config.Duration(30 * time.Second)}
+	cfg := env.cfg
+	cfg.Mailboxes = []config.Mailbox{mb}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	proc := intake.NewProcessor(env.store, env.ident, env.temporal, cfg, slog.Default())
+	p := &intake.Poller{Mailbox: mb, Processor: proc, Store: env.store, Concurrency: 8}
+	rctx, cancel := context.WithCancel(ctx)
+	r := &mailRig{dovecot: dc, mailbox: mb, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		_ = p.Run(rctx)
+	}()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *mailRig) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// deliver hands raw to Dovecot for the help desk inbox, as the SMTP server
+// of a real installation would.
+func (r *mailRig) deliver(t *testing.T, raw string) {
+	t.Helper()
+	if err := r.dovecot.Deliver(context.Background(), "someone@example.org", []string{r.mailbox.Address}, []byte(raw)); err != nil {
+		t.Fatalf("deliver: %v", err)
+	}
+}
+
+// mailOutcome waits until the message with Message-ID id is done.
+func mailOutcome(t *testing.T, id string) store.Mail {
+	t.Helper()
+	var m store.Mail
+	eventually(t, 30*time.Second, "message <"+id+"> processed", func() error {
+		var err error
+		m, err = env.store.MailByDedupeKey(context.Background(), "mid:"+strings.ToLower(id))
+		if err != nil {
+			return err
+		}
+		if m.Outcome == "processing" {
+			return fmt.Errorf("still processing")
+		}
+		return nil
+	})
+	return m
+}
+
+// folderCount logs into the help desk mailbox and counts a folder's messages.
+func (r *mailRig) folderCount(t *testing.T, folder string) uint32 {
+	t.Helper()
+	c, err := imapclient.DialInsecure(r.dovecot.IMAPAddr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(r.mailbox.User, r.mailbox.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		t.Fatalf("status %s: %v", folder, err)
+	}
+	return *st.NumMessages
+}
+
+type mailHeaders map[string]string
+
+// message builds a plain-text message with CRLF line ends.
+func message(h mailHeaders, body string) string {
+	var b strings.Builder
+	for _, k := range []string{"From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "Auto-Submitted",
+		"X-Auto-Response-Suppress", "Precedence", "List-Id", "Content-Type"} {
+		if v, ok := h[k]; ok {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	if _, ok := h["Content-Type"]; !ok {
+		b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n")
+	}
+	if _, ok := h["Date"]; !ok {
+		b.WriteString("Date: " + time.Now().Format(time.RFC1123Z) + "\r\n")
+	}
+	b.WriteString("\r\n")
+	b.WriteString(strings.ReplaceAll(body, "\n", "\r\n"))
+	return b.String()
+}
+
+func ticketComments(t *testing.T, number int64) []string {
+	t.Helper()
+	rows, err := env.store.Pool().Query(context.Background(), `SELECT body FROM comments WHERE ticket_number = $1 ORDER BY seq`, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// TestMailBecomesTicketsAndComments walks the email channel's promises
+// against a real Dovecot: a new message opens a ticket for a new requester
+// account, a reply threads onto it without its quoted history, an
+// out-of-office reply creates nothing, a subject tag from a stranger does
+// not thread, a reused Message-ID with other content and an oversized
+// message go to quarantine (listed, downloadable, releasable), and the inbox
+// is left empty with everything in Processed.
+func TestMailBecomesTicketsAndComments(t *testing.T) {
+	r := startMailRig(t, func(c *config.Config) { c.MailMaxMessageBytes = 1 << 20 })
+	stamp := time.Now().UnixNano()
+	sender := fmt.Sprintf("dana.%d@customer.example", stamp)
+	first := fmt.Sprintf("first.%d@customer.example", stamp)
+
+	r.deliver(t, message(mailHeaders{"From": "Dana Ríos <" + sender + ">", "To": "support@helpdesk.local",
+		"Subject": "VPN drops every 10 minutes", "Message-ID": "<" + first + ">"},
+		"Hello,\n\nsince Monday my VPN disconnects every ten minutes.\n\nDana\n"))
+	m := mailOutcome(t, first)
+	if m.Outcome != "ticket" || m.TicketNumber == nil {
+		t.Fatalf("new message: outcome %q ticket %v (%s), want a ticket", m.Outcome, m.TicketNumber, m.Reason)
+	}
+	number := *m.TicketNumber
+	tk, err := env.store.Ticket(context.Background(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Subject != "VPN drops every 10 minutes" || tk.Channel != "email" || !strings.Contains(tk.Description, "disconnects every ten minutes") {
+		t.Errorf("ticket from mail: subject %q channel %q description %q", tk.Subject, tk.Channel, tk.Description)
+	}
+	u, err := env.ident.UserByEmail(context.Background(), sender)
+	if err != nil {
+		t.Fatalf("no requester account for %s: %v", sender, err)
+	}
+	if u.Role != "requester" || u.Name != "Dana Ríos" || tk.RequesterID == nil || *tk.RequesterID != u.ID {
+		t.Errorf("requester account %+v; ticket requester %v", u, tk.RequesterID)
+	}
+
+	// The reply threads by In-Reply-To and loses its quoted history.
+	reply := fmt.Sprintf("reply.%d@customer.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": sender, "To": "support@helpdesk.local", "Subject": "Re: VPN drops every 10 minutes",
+		"Message-ID": "<" + reply + ">", "In-Reply-To": "<" + first + ">", "References": "<" + first + ">"},
+		"It happened again at 10:32, on the office wifi too.\n\nOn Mon, 30 Nov 2026 at 09:00, Dana <"+sender+"> wrote:\n> Hello,\n> since Monday my VPN disconnects every ten minutes.\n"))
+	m = mailOutcome(t, reply)
+	if m.Outcome != "comment" || m.TicketNumber == nil || *m.TicketNumber != number {
+		t.Fatalf("reply: outcome %q ticket %v (%s), want a comment on #%d", m.Outcome, m.TicketNumber, m.Reason, number)
+	}
+	comments := ticketComments(t, number)
+	if len(comments) != 1 || comments[0] != "It happened again at 10:32, on the office wifi too." {
+		t.Errorf("comments %q, want just the reply text", comments)
+	}
+
+	// An out-of-office reply to the same thread creates nothing.
+	ooo := fmt.Sprintf("ooo.%d@customer.example", stamp)
+	before := ticketCount(t)
+	r.deliver(t, message(mailHeaders{"From": sender, "To": "support@helpdesk.local", "Subject": "Automatic reply: VPN drops every 10 minutes",
+		"Message-ID": "<" + ooo + ">", "In-Reply-To": "<" + first + ">", "Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+		"I am out of the office until Monday.\n"))
+	m = mailOutcome(t, ooo)
+	if m.Outcome != "ignored" || m.Kind != "auto_reply" {
+		t.Errorf("out-of-office: outcome %q kind %q, want ignored auto_reply", m.Outcome, m.Kind)
+	}
+	if n := ticketCount(t); n != before {
+		t.Errorf("out-of-office created %d tickets", n-before)
+	}
+	if c := ticketComments(t, number); len(c) != 1 {
+		t.Errorf("out-of-office added a comment: %q", c)
+	}
+
+	// A [#N] tag threads only for the requester or a participant.
+	tagged := fmt.Sprintf("tag.%d@customer.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": sender, "To": "support@helpdesk.local", "Subject": fmt.Sprintf("Any news? [#%d]", number),
+		"Message-ID": "<" + tagged + ">"}, "Is there any update?\n"))
+	if m = mailOutcome(t, tagged); m.Outcome != "comment" || *m.TicketNumber != number {
+		t.Errorf("tagged mail from the requester: outcome %q ticket %v, want a comment on #%d", m.Outcome, m.TicketNumber, number)
+	}
+	stranger := fmt.Sprintf("stranger.%d@elsewhere.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": "mallory." + fmt.Sprint(stamp) + "@elsewhere.example", "To": "support@helpdesk.local",
+		"Subject": fmt.Sprintf("Re: [#%d]", number), "Message-ID": "<" + stranger + ">"}, "Let me in on this one.\n"))
+	if m = mailOutcome(t, stranger); m.Outcome != "ticket" || m.TicketNumber == nil || *m.TicketNumber == number {
+		t.Errorf("tagged mail from a stranger: outcome %q ticket %v, want a new ticket", m.Outcome, m.TicketNumber)
+	}
+
+	// The same Message-ID with other content goes to quarantine; the same
+	// message again changes nothing.
+	r.deliver(t, message(mailHeaders{"From": sender, "To": "support@helpdesk.local", "Subject": "Something else entirely",
+		"Message-ID": "<" + first + ">"}, "Different words under a Message-ID already used.\n"))
+	var reused store.Quarantined
+	eventually(t, 30*time.Second, "reused Message-ID quarantined", func() error {
+		items, err := env.store.ListQuarantine(context.Background(), 50, 0, false)
+		if err != nil {
+			return err
+		}
+		for _, q := range items {
+			if q.Reason == intake.ReasonReusedMessageID && q.MessageID == first {
+				reused = q
+				return nil
+			}
+		}
+		return fmt.Errorf("not in quarantine")
+	})
+
+	// An oversized message (limit 1 MiB here) is quarantined with its reason,
+	// listed and downloadable through the admin API, and releasable.
+	big := fmt.Sprintf("big.%d@customer.example", stamp)
+	bigRaw := message(mailHeaders{"From": sender, "To": "support@helpdesk.local", "Subject": "Logs attached", "Message-ID": "<" + big + ">"},
+		"Here are the logs:\n"+strings.Repeat("2026-12-04T10:32:00Z vpn: keepalive timeout, reconnecting\n", 40000))
+	r.deliver(t, bigRaw)
+	var q struct {
+		ID     int64  `json:"id"`
+		Reason string `json:"reason"`
+		Detail string `json:"detail"`
+		From   string `json:"from"`
+		Size   int64  `json:"size_bytes"`
+	}
+	eventually(t, 30*time.Second, "oversized mail in GET /api/v1/quarantine", func() error {
+		res := call(t, env.baseURL, http.MethodGet, "/api/v1/quarantine", nil)
+		if res.status != http.StatusOK {
+			return fmt.Errorf("status %d: %s", res.status, res.body)
+		}
+		var list struct {
+			Items []quarantineItem `json:"items"`
+		}
+		res.decode(t, &list)
+		for _, it := range list.Items {
+			if it.MessageID == big {
+				q.ID, q.Reason, q.Detail, q.From, q.Size = it.ID, it.Reason, it.Detail, it.From, it.Size
+				return nil
+			}
+		}
+		return fmt.Errorf("not listed")
+	})
+	if q.Reason != "too_large" || q.From != sender || q.Size < 1<<20 {
+		t.Errorf("quarantine entry %+v, want too_large from %s", q, sender)
+	}
+	res := call(t, env.baseURL, http.MethodGet, fmt.Sprintf("/api/v1/quarantine/%d/raw", q.ID), nil)
+	if res.status != http.StatusOK || !bytes.Contains(res.body, []byte("Message-ID: <"+big+">")) || res.header.Get("Content-Type") != "message/rfc822" {
+		t.Errorf("raw download: status %d, type %q, %d bytes", res.status, res.header.Get("Content-Type"), len(res.body))
+	}
+	res = call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/quarantine/%d/release", q.ID), nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("release: status %d: %s", res.status, res.body)
+	}
+	m = mailOutcome(t, big)
+	if m.Outcome != "comment" && m.Outcome != "ticket" {
+		t.Errorf("released message: outcome %q (%s)", m.Outcome, m.Reason)
+	}
+	again := call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/quarantine/%d/release", q.ID), nil)
+	if again.status != http.StatusOK || !bytes.Contains(again.body, []byte(`"already_released":true`)) {
+		t.Errorf("second release: status %d: %s", again.status, again.body)
+	}
+	if reused.ID == 0 {
+		t.Error("reused Message-ID not quarantined")
+	}
+
+	// Every message left the inbox for Processed, and only after it was durable.
+	eventually(t, 30*time.Second, "inbox emptied into Processed", func() error {
+		if n := r.folderCount(t, "INBOX"); n != 0 {
+			return fmt.Errorf("%d messages still in INBOX", n)
+		}
+		if n := r.folderCount(t, "Processed"); n != 7 {
+			return fmt.Errorf("%d messages in Processed, want 7", n)
+		}
+		return nil
+	})
+	// The mail of the ticket, with the original bytes, for agents.
+	res = call(t, env.baseURL, http.MethodGet, fmt.Sprintf("/api/v1/tickets/%d/mail", number), nil)
+	if res.status != http.StatusOK || !bytes.Contains(res.body, []byte(first)) || !bytes.Contains(res.body, []byte(reply)) {
+		t.Errorf("GET /tickets/%d/mail: %d %s", number, res.status, res.body)
+	}
+}
+
+type quarantineItem struct {
+	ID        int64  `json:"id"`
+	Reason    string `json:"reason"`
+	Detail    string `json:"detail"`
+	From      string `json:"from"`
+	MessageID string `json:"message_id"`
+	Size      int64  `json:"size_bytes"`
+}
