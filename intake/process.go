@@ -142,7 +142,7 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 
 	m, claimed, err := p.Store.ClaimMail(ctx, store.NewMail{DedupeKey: msg.DedupeKey, ContentHash: msg.ContentHash, Direction: "in",
 		Mailbox: mb.Name, MessageID: msg.MessageID, From: msg.From.Email, Subject: msg.Subject, Kind: string(msg.Kind),
-		Size: int64(len(raw))}, raw)
+		Size: int64(len(raw)), SuppressAutoReply: msg.SuppressAutoReply}, raw)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -172,6 +172,11 @@ const (
 // processing is finished now; other content under the same Message-ID goes
 // to quarantine.
 func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte) (Outcome, bool) {
+	if m.Direction == "out" {
+		// A copy of mail the help desk sent (a Cc or forward to our inbox):
+		// ours, recorded when it went out; never acted on.
+		return Outcome{Outcome: "ignored", MailID: m.ID, Reason: "our own message came back", Again: true}, true
+	}
 	if m.ContentHash != msg.ContentHash {
 		out, err := p.quarantine(ctx, mb, p.quarantineOf(msg, ReasonReusedMessageID,
 			fmt.Sprintf("Message-ID <%s> was already received (mail %d) with other content", msg.MessageID, m.ID)), raw)

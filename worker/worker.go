@@ -4,9 +4,12 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -33,6 +36,9 @@ type Deps struct {
 	Audit            *audit.Log
 	AuditExportDir   string
 	AuditLogInterval time.Duration
+	// Mailer, when set, mails outbox notifications (OutboxMailLoop starts
+	// one OutboxEmail workflow per notification).
+	Mailer *activities.Mailer
 }
 
 // New builds a worker with every workflow and activity registered.
@@ -40,6 +46,10 @@ func New(d Deps) sdkworker.Worker {
 	w := sdkworker.New(d.Client, d.TaskQueue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.TicketWorkflow, workflow.RegisterOptions{Name: workflows.TicketWorkflowName})
 	w.RegisterActivity(&activities.Tickets{Store: d.Store, Index: d.Index, DefaultAgentCapacity: d.DefaultAgentCapacity})
+	if d.Mailer != nil {
+		w.RegisterWorkflowWithOptions(workflows.OutboxEmailWorkflow, workflow.RegisterOptions{Name: workflows.OutboxEmailWorkflowName})
+		w.RegisterActivity(d.Mailer)
+	}
 	if d.Audit != nil {
 		w.RegisterWorkflowWithOptions(workflows.AuditExportWorkflow, workflow.RegisterOptions{Name: workflows.AuditExportWorkflowName})
 		w.RegisterActivity(&activities.Audit{Log: d.Audit, Dir: d.AuditExportDir})
@@ -71,6 +81,50 @@ func PurgeLoop(ctx context.Context, d Deps, every time.Duration) {
 			} else if n > 0 {
 				d.Logger.Info("purged idempotency keys", "count", n)
 			}
+		}
+	}
+}
+
+// OutboxMailLoop starts an OutboxEmail workflow for every notification not
+// yet mailed, every tick, until ctx ends. Every worker process may run it:
+// the workflow ID per notification makes the second start a no-op. Rows
+// whose workflow is already running are asked about again after a minute
+// (in case a start was lost). after skips older rows (tests).
+func OutboxMailLoop(ctx context.Context, d Deps, every time.Duration, after int64) {
+	started := map[int64]time.Time{}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ids, err := d.Store.PendingOutboxEmail(ctx, after, 500)
+		if err != nil && ctx.Err() == nil {
+			d.Logger.Warn("outbox mail: list pending", "err", err)
+		}
+		now := time.Now()
+		for _, id := range ids {
+			if at, ok := started[id]; ok && now.Sub(at) < time.Minute {
+				continue
+			}
+			_, err := d.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID:                    workflows.OutboxEmailWorkflowID(id),
+				TaskQueue:             d.TaskQueue,
+				WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			}, workflows.OutboxEmailWorkflowName, id)
+			var already *serviceerror.WorkflowExecutionAlreadyStarted
+			if err != nil && !errors.As(err, &already) && ctx.Err() == nil {
+				d.Logger.Warn("outbox mail: start", "outbox", id, "err", err)
+				continue
+			}
+			started[id] = now
+		}
+		for id, at := range started {
+			if now.Sub(at) > 10*time.Minute {
+				delete(started, id)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -102,6 +102,15 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 		return fmt.Errorf("dev: seed demo users: %w", err)
 	}
 
+	mailInfo := "off (dev_mail false)"
+	if cfg.DevMail {
+		info, stop, err := startDevMail(ctx, &cfg, dataDir)
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		stops = append(stops, stop)
+		mailInfo = info
+	}
 	d := workerDeps(cfg, b)
 	w := worker.New(d)
 	if err := w.Start(); err != nil {
@@ -112,16 +121,8 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 		return fmt.Errorf("dev: %w", err)
 	}
 	go worker.PurgeLoop(ctx, d, time.Hour)
+	go worker.OutboxMailLoop(ctx, d, time.Second, 0)
 
-	mailInfo := "off (dev_mail false)"
-	if cfg.DevMail {
-		info, stop, err := startDevMail(ctx, &cfg, dataDir)
-		if err != nil {
-			return fmt.Errorf("dev: %w", err)
-		}
-		stops = append(stops, stop)
-		mailInfo = info
-	}
 	if len(cfg.Mailboxes) > 0 {
 		ictx, cancel := context.WithCancel(ctx)
 		wait := startIntake(ictx, cfg, b)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 	"io"
 	"net/http"
@@ -176,6 +178,8 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	if mailed != id+1 {
 		t.Errorf("the mailed ticket is #%d, want #%d", mailed, id+1)
 	}
+	// ... and its acknowledgement reaches the sender's dev mailbox.
+	waitForMail(t, fmt.Sprintf("127.0.0.1:%d", ports[5]), "rae@customer.example", fmt.Sprintf("[#%d]", mailed))
 	// The demo users are seeded: the requester signs in with the demo password.
 	login, err := hc.Post("http://"+httpAddr+"/api/v1/auth/login", "application/json",
 		strings.NewReader(`{"email":"requester@example.com","password":"helpdesk"}`))
@@ -283,4 +287,36 @@ func sendDevMail(t *testing.T, smtpAddr string, hc *http.Client, httpAddr, token
 	}
 	t.Fatalf("no ticket %q within 60 s of sending the mail", subject)
 	return 0
+}
+
+// waitForMail waits until address's dev mailbox holds a message whose
+// subject contains want.
+func waitForMail(t *testing.T, imapAddr, address, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := imapclient.DialInsecure(imapAddr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login(address, "helpdesk").Wait(); err != nil {
+			c.Close()
+			t.Fatal(err)
+		}
+		sel, err := c.Select("INBOX", nil).Wait()
+		if err == nil && sel.NumMessages > 0 {
+			var set imap.SeqSet
+			set.AddRange(1, sel.NumMessages)
+			msgs, _ := c.Fetch(set, &imap.FetchOptions{Envelope: true}).Collect()
+			for _, m := range msgs {
+				if m.Envelope != nil && strings.Contains(m.Envelope.Subject, want) {
+					c.Close()
+					return
+				}
+			}
+		}
+		c.Close()
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("no mail %q for %s within 60 s", want, address)
 }

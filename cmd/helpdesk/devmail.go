@@ -40,6 +40,9 @@ func startDevMail(ctx context.Context, cfg *config.Config, dataDir string) (info
 			Security: "none", User: devInbox, Password: dc.Password(), Folder: "INBOX", Processed: "move",
 			ProcessedFolder: "Processed", PollInterval: config.Duration(30 * time.Second)}}
 	}
+	if cfg.SMTPHost == "" { // notifications go to the recipients' dev mailboxes
+		cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPSecurity = "127.0.0.1", cfg.DevSMTPPort, "none"
+	}
 	stop = func() {
 		if err := srv.Close(); err != nil {
 			slog.Warn("stop SMTP listener", "err", err)

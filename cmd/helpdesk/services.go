@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/helpdesk/helpdesk/activities"
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
+	"github.com/helpdesk/helpdesk/internal/mailout"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -176,7 +179,16 @@ func workerDeps(cfg config.Config, b *backends) worker.Deps {
 	}
 	return worker.Deps{Client: b.temporal, TaskQueue: cfg.TaskQueue, Store: b.store, Index: b.index,
 		Audit: b.audit, AuditExportDir: dir, AuditLogInterval: cfg.AuditLogInterval.D(),
-		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default(), DefaultAgentCapacity: cfg.DefaultAgentCapacity}
+		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default(), DefaultAgentCapacity: cfg.DefaultAgentCapacity,
+		Mailer: newMailer(cfg, b)}
+}
+
+// newMailer delivers notifications through smtp_host from mail_from (the
+// configuration validated both).
+func newMailer(cfg config.Config, b *backends) *activities.Mailer {
+	from, _ := mail.ParseAddress(cfg.MailFrom)
+	return &activities.Mailer{Store: b.store, Users: b.ident, From: *from, Enabled: cfg.EnableEmailNotifications,
+		SMTP: mailout.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Security: cfg.SMTPSecurity, User: cfg.SMTPUser, Password: cfg.SMTPPassword}}
 }
 
 // listen opens the API's port, so a port in use fails before anything
@@ -237,6 +249,7 @@ func runWorker(ctx context.Context, cfg config.Config, _ []string) error {
 	}
 	defer w.Stop()
 	slog.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	go worker.OutboxMailLoop(ctx, d, time.Second, 0)
 	worker.PurgeLoop(ctx, d, time.Hour)
 	return nil
 }

@@ -101,6 +101,15 @@ type Config struct {
 	// mail_rate_window go to quarantine (0: no limit).
 	MailRateLimit  int      `yaml:"mail_rate_limit"`
 	MailRateWindow Duration `yaml:"mail_rate_window"`
+	// Outbound mail: notifications go out through this SMTP server, from
+	// mail_from (also the Reply-To). Off while smtp_host is empty (dev
+	// points it at its own SMTP listener).
+	SMTPHost     string `yaml:"smtp_host"`
+	SMTPPort     int    `yaml:"smtp_port"`
+	SMTPSecurity string `yaml:"smtp_security"`
+	SMTPUser     string `yaml:"smtp_user"`
+	SMTPPassword string `yaml:"smtp_password"`
+	MailFrom     string `yaml:"mail_from"`
 
 	// Limits and deadlines.
 	MaxBodyBytes   int      `yaml:"max_body_bytes"`
@@ -149,6 +158,9 @@ func Default() Config {
 		MailConcurrency:     8,
 		MailRateLimit:       20,
 		MailRateWindow:      Duration(10 * time.Minute),
+		SMTPPort:            587,
+		SMTPSecurity:        "starttls",
+		MailFrom:            "Help Desk <support@helpdesk.local>",
 
 		MaxBodyBytes:   1 << 20,
 		UpdateTimeout:  Duration(10 * time.Second),
@@ -334,7 +346,7 @@ func envOptions() []envOption {
 			c.OIDCRoleMapping = m
 			return nil
 		}},
-	}, mailEnvOptions(integer, duration, boolean)...), []envOption{
+	}, mailEnvOptions(integer, duration, boolean, str)...), []envOption{
 		integer("max_body_bytes", func(c *Config) *int { return &c.MaxBodyBytes }),
 		duration("update_timeout", func(c *Config) *Duration { return &c.UpdateTimeout }),
 		duration("idempotency_ttl", func(c *Config) *Duration { return &c.IdempotencyTTL }),

@@ -122,6 +122,26 @@ func (c Config) validateMail() error {
 			return bad("poll_interval", fmt.Sprintf("must be at least 1s, got %s", m.PollInterval))
 		}
 	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address == "" {
+		return &OptionError{Option: "mail_from", Reason: fmt.Sprintf("must be an address such as \"Help Desk <support@example.com>\", got %q", c.MailFrom)}
+	}
+	if c.SMTPHost != "" {
+		switch c.SMTPSecurity {
+		case "tls", "starttls":
+		case "none":
+			if !isLoopbackHost(c.SMTPHost) {
+				return &OptionError{Option: "smtp_security", Reason: "\"none\" (plaintext) is only allowed to a loopback host; use tls or starttls"}
+			}
+		default:
+			return &OptionError{Option: "smtp_security", Reason: fmt.Sprintf("must be tls, starttls or none, got %q", c.SMTPSecurity)}
+		}
+		if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+			return &OptionError{Option: "smtp_port", Reason: fmt.Sprintf("must be 1-65535, got %d", c.SMTPPort)}
+		}
+		if (c.SMTPUser == "") != (c.SMTPPassword == "") {
+			return &OptionError{Option: "smtp_user", Reason: "smtp_user and smtp_password go together"}
+		}
+	}
 	checks := []struct {
 		opt string
 		ok  bool
@@ -146,8 +166,14 @@ func isLoopbackHost(h string) bool {
 }
 
 func mailEnvOptions(integer func(string, func(*Config) *int) envOption, duration func(string, func(*Config) *Duration) envOption,
-	boolean func(string, func(*Config) *bool) envOption) []envOption {
+	boolean func(string, func(*Config) *bool) envOption, str func(string, func(*Config) *string) envOption) []envOption {
 	return []envOption{
+		str("smtp_host", func(c *Config) *string { return &c.SMTPHost }),
+		integer("smtp_port", func(c *Config) *int { return &c.SMTPPort }),
+		str("smtp_security", func(c *Config) *string { return &c.SMTPSecurity }),
+		str("smtp_user", func(c *Config) *string { return &c.SMTPUser }),
+		str("smtp_password", func(c *Config) *string { return &c.SMTPPassword }),
+		str("mail_from", func(c *Config) *string { return &c.MailFrom }),
 		boolean("dev_mail", func(c *Config) *bool { return &c.DevMail }),
 		integer("dev_imap_port", func(c *Config) *int { return &c.DevIMAPPort }),
 		integer("dev_smtp_port", func(c *Config) *int { return &c.DevSMTPPort }),

@@ -113,15 +113,20 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryItem, err
 
 // CommentByID returns one comment of a ticket.
 func (s *Store) CommentByID(ctx context.Context, number, id int64) (Comment, error) {
+	return s.comment(ctx, fmt.Sprint(id), `id = $2 AND ticket_number = $1`, number, id)
+}
+
+// comment reads one comment of ticket number; what names it in errors.
+func (s *Store) comment(ctx context.Context, what, where string, number, arg int64) (Comment, error) {
 	var c Comment
 	err := s.pool.QueryRow(ctx, `SELECT id, ticket_number, seq, author_id, body, internal, created_at
-		FROM comments WHERE id = $1 AND ticket_number = $2`, id, number).
+		FROM comments WHERE `+where, number, arg).
 		Scan(&c.ID, &c.TicketNumber, &c.Seq, &c.AuthorID, &c.Body, &c.Internal, &c.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Comment{}, fmt.Errorf("store: comment %d of ticket %d: %w", id, number, ErrNotFound)
+		return Comment{}, fmt.Errorf("store: comment %s of ticket %d: %w", what, number, ErrNotFound)
 	}
 	if err != nil {
-		return Comment{}, fmt.Errorf("store: comment %d of ticket %d: %w", id, number, err)
+		return Comment{}, fmt.Errorf("store: comment %s of ticket %d: %w", what, number, err)
 	}
 	return c, nil
 }

@@ -23,6 +23,8 @@ type NewMail struct {
 	Size        int64
 	// TicketNumber is known up front for outbound mail.
 	TicketNumber *int64
+	// SuppressAutoReply: the sender asked not to be answered automatically.
+	SuppressAutoReply bool
 }
 
 // Mail is a mail_messages row.
@@ -65,11 +67,11 @@ func (s *Store) ClaimMail(ctx context.Context, m NewMail, raw []byte) (Mail, boo
 	claimed := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, `INSERT INTO mail_messages
-			(dedupe_key, content_hash, direction, mailbox, message_id, from_address, subject, kind, size_bytes, ticket_number)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			(dedupe_key, content_hash, direction, mailbox, message_id, from_address, subject, kind, size_bytes, ticket_number, suppress_auto_reply)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (dedupe_key) DO NOTHING
 			RETURNING `+mailColumns,
-			m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, truncate(m.Subject, 998), m.Kind, m.Size, m.TicketNumber)
+			m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, truncate(m.Subject, 998), m.Kind, m.Size, m.TicketNumber, m.SuppressAutoReply)
 		var err error
 		out, err = scanMail(row)
 		if errors.Is(err, pgx.ErrNoRows) {

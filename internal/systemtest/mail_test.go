@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/mail"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +17,15 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/helpdesk/helpdesk/activities"
 	"github.com/helpdesk/helpdesk/intake"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/devmail"
 	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/mailout"
+	"github.com/helpdesk/helpdesk/internal/mailparse"
 	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/worker"
 )
 
 // mailRig is a real Dovecot with the help desk inbox, and an intake poller
@@ -27,6 +35,89 @@ type mailRig struct {
 	mailbox config.Mailbox
 	cancel  context.CancelFunc
 	done    chan struct{}
+}
+
+// startMailer mails the outbox notifications written from now on, through
+// an SMTP listener delivering into the rig's Dovecot (each recipient's own
+// mailbox), from a worker on a task queue of its own.
+func (r *mailRig) startMailer(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := devmail.Start(ctx, devmail.Options{Addr: "127.0.0.1:0", Deliver: r.dovecot.Deliver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	p, _ := strconv.Atoi(port)
+	var after int64
+	if err := env.store.Pool().QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM outbox`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	queue := fmt.Sprintf("mailer-%d", time.Now().UnixNano())
+	d := worker.Deps{Client: env.temporal, TaskQueue: queue, Store: env.store, Index: env.index, Logger: slog.Default(),
+		Mailer: &activities.Mailer{Store: env.store, Users: env.ident, Enabled: true,
+			From: mail.Address{Name: "Help Desk", Address: r.mailbox.Address},
+			SMTP: mailout.SMTP{Host: host, Port: p, Security: "none"}}}
+	w := worker.New(d)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); worker.OutboxMailLoop(lctx, d, 200*time.Millisecond, after) }()
+	t.Cleanup(func() { cancel(); <-done; w.Stop() })
+}
+
+// inbox returns the parsed messages in address's INBOX, oldest first.
+func (r *mailRig) inbox(t *testing.T, address string) []*mailparse.Message {
+	t.Helper()
+	c, err := imapclient.DialInsecure(r.dovecot.IMAPAddr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(address, r.dovecot.Password()).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	var set imap.SeqSet
+	set.AddRange(1, sel.NumMessages)
+	section := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := c.Fetch(set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*mailparse.Message
+	for _, m := range msgs {
+		// Read as the requester's mail client would: not as our own mail.
+		p, err := mailparse.Parse(m.FindBodySection(section), mailparse.Limits{}, mailparse.Own{LoopHeader: "X-Not-Ours"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// waitInbox waits until address's INBOX holds n messages.
+func (r *mailRig) waitInbox(t *testing.T, address string, n int) []*mailparse.Message {
+	t.Helper()
+	var got []*mailparse.Message
+	eventually(t, 30*time.Second, fmt.Sprintf("%d messages for %s", n, address), func() error {
+		got = r.inbox(t, address)
+		if len(got) < n {
+			return fmt.Errorf("%d messages", len(got))
+		}
+		return nil
+	})
+	return got
 }
 
 func startMailRig(t *testing.T, mutate func(*config.Config)) *mailRig {
@@ -327,4 +418,112 @@ type quarantineItem struct {
 	From      string `json:"from"`
 	MessageID string `json:"message_id"`
 	Size      int64  `json:"size_bytes"`
+}
+
+// TestMailConversation is the email channel's round trip: a requester's
+// mail opens a ticket and gets an acknowledgement threaded to it (tag in
+// the subject, Auto-Submitted, Reply-To the help desk); the reply to the
+// acknowledgement lands as a comment on the same ticket; an agent's public
+// reply goes out as a personal mail in the same thread; an out-of-office
+// answer creates and sends nothing; a sender asking for no automatic replies
+// gets no acknowledgement.
+func TestMailConversation(t *testing.T) {
+	r := startMailRig(t, nil)
+	r.startMailer(t)
+	stamp := time.Now().UnixNano()
+	alex := fmt.Sprintf("alex.%d@customer.example", stamp)
+	first := fmt.Sprintf("conv.%d@customer.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": "Alex Kim <" + alex + ">", "To": r.mailbox.Address,
+		"Subject": "Cannot log in to the portal", "Message-ID": "<" + first + ">"}, "My password stopped working this morning.\n"))
+	m := mailOutcome(t, first)
+	if m.Outcome != "ticket" {
+		t.Fatalf("first mail: %s (%s)", m.Outcome, m.Reason)
+	}
+	number := *m.TicketNumber
+
+	ack := r.waitInbox(t, alex, 1)[0]
+	tag := fmt.Sprintf("[#%d]", number)
+	if !strings.HasPrefix(ack.Subject, tag) || !strings.Contains(ack.Subject, "Cannot log in to the portal") {
+		t.Errorf("acknowledgement subject %q, want %s and the ticket's subject", ack.Subject, tag)
+	}
+	if len(ack.InReplyTo) != 1 || ack.InReplyTo[0] != first || len(ack.References) == 0 || ack.References[0] != first {
+		t.Errorf("acknowledgement In-Reply-To %v References %v, want the requester's message", ack.InReplyTo, ack.References)
+	}
+	if ack.From.Email != r.mailbox.Address || len(ack.ReplyTo) != 1 || ack.ReplyTo[0].Email != r.mailbox.Address {
+		t.Errorf("acknowledgement From %v Reply-To %v", ack.From, ack.ReplyTo)
+	}
+	if ack.Kind != mailparse.KindAutoReply || !ack.SuppressAutoReply {
+		t.Errorf("acknowledgement kind %s (%s): want it marked automatic", ack.Kind, ack.KindReason)
+	}
+	if !strings.Contains(ack.Text, fmt.Sprintf("ticket #%d", number)) {
+		t.Errorf("acknowledgement text: %q", ack.Text)
+	}
+
+	// Replying to the acknowledgement, as a mail client does.
+	reply := fmt.Sprintf("conv-reply.%d@customer.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": alex, "To": r.mailbox.Address, "Subject": "Re: " + ack.Subject,
+		"Message-ID": "<" + reply + ">", "In-Reply-To": "<" + ack.MessageID + ">",
+		"References": "<" + first + "> <" + ack.MessageID + ">"},
+		"I also tried the reset link; it says the token expired.\n\nOn Fri, 4 Dec 2026 at 10:02, Help Desk <"+r.mailbox.Address+"> wrote:\n> we have received your request\n"))
+	m = mailOutcome(t, reply)
+	if m.Outcome != "comment" || *m.TicketNumber != number {
+		t.Fatalf("reply to the acknowledgement: %s on %v (%s), want a comment on #%d", m.Outcome, m.TicketNumber, m.Reason, number)
+	}
+	if c := ticketComments(t, number); len(c) != 1 || c[0] != "I also tried the reset link; it says the token expired." {
+		t.Errorf("comments %q", c)
+	}
+
+	// An agent's public reply goes out, personal (no Auto-Submitted), in the thread.
+	res := call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/tickets/%d/comments", number),
+		[]byte(`{"body":"I have reset your password; please try again."}`))
+	if res.status != http.StatusCreated {
+		t.Fatalf("agent reply: %d %s", res.status, res.body)
+	}
+	got := r.waitInbox(t, alex, 2)
+	out := got[1]
+	if !strings.Contains(out.Text, "I have reset your password; please try again.") || out.Kind != mailparse.KindHuman {
+		t.Errorf("agent reply mail: kind %s text %q", out.Kind, out.Text)
+	}
+	if len(out.InReplyTo) != 1 || out.InReplyTo[0] != reply || !strings.HasPrefix(out.Subject, tag) {
+		t.Errorf("agent reply In-Reply-To %v subject %q, want the requester's last message and %s", out.InReplyTo, out.Subject, tag)
+	}
+
+	// An out-of-office answer to the agent's mail: nothing created, nothing sent.
+	ooo := fmt.Sprintf("conv-ooo.%d@customer.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": alex, "To": r.mailbox.Address, "Subject": "Automatic reply: " + out.Subject,
+		"Message-ID": "<" + ooo + ">", "In-Reply-To": "<" + out.MessageID + ">", "Auto-Submitted": "auto-replied"},
+		"I am out of the office.\n"))
+	if m = mailOutcome(t, ooo); m.Outcome != "ignored" {
+		t.Errorf("out-of-office: %s", m.Outcome)
+	}
+
+	// X-Auto-Response-Suppress: the ticket opens, no acknowledgement goes out.
+	quiet := fmt.Sprintf("quiet.%d@customer.example", stamp)
+	quietID := fmt.Sprintf("quiet.%d@customer.example", stamp+1)
+	r.deliver(t, message(mailHeaders{"From": quiet, "To": r.mailbox.Address, "Subject": "Please no robots",
+		"Message-ID": "<" + quietID + ">", "X-Auto-Response-Suppress": "All"}, "Just open a ticket.\n"))
+	m = mailOutcome(t, quietID)
+	if m.Outcome != "ticket" {
+		t.Fatalf("quiet mail: %s", m.Outcome)
+	}
+	eventually(t, 30*time.Second, "acknowledgement of the quiet mail skipped", func() error {
+		var state, reason string
+		err := env.store.Pool().QueryRow(context.Background(), `SELECT email_state, email_reason FROM outbox
+			WHERE ticket_number = $1 AND kind = 'ticket_created'`, *m.TicketNumber).Scan(&state, &reason)
+		if err != nil {
+			return err
+		}
+		if state != "skipped" || !strings.Contains(reason, "X-Auto-Response-Suppress") {
+			return fmt.Errorf("state %s (%s)", state, reason)
+		}
+		return nil
+	})
+	// Settled: exactly the two mails to alex (acknowledgement, agent reply), none to quiet.
+	time.Sleep(time.Second)
+	if n := len(r.inbox(t, alex)); n != 2 {
+		t.Errorf("%d mails to the requester, want 2 (acknowledgement and the agent's reply)", n)
+	}
+	if n := len(r.inbox(t, quiet)); n != 0 {
+		t.Errorf("%d mails to the sender who asked for none", n)
+	}
 }
