@@ -122,20 +122,10 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 	existing, err := p.Store.MailByDedupeKey(ctx, msg.DedupeKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if waive != ReasonRateLimited && msg.Kind == mailparse.KindHuman && p.Config.MailRateLimit > 0 {
-			n, err := p.Store.RecentMailFrom(ctx, msg.From.Email, time.Now().Add(-p.Config.MailRateWindow.D()))
-			if err != nil {
-				return Outcome{}, err
-			}
-			if n >= p.Config.MailRateLimit {
-				return p.quarantine(ctx, mb, p.quarantineOf(msg, ReasonRateLimited,
-					fmt.Sprintf("%d messages from %s within %s (mail_rate_limit %d)", n, msg.From.Email, p.Config.MailRateWindow, p.Config.MailRateLimit)), raw)
-			}
-		}
 	case err != nil:
 		return Outcome{}, err
 	default:
-		if out, done := p.seenBefore(ctx, mb, msg, existing, raw); done {
+		if out, done := p.seenBefore(ctx, mb, msg, existing, raw, waive); done {
 			return out, nil
 		}
 	}
@@ -147,12 +137,45 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 		return Outcome{}, err
 	}
 	if !claimed { // another processor got there between the lookup and the claim
-		if out, done := p.seenBefore(ctx, mb, msg, m, raw); done {
+		if out, done := p.seenBefore(ctx, mb, msg, m, raw, waive); done {
 			return out, nil
 		}
 	}
 	p.hook("claimed")
-	return p.act(ctx, mb, msg, m)
+	// The rate limit counts the sender's messages received before this one
+	// (by claim order, so concurrent processing and re-processing after a
+	// crash decide the same way).
+	if waive != ReasonRateLimited && msg.Kind == mailparse.KindHuman && p.Config.MailRateLimit > 0 {
+		n, err := p.Store.MailFromBefore(ctx, msg.From.Email, time.Now().Add(-p.Config.MailRateWindow.D()), m.ID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if n >= p.Config.MailRateLimit {
+			return p.quarantineMail(ctx, mb, msg, m, raw, ReasonRateLimited,
+				fmt.Sprintf("%d earlier messages from %s within %s (mail_rate_limit %d)", n, msg.From.Email, p.Config.MailRateWindow, p.Config.MailRateLimit))
+		}
+	}
+	out, err := p.act(ctx, mb, msg, m)
+	var appErr *temporal.ApplicationError
+	if err != nil && errors.As(err, &appErr) && appErr.NonRetryable() {
+		// The ticket's workflow refused what the mail asks for: retrying
+		// cannot help, and the mail must not block the mailbox.
+		return p.quarantineMail(ctx, mb, msg, m, raw, ReasonRejected, appErr.Message())
+	}
+	return out, err
+}
+
+// quarantineMail quarantines a claimed message and records that on its row.
+func (p *Processor) quarantineMail(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte, reason, detail string) (Outcome, error) {
+	out, err := p.quarantine(ctx, mb, p.quarantineOf(msg, reason, detail), raw)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := p.Store.FinishMail(ctx, m.ID, OutcomeQuarantined, reason+": "+detail, nil, nil); err != nil {
+		return Outcome{}, err
+	}
+	out.MailID = m.ID
+	return out, nil
 }
 
 // Release processes a quarantined message again with the check that
@@ -165,13 +188,15 @@ func (p *Processor) Release(ctx context.Context, mb config.Mailbox, raw []byte, 
 const (
 	ReasonRateLimited     = "rate_limited"
 	ReasonReusedMessageID = "reused_message_id"
+	// ReasonRejected: the ticket's workflow refused the comment or ticket.
+	ReasonRejected = "rejected"
 )
 
 // seenBefore decides about a message whose dedupe key is recorded: the same
 // content finished is a repeat (nothing to do); the same content still
 // processing is finished now; other content under the same Message-ID goes
 // to quarantine.
-func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte) (Outcome, bool) {
+func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte, waive Waive) (Outcome, bool) {
 	if m.Direction == "out" {
 		// A copy of mail the help desk sent (a Cc or forward to our inbox):
 		// ours, recorded when it went out; never acted on.
@@ -186,6 +211,13 @@ func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mail
 		return out, true
 	}
 	if m.Outcome == "processing" {
+		return Outcome{}, false
+	}
+	if m.Outcome == OutcomeQuarantined && waive != "" {
+		// Released by an admin: process it again, the check waived.
+		if err := p.Store.ReopenMail(ctx, m.ID); err != nil {
+			return Outcome{}, false
+		}
 		return Outcome{}, false
 	}
 	out := Outcome{Outcome: m.Outcome, MailID: m.ID, Reason: m.Reason, Again: true}

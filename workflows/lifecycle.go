@@ -175,7 +175,8 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 // response, a reopen or return from pending on a requester reply, the
 // follow-up count.
 func planComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now time.Time) (plan, error) {
-	if req.Internal && !req.Actor.Agent() {
+	// The system (UserID 0) writes internal notes too: a delivery failure.
+	if req.Internal && !req.Actor.Agent() && !(req.Actor.Role == "system" && req.Actor.UserID == 0) {
 		return plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal comments")
 	}
 	if st.Archived {

@@ -169,17 +169,26 @@ func (s *Store) IsParticipant(ctx context.Context, number, userID int64) (bool, 
 	return ok, nil
 }
 
-// RecentMailFrom counts inbound mail from address since t (the per-sender
-// rate limit), quarantined mail included.
-func (s *Store) RecentMailFrom(ctx context.Context, address string, since time.Time) (int, error) {
+// MailFromBefore counts inbound messages from address since t that were
+// claimed before mail id (the per-sender rate limit).
+func (s *Store) MailFromBefore(ctx context.Context, address string, since time.Time, id int64) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM mail_messages WHERE direction = 'in' AND from_address = $1 AND created_at >= $2) +
-		(SELECT count(*) FROM mail_quarantine WHERE from_address = $1 AND created_at >= $2)`, address, since).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mail_messages
+		WHERE direction = 'in' AND from_address = $1 AND created_at >= $2 AND id < $3`, address, since, id).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: recent mail: %w", err)
 	}
 	return n, nil
+}
+
+// ReopenMail puts a quarantined message back to processing (an admin
+// released it).
+func (s *Store) ReopenMail(ctx context.Context, id int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE mail_messages SET outcome = 'processing', done_at = NULL WHERE id = $1 AND outcome = 'quarantined'`, id)
+	if err != nil {
+		return fmt.Errorf("store: reopen mail %d: %w", id, err)
+	}
+	return nil
 }
 
 // NewQuarantine is a message the intake would not act on.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -249,7 +250,7 @@ func ticketComments(t *testing.T, number int64) []string {
 // message go to quarantine (listed, downloadable, releasable), and the inbox
 // is left empty with everything in Processed.
 func TestMailBecomesTicketsAndComments(t *testing.T) {
-	r := startMailRig(t, func(c *config.Config) { c.MailMaxMessageBytes = 1 << 20 })
+	r := startMailRig(t, nil)
 	stamp := time.Now().UnixNano()
 	sender := fmt.Sprintf("dana.%d@customer.example", stamp)
 	first := fmt.Sprintf("first.%d@customer.example", stamp)
@@ -341,11 +342,11 @@ func TestMailBecomesTicketsAndComments(t *testing.T) {
 		return fmt.Errorf("not in quarantine")
 	})
 
-	// An oversized message (limit 1 MiB here) is quarantined with its reason,
+	// A 30 MB message (over the default 25 MiB) is quarantined with its reason,
 	// listed and downloadable through the admin API, and releasable.
 	big := fmt.Sprintf("big.%d@customer.example", stamp)
 	bigRaw := message(mailHeaders{"From": sender, "To": "support@helpdesk.local", "Subject": "Logs attached", "Message-ID": "<" + big + ">"},
-		"Here are the logs:\n"+strings.Repeat("2026-12-04T10:32:00Z vpn: keepalive timeout, reconnecting\n", 40000))
+		"Here are the logs:\n"+strings.Repeat("2026-12-04T10:32:00Z vpn: keepalive timeout, reconnecting\n", 30<<20/58))
 	r.deliver(t, bigRaw)
 	var q struct {
 		ID     int64  `json:"id"`
@@ -371,7 +372,7 @@ func TestMailBecomesTicketsAndComments(t *testing.T) {
 		}
 		return fmt.Errorf("not listed")
 	})
-	if q.Reason != "too_large" || q.From != sender || q.Size < 1<<20 {
+	if q.Reason != "too_large" || q.From != sender || q.Size < 30<<20 {
 		t.Errorf("quarantine entry %+v, want too_large from %s", q, sender)
 	}
 	res := call(t, env.baseURL, http.MethodGet, fmt.Sprintf("/api/v1/quarantine/%d/raw", q.ID), nil)
@@ -488,6 +489,33 @@ func TestMailConversation(t *testing.T) {
 		t.Errorf("agent reply In-Reply-To %v subject %q, want the requester's last message and %s", out.InReplyTo, out.Subject, tag)
 	}
 
+	// The agent's mail bounces (say the requester's mailbox moved): the
+	// failure is noted on the ticket, for staff only, not opened as a ticket.
+	dsn, err := os.ReadFile("../mailparse/testdata/dsn-bounce.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounceID := fmt.Sprintf("dsn.%d@mx1.helpdesk.local", stamp)
+	dsn = bytes.Replace(dsn, []byte("<ticket-42.abc@helpdesk.local>"), []byte("<"+out.MessageID+">"), 1)
+	dsn = bytes.Replace(dsn, []byte("<20261204090214.5A6B72C0124@mx1.helpdesk.local>"), []byte("<"+bounceID+">"), 1)
+	before := ticketCount(t)
+	r.deliver(t, string(dsn))
+	if m = mailOutcome(t, bounceID); m.Outcome != "bounce" || m.TicketNumber == nil || *m.TicketNumber != number {
+		t.Errorf("bounce: outcome %s ticket %v (%s), want a note on #%d", m.Outcome, m.TicketNumber, m.Reason, number)
+	}
+	var note string
+	var internal bool
+	if err := env.store.Pool().QueryRow(context.Background(), `SELECT body, internal FROM comments WHERE ticket_number = $1
+		ORDER BY seq DESC LIMIT 1`, number).Scan(&note, &internal); err != nil {
+		t.Fatal(err)
+	}
+	if !internal || !strings.Contains(note, "Delivery failure to nosuchuser@example.org") || !strings.Contains(note, "5.1.1") {
+		t.Errorf("bounce note (internal %v): %q", internal, note)
+	}
+	if n := ticketCount(t); n != before {
+		t.Errorf("the bounce opened %d tickets", n-before)
+	}
+
 	// An out-of-office answer to the agent's mail: nothing created, nothing sent.
 	ooo := fmt.Sprintf("conv-ooo.%d@customer.example", stamp)
 	r.deliver(t, message(mailHeaders{"From": alex, "To": r.mailbox.Address, "Subject": "Automatic reply: " + out.Subject,
@@ -525,5 +553,59 @@ func TestMailConversation(t *testing.T) {
 	}
 	if n := len(r.inbox(t, quiet)); n != 0 {
 		t.Errorf("%d mails to the sender who asked for none", n)
+	}
+}
+
+// TestMailFloodGoesToQuarantine: more mail from one sender than
+// mail_rate_limit within mail_rate_window is kept in quarantine, not
+// turned into tickets, and an admin can release it.
+func TestMailFloodGoesToQuarantine(t *testing.T) {
+	r := startMailRig(t, func(c *config.Config) { c.MailRateLimit = 3 })
+	stamp := time.Now().UnixNano()
+	flooder := fmt.Sprintf("flood.%d@spam.example", stamp)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("flood.%d.%d@spam.example", stamp, i)
+		ids = append(ids, id)
+		r.deliver(t, message(mailHeaders{"From": flooder, "To": r.mailbox.Address, "Subject": fmt.Sprintf("Buy now %d", i),
+			"Message-ID": "<" + id + ">"}, "Limited offer.\n"))
+	}
+	var limited []quarantineItem
+	eventually(t, 30*time.Second, "flood quarantined", func() error {
+		limited = nil
+		res := call(t, env.baseURL, http.MethodGet, "/api/v1/quarantine?limit=200", nil)
+		var list struct {
+			Items []quarantineItem `json:"items"`
+		}
+		res.decode(t, &list)
+		for _, q := range list.Items {
+			if q.From == flooder {
+				limited = append(limited, q)
+			}
+		}
+		if r.folderCount(t, "INBOX") != 0 {
+			return fmt.Errorf("inbox not done")
+		}
+		return nil
+	})
+	var tickets int
+	if err := env.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM mail_messages WHERE from_address = $1
+		AND outcome = 'ticket'`, flooder).Scan(&tickets); err != nil {
+		t.Fatal(err)
+	}
+	if tickets != 3 || len(limited) != 2 {
+		t.Fatalf("%d tickets and %d quarantined from the flooder, want 3 and 2", tickets, len(limited))
+	}
+	for _, q := range limited {
+		if q.Reason != intake.ReasonRateLimited {
+			t.Errorf("quarantine reason %q, want %s", q.Reason, intake.ReasonRateLimited)
+		}
+	}
+	res := call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/quarantine/%d/release", limited[0].ID), nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("release: %d %s", res.status, res.body)
+	}
+	if m := mailOutcome(t, limited[0].MessageID); m.Outcome != "ticket" {
+		t.Errorf("released flood message: %s", m.Outcome)
 	}
 }
