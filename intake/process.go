@@ -291,15 +291,16 @@ func (p *Processor) act(ctx context.Context, mb config.Mailbox, msg *mailparse.M
 	if err != nil {
 		return Outcome{}, err
 	}
+	var out Outcome
 	if number != 0 {
-		out, err := p.comment(ctx, msg, m, user, number, how)
-		if err != nil {
-			return Outcome{}, err
-		}
-		return finish(out)
+		out, err = p.comment(ctx, msg, m, user, number, how)
+	} else {
+		out, err = p.newTicket(ctx, mb, msg, m, user, nil)
 	}
-	out, err := p.newTicket(ctx, mb, msg, m, user, nil)
 	if err != nil {
+		return Outcome{}, err
+	}
+	if err := p.attach(ctx, out.Ticket, msg, user); err != nil {
 		return Outcome{}, err
 	}
 	return finish(out)
@@ -466,6 +467,52 @@ func (p *Processor) newTicket(ctx context.Context, mb config.Mailbox, msg *mailp
 	}
 	p.hook("created")
 	return Outcome{Outcome: outcome, Ticket: res.Number, Reason: reason}, nil
+}
+
+// minInlineBytes: inline images smaller than this (signature logos,
+// tracking pixels) stay in the raw message only.
+const minInlineBytes = 16 << 10
+
+// attach records the message's attachments on ticket number, each under a
+// request ID derived from the message and its position, so a repeat after a
+// crash finds the same rows and the same Updates. An attachment the ticket
+// has no room for (max_attachments_per_ticket) or that its workflow refuses
+// stays in the raw message, which is always downloadable.
+func (p *Processor) attach(ctx context.Context, number int64, msg *mailparse.Message, u identity.User) error {
+	for i, a := range msg.Attachments {
+		if a.Inline && len(a.Data) < minInlineBytes {
+			continue
+		}
+		rid := requestID(fmt.Sprintf("att%d", i), msg.DedupeKey)
+		sum := sha256.Sum256(a.Data)
+		uid := u.ID
+		row, _, err := p.Store.CreateAttachment(ctx, store.NewAttachment{TicketNumber: number, RequestID: rid,
+			Filename: a.Filename, ContentType: a.ContentType, SHA256: sum[:], Content: a.Data, UploaderID: &uid},
+			p.Config.MaxAttachmentsPerTicket)
+		if errors.Is(err, store.ErrAttachmentLimit) {
+			p.Log.Warn("mail attachment not added: the ticket is at its attachment limit", "ticket", number, "file", a.Filename)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if row.Seq != nil {
+			continue // recorded before a crash
+		}
+		_, err = p.update(ctx, number, workflows.UpdateAttach, rid, workflows.AttachRequest{RequestID: rid,
+			Actor: workflows.Actor{UserID: u.ID, Role: string(u.Role)}, AttachmentID: row.ID})
+		var appErr *temporal.ApplicationError
+		if err != nil && (errors.As(err, &appErr) && appErr.NonRetryable() || archived(err)) {
+			p.Log.Warn("mail attachment refused by the ticket", "ticket", number, "file", a.Filename, "err", err)
+			_ = p.Store.DeleteUnlinkedAttachment(ctx, row.ID)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p.hook("attached")
+	return nil
 }
 
 // bounce notes a delivery failure on the ticket whose mail bounced.

@@ -52,7 +52,7 @@ func startIntake(ctx context.Context, cfg config.Config, b *backends) (wait func
 
 // crashHook is fault injection for the exactly-once tests:
 // HELPDESK_INTAKE_CRASH_AT=point[:n] kills the process with SIGKILL the n-th
-// time (default 1st) processing reaches point (parsed, claimed, payload,
+// time (default 1st) processing reaches point (parsed, claimed, payload, attached,
 // commented, reserved, created, finished, durable, marked). Unset in
 // production.
 func crashHook(spec string) func(string) {

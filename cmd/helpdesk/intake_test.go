@@ -29,7 +29,7 @@ var crashPoints = []struct {
 	hit   int
 }{
 	{"parsed", 2}, {"claimed", 2}, {"reserved", 1}, {"created", 2}, {"payload", 1}, {"commented", 1},
-	{"finished", 2}, {"durable", 2}, {"marked", 3},
+	{"attached", 2}, {"finished", 2}, {"durable", 2}, {"marked", 3},
 }
 
 // TestIntakeSurvivesSIGKILLAtEveryStep delivers mail in rounds and, for

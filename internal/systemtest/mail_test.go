@@ -3,6 +3,7 @@ package systemtest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -474,8 +475,32 @@ func TestMailConversation(t *testing.T) {
 		t.Errorf("comments %q", c)
 	}
 
+	// A reply with a file attached: the file becomes the ticket's attachment.
+	shot := bytes.Repeat([]byte("\x89PNG fake pixels "), 2000)
+	withFile := fmt.Sprintf("conv-file.%d@customer.example", stamp)
+	r.deliver(t, "From: "+alex+"\r\nTo: "+r.mailbox.Address+"\r\nSubject: Re: "+ack.Subject+"\r\nMessage-ID: <"+withFile+">\r\n"+
+		"In-Reply-To: <"+ack.MessageID+">\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"+
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere is a screenshot of the error.\r\n"+
+		"--b1\r\nContent-Type: image/png; name=\"screenshot.png\"\r\nContent-Disposition: attachment; filename=\"screenshot.png\"\r\n"+
+		"Content-Transfer-Encoding: base64\r\n\r\n"+base64.StdEncoding.EncodeToString(shot)+"\r\n--b1--\r\n")
+	if m = mailOutcome(t, withFile); m.Outcome != "comment" || *m.TicketNumber != number {
+		t.Fatalf("reply with a file: %s on %v (%s)", m.Outcome, m.TicketNumber, m.Reason)
+	}
+	res := call(t, env.baseURL, http.MethodGet, fmt.Sprintf("/api/v1/tickets/%d/attachments", number), nil)
+	var files struct {
+		Items []struct {
+			Filename    string `json:"filename"`
+			ContentType string `json:"content_type"`
+			Size        int64  `json:"size"`
+		} `json:"items"`
+	}
+	res.decode(t, &files)
+	if len(files.Items) != 1 || files.Items[0].Filename != "screenshot.png" || files.Items[0].Size != int64(len(shot)) {
+		t.Errorf("attachments of #%d: %s", number, res.body)
+	}
+
 	// An agent's public reply goes out, personal (no Auto-Submitted), in the thread.
-	res := call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/tickets/%d/comments", number),
+	res = call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/tickets/%d/comments", number),
 		[]byte(`{"body":"I have reset your password; please try again."}`))
 	if res.status != http.StatusCreated {
 		t.Fatalf("agent reply: %d %s", res.status, res.body)
@@ -485,7 +510,7 @@ func TestMailConversation(t *testing.T) {
 	if !strings.Contains(out.Text, "I have reset your password; please try again.") || out.Kind != mailparse.KindHuman {
 		t.Errorf("agent reply mail: kind %s text %q", out.Kind, out.Text)
 	}
-	if len(out.InReplyTo) != 1 || out.InReplyTo[0] != reply || !strings.HasPrefix(out.Subject, tag) {
+	if len(out.InReplyTo) != 1 || out.InReplyTo[0] != withFile || !strings.HasPrefix(out.Subject, tag) {
 		t.Errorf("agent reply In-Reply-To %v subject %q, want the requester's last message and %s", out.InReplyTo, out.Subject, tag)
 	}
 
