@@ -57,6 +57,10 @@ bench: services
 bench-routing: services
 	$(GO) run ./bench/create -requests 10000 -concurrency 16 -routing 5
 
+## bench-intake: 1,000 messages from Dovecot into durable tickets and comments (IMAP IDLE poller), then 200 APPEND → ticket latencies; asserts none lost, doubled or quarantined (docs/benchmarks.md)
+bench-intake: services
+	$(GO) run ./bench/intake -messages 1000
+
 ## bench-timers: 10,000 open tickets with pending SLA timers: timer lateness, Update latency, worker RSS (docs/benchmarks.md)
 bench-timers: services
 	$(GO) run ./bench/timers -n 10000 -persistence postgres
