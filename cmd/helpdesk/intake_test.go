@@ -35,7 +35,8 @@ var crashPoints = []struct {
 // TestIntakeSurvivesSIGKILLAtEveryStep delivers mail in rounds and, for
 // every named point between two steps of processing, runs `helpdesk intake`
 // until it SIGKILLs itself there; a last, uninterrupted intake then finishes
-// the inbox. Reconciled by Message-ID: every message has exactly one
+// the inbox while a second one stands by on the mailbox's lock, and that
+// standby takes over new mail once the first has stopped. Reconciled by Message-ID: every message has exactly one
 // outcome, every new message exactly one ticket and every reply exactly one
 // comment, and the inbox is empty.
 func TestIntakeSurvivesSIGKILLAtEveryStep(t *testing.T) {
@@ -106,7 +107,13 @@ func TestIntakeSurvivesSIGKILLAtEveryStep(t *testing.T) {
 			replyTo: "r0-new0@customer.example"}, from)
 		runIntakeProcess(t, env, fmt.Sprintf("%s:%d", cp.point, cp.hit), dc, mb, 0)
 	}
+	// A standby intake waits on the mailbox's lock while the last,
+	// uninterrupted one finishes the inbox...
+	startCommand(t, env, "intake polling", "intake")
 	runIntakeProcess(t, env, "", dc, mb, len(all))
+	// ... and takes over once that one is gone: new mail still arrives.
+	round(len(crashPoints) + 1)
+	waitProcessed(t, dc, mb, len(all))
 
 	// Reconcile by Message-ID.
 	conn, err := pgx.Connect(ctx, pgURL)
@@ -146,7 +153,7 @@ func TestIntakeSurvivesSIGKILLAtEveryStep(t *testing.T) {
 	var tickets, quarantined int
 	_ = conn.QueryRow(ctx, `SELECT count(*) FROM tickets WHERE channel = 'email'`).Scan(&tickets)
 	_ = conn.QueryRow(ctx, `SELECT count(*) FROM mail_quarantine`).Scan(&quarantined)
-	if want := 3 * (len(crashPoints) + 1); tickets != want || quarantined != 0 {
+	if want := 3 * (len(crashPoints) + 2); tickets != want || quarantined != 0 {
 		t.Errorf("%d email tickets (want %d), %d quarantined (want 0)", tickets, want, quarantined)
 	}
 	if n := folderCount(t, dc, mb, "INBOX"); n != 0 {
@@ -218,6 +225,19 @@ func runIntakeProcess(t *testing.T, env []string, crashAt string, dc *localsvc.D
 	case <-done:
 	case <-time.After(30 * time.Second):
 		fail("intake did not stop on SIGTERM")
+	}
+}
+
+// waitProcessed waits until Processed holds n messages and INBOX none.
+func waitProcessed(t *testing.T, dc *localsvc.Dovecot, mb config.Mailbox, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for folderCount(t, dc, mb, "Processed") < uint32(n) || folderCount(t, dc, mb, "INBOX") > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby intake did not take over: %d in INBOX, %d of %d in Processed",
+				folderCount(t, dc, mb, "INBOX"), folderCount(t, dc, mb, "Processed"), n)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
 
