@@ -634,3 +634,38 @@ func TestMailFloodGoesToQuarantine(t *testing.T) {
 		t.Errorf("released flood message: %s", m.Outcome)
 	}
 }
+
+// TestMailToAnArchivedTicketOpensAFollowUp: a reply to a ticket whose reopen
+// window has ended opens a new ticket linked to it, whether the row already
+// says so or only the workflow has completed.
+func TestMailToAnArchivedTicketOpensAFollowUp(t *testing.T) {
+	r := startMailRig(t, nil)
+	stamp := time.Now().UnixNano()
+	for _, markRow := range []bool{true, false} {
+		sender := fmt.Sprintf("old.%d.%v@customer.example", stamp, markRow)
+		first := fmt.Sprintf("old.%d.%v@customer.example", stamp, markRow)
+		r.deliver(t, message(mailHeaders{"From": sender, "To": r.mailbox.Address, "Subject": "Monitor flickers",
+			"Message-ID": "<" + first + ">"}, "The monitor flickers.\n"))
+		m := mailOutcome(t, first)
+		if m.Outcome != "ticket" {
+			t.Fatalf("first mail: %s", m.Outcome)
+		}
+		old := *m.TicketNumber
+		archive(t, old, markRow)
+
+		reply := "re-" + first
+		r.deliver(t, message(mailHeaders{"From": sender, "To": r.mailbox.Address, "Subject": "Re: Monitor flickers",
+			"Message-ID": "<" + reply + ">", "In-Reply-To": "<" + first + ">"}, "It is back, months later.\n\n> The monitor flickers.\n"))
+		m = mailOutcome(t, reply)
+		if m.Outcome != "followup" || m.TicketNumber == nil || *m.TicketNumber == old {
+			t.Fatalf("reply to archived #%d (row marked %v): %s on %v (%s), want a new ticket", old, markRow, m.Outcome, m.TicketNumber, m.Reason)
+		}
+		tk, err := env.store.Ticket(context.Background(), *m.TicketNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.LinkedTicket == nil || *tk.LinkedTicket != old || tk.Description != "It is back, months later." || tk.Channel != "email" {
+			t.Errorf("follow-up ticket: linked %v description %q channel %q", tk.LinkedTicket, tk.Description, tk.Channel)
+		}
+	}
+}
