@@ -41,11 +41,11 @@ const (
 // Every service a user gets from `docker compose up`.
 var wantServices = []string{
 	"postgresql", "elasticsearch", "temporal-schema", "temporal", "temporal-ui",
-	"migrate", "api", "worker",
+	"migrate", "api", "worker", "intake",
 }
 
 // The services that run the helpdesk binary, and the subcommand each runs.
-var helpdeskServices = map[string]string{"migrate": "migrate", "api": "api", "worker": "worker"}
+var helpdeskServices = map[string]string{"migrate": "migrate", "api": "api", "worker": "worker", "intake": "intake"}
 
 // ---------------------------------------------------------------------------
 // Loading
@@ -65,6 +65,13 @@ func loadCompose(t *testing.T, env map[string]string) *types.Project {
 // loadComposeContent loads content (compose.yaml's own when nil) as if it
 // were deploy/compose.yaml.
 func loadComposeContent(t *testing.T, content []byte, env map[string]string) (*types.Project, error) {
+	t.Helper()
+	return loadComposeProfiles(t, content, env, []string{"*"})
+}
+
+// loadComposeProfiles loads with only the given profiles active ("*": all,
+// so opt-in services such as the intake are checked too).
+func loadComposeProfiles(t *testing.T, content []byte, env map[string]string, profiles []string) (*types.Project, error) {
 	t.Helper()
 	abs, err := filepath.Abs(composeFile)
 	if err != nil {
@@ -89,6 +96,7 @@ func loadComposeContent(t *testing.T, content []byte, env map[string]string) (*t
 		o.SkipConsistencyCheck = false
 		o.SkipInterpolation = false
 		o.ResolvePaths = true
+		o.Profiles = profiles
 	})
 }
 
@@ -125,7 +133,7 @@ func checkServicesPresent(p *types.Project) []string {
 // services listen on.
 func checkAppEnvironment(p *types.Project) []string {
 	var problems []string
-	for _, name := range []string{"migrate", "api", "worker"} {
+	for _, name := range []string{"migrate", "api", "worker", "intake"} {
 		svc, ok := p.Services[name]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("service %q is missing", name))
@@ -194,6 +202,11 @@ func checkStartupOrder(p *types.Project) []string {
 			"elasticsearch": types.ServiceConditionHealthy,
 		},
 		"worker": {
+			"migrate":       types.ServiceConditionCompletedSuccessfully,
+			"temporal":      types.ServiceConditionHealthy,
+			"elasticsearch": types.ServiceConditionHealthy,
+		},
+		"intake": {
 			"migrate":       types.ServiceConditionCompletedSuccessfully,
 			"temporal":      types.ServiceConditionHealthy,
 			"elasticsearch": types.ServiceConditionHealthy,
@@ -476,6 +489,25 @@ func TestComposeServices(t *testing.T) {
 	report(t, checkImageRefs(composeImages(p)))
 	if img := p.Services["postgresql"].Image; img != "postgres:16" && !strings.HasPrefix(img, "postgres:16.") {
 		t.Errorf("postgresql image %q, want postgres:16", img)
+	}
+}
+
+// The intake needs mailboxes, so `docker compose up` leaves it out until
+// the user opts in with --profile mail.
+func TestComposeIntakeIsOptIn(t *testing.T) {
+	p, err := loadComposeProfiles(t, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Services["intake"]; ok {
+		t.Error("intake runs without --profile mail")
+	}
+	p, err = loadComposeProfiles(t, nil, nil, []string{"mail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc, ok := p.Services["intake"]; !ok || len(svc.Command) != 1 || svc.Command[0] != "intake" {
+		t.Errorf("with --profile mail: intake service %+v", p.Services["intake"].Command)
 	}
 }
 
@@ -843,7 +875,7 @@ func checkK8s(objs []k8sObject) []string {
 		byKey[o.kind()+"/"+o.name()] = o
 	}
 	want := []string{
-		"Deployment/helpdesk-api", "Deployment/helpdesk-worker", "Service/helpdesk-api",
+		"Deployment/helpdesk-api", "Deployment/helpdesk-worker", "Deployment/helpdesk-intake", "Service/helpdesk-api",
 		"Job/helpdesk-migrate", "ConfigMap/helpdesk-config", "Namespace/helpdesk",
 	}
 	for _, k := range want {
@@ -854,7 +886,8 @@ func checkK8s(objs []k8sObject) []string {
 
 	// Each workload runs the helpdesk image with the right subcommand, as a
 	// non-root user, with the shared configuration.
-	args := map[string]string{"Deployment/helpdesk-api": "api", "Deployment/helpdesk-worker": "worker", "Job/helpdesk-migrate": "migrate"}
+	args := map[string]string{"Deployment/helpdesk-api": "api", "Deployment/helpdesk-worker": "worker",
+		"Deployment/helpdesk-intake": "intake", "Job/helpdesk-migrate": "migrate"}
 	for key, sub := range args {
 		o, ok := byKey[key]
 		if !ok {
