@@ -41,15 +41,15 @@ const maxCommentBytes = 64 << 10
 
 // Outcome is what became of one message.
 type Outcome struct {
-	Outcome      string // ticket, comment, followup, bounce, ignored, quarantined
-	MailID       int64
-	Ticket       int64
-	CommentID    int64
-	QuarantineID int64
-	Reason       string
+	Outcome      string `json:"outcome"` // ticket, comment, followup, bounce, ignored, quarantined
+	MailID       int64  `json:"mail_id,omitempty"`
+	Ticket       int64  `json:"ticket,omitempty"`
+	CommentID    int64  `json:"comment_id,omitempty"`
+	QuarantineID int64  `json:"quarantine_id,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 	// Again is true when the message had been processed before (a
 	// redelivery or a restart): nothing new was written.
-	Again bool
+	Again bool `json:"again,omitempty"`
 }
 
 // Processor turns raw messages into tickets and comments.

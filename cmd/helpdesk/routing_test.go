@@ -90,6 +90,36 @@ func (a apiClient) do(addr, method, path, body string, want int, into any) {
 	}
 }
 
+// create POSTs a ticket as an API client should: with an Idempotency-Key,
+// repeating the request after a 503 (accepted, not yet confirmed: the
+// machine is busy) until it is confirmed (201, or 200 for the repeat).
+func (a apiClient) create(addr, body, key string, into any) {
+	a.t.Helper()
+	for attempt := 1; ; attempt++ {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/tickets", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Idempotency-Key", key)
+		res, err := a.hc.Do(req)
+		if err != nil {
+			a.t.Fatalf("POST /api/v1/tickets: %v", err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		switch {
+		case res.StatusCode == http.StatusCreated || res.StatusCode == http.StatusOK:
+			if err := json.Unmarshal(b, into); err != nil {
+				a.t.Fatalf("POST /api/v1/tickets: %v in %s", err, b)
+			}
+			return
+		case res.StatusCode == http.StatusServiceUnavailable && attempt < 10:
+			time.Sleep(2 * time.Second)
+		default:
+			a.t.Fatalf("POST /api/v1/tickets on %s (attempt %d): %d %s", addr, attempt, res.StatusCode, b)
+		}
+	}
+}
+
 // TestRoutingHoldsAcrossTwoAPIsAndTwoWorkers is the fairness claim of
 // automatic assignment where it can break: 500 creates, sent concurrently
 // to two API processes, run by the workflows of two worker processes
@@ -182,7 +212,7 @@ func TestRoutingHoldsAcrossTwoAPIsAndTwoWorkers(t *testing.T) {
 					topic = "network"
 				}
 				var c created
-				a.do(addr, "POST", "/api/v1/tickets", fmt.Sprintf(`{"subject":"%s trouble %d","description":"see subject"}`, topic, i), http.StatusCreated, &c)
+				a.create(addr, fmt.Sprintf(`{"subject":"%s trouble %d","description":"see subject"}`, topic, i), fmt.Sprintf("routing-%d", i), &c)
 				mu.Lock()
 				results = append(results, c)
 				mu.Unlock()

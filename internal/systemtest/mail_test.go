@@ -669,3 +669,34 @@ func TestMailToAnArchivedTicketOpensAFollowUp(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserReleasesQuarantinedMail: an admin finds an oversized message
+// in the Quarantine screen, releases it, and on the ticket it opened finds
+// the original message to download (web/e2e/mail-admin.mjs).
+func TestBrowserReleasesQuarantinedMail(t *testing.T) {
+	r := startMailRig(t, func(c *config.Config) { c.MailMaxMessageBytes = 64 << 10 })
+	stamp := time.Now().UnixNano()
+	subject := fmt.Sprintf("Scanner logs %d", stamp)
+	id := fmt.Sprintf("big-e2e.%d@customer.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": "Sam Scanner <sam." + fmt.Sprint(stamp) + "@customer.example>", "To": r.mailbox.Address,
+		"Subject": subject, "Message-ID": "<" + id + ">"}, "The scanner jams.\n"+strings.Repeat("scanner: paper jam at tray 2\n", 4000)))
+	eventually(t, 30*time.Second, "oversized mail quarantined", func() error {
+		items, err := env.store.ListQuarantine(context.Background(), 50, 0, false)
+		if err != nil {
+			return err
+		}
+		for _, q := range items {
+			if q.MessageID == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("not yet")
+	})
+
+	number, _ := runE2E(t, "mail-admin.mjs", 3*time.Minute, "E2E_EMAIL=admin@example.com", "E2E_PASSWORD="+testPassword,
+		"E2E_SUBJECT="+subject, "E2E_REASON=Too large")
+	m := mailOutcome(t, id)
+	if m.Outcome != "ticket" || m.TicketNumber == nil || *m.TicketNumber != number {
+		t.Errorf("released message: outcome %s ticket %v, the page said #%d", m.Outcome, m.TicketNumber, number)
+	}
+}

@@ -1,15 +1,10 @@
 package systemtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -502,27 +497,12 @@ func TestBrowserClassifiesTicket(t *testing.T) {
 	createRule(t, fmt.Sprintf(`{"name":"Copiers to the print desk %d","kind":"assignment","conditions":[{"field":"category","op":"under","value":%d}],
 		"actions":{"team_id":%d,"strategy":"round_robin"}}`, stamp, root, team.ID))
 
-	_, file, _, _ := runtime.Caller(0)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "e2e/classify-ticket.mjs")
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..", "web")
-	cmd.Env = append(os.Environ(), "BASE_URL="+env.baseURL,
+	number, _ := runE2E(t, "classify-ticket.mjs", 3*time.Minute,
 		"E2E_EMAIL=agent@example.com", "E2E_PASSWORD="+testPassword,
 		"E2E_CATEGORY="+leaf["path"].(string),
 		fmt.Sprintf("E2E_TEXT_LABEL=Asset tag %d", stamp),
 		fmt.Sprintf("E2E_DROPDOWN_LABEL=Copier model %d", stamp), "E2E_DROPDOWN_OPTION=C300 Duplex",
 		fmt.Sprintf("E2E_SUBJECT=Copier prints twice %d", stamp))
-	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("1 passed, 0 failed")) {
-		t.Fatalf("browser test failed: %v\n%s", err, out)
-	}
-	var number int64
-	for _, l := range strings.Split(string(out), "\n") {
-		if _, err := fmt.Sscanf(l, "e2e: ticket %d", &number); err == nil {
-			break
-		}
-	}
 	tk := rowOf(t, number)
 	if tk.CategoryID == nil || *tk.CategoryID != leafID || tk.CustomFields[fmt.Sprintf("asset_e2e_%d", stamp)] != "PR-0042" ||
 		tk.CustomFields[fmt.Sprintf("model_e2e_%d", stamp)] != "c300" || tk.AssigneeID == nil || *tk.AssigneeID != agents[0] || tk.Channel != ticket.ChannelWeb {

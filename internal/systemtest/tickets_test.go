@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -523,20 +521,7 @@ func TestWebUIIsServed(t *testing.T) {
 // TestBrowserCreatesTicket drives Debian's Chromium with playwright-core:
 // fill the form, submit, see the ticket listed.
 func TestBrowserCreatesTicket(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	webDir := filepath.Join(filepath.Dir(file), "..", "..", "web")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "e2e/create-ticket.mjs")
-	cmd.Dir = webDir
-	cmd.Env = append(os.Environ(), "BASE_URL="+env.baseURL, "E2E_EMAIL=agent@example.com", "E2E_PASSWORD="+testPassword)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("browser test failed: %v\n%s", err, out)
-	}
-	if !bytes.Contains(out, []byte("1 passed, 0 failed")) {
-		t.Fatalf("browser test output:\n%s", out)
-	}
+	runE2E(t, "create-ticket.mjs", 2*time.Minute, "E2E_EMAIL=agent@example.com", "E2E_PASSWORD="+testPassword)
 }
 
 // TestBrowserWorksTicket drives Chromium through a ticket's lifecycle: the
@@ -552,23 +537,10 @@ func TestBrowserWorksTicket(t *testing.T) {
 	note := fmt.Sprintf("Checked the logs: the disk is full (%d)", stamp)
 	reply := fmt.Sprintf("We are on it and will update you within the hour (%d)", stamp)
 
-	_, file, _, _ := runtime.Caller(0)
-	webDir := filepath.Join(filepath.Dir(file), "..", "..", "web")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "e2e/work-ticket.mjs")
-	cmd.Dir = webDir
-	cmd.Env = append(os.Environ(), "BASE_URL="+env.baseURL,
+	_, out := runE2E(t, "work-ticket.mjs", 3*time.Minute,
 		"E2E_EMAIL=agent@example.com", "E2E_PASSWORD="+testPassword,
 		"E2E_REQUESTER_EMAIL=requester@example.com", "E2E_REQUESTER_PASSWORD="+testPassword,
 		"E2E_TICKET_SUBJECT="+subject, "E2E_NOTE_TEXT="+note, "E2E_REPLY_TEXT="+reply)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("browser test failed: %v\n%s", err, out)
-	}
-	if !bytes.Contains(out, []byte("1 passed, 0 failed")) {
-		t.Fatalf("browser test output:\n%s", out)
-	}
 	if want := fmt.Sprintf("e2e: ticket %d\n", number); !bytes.Contains(out, []byte(want)) {
 		t.Fatalf("the browser worked another ticket than #%d:\n%s", number, out)
 	}

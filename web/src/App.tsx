@@ -4,6 +4,7 @@ import { clearDraft, saveDraft, takeDraft, type Draft } from './draft';
 import { Header } from './Header';
 import { Link, navigate, ticketIdOf, useLocation } from './router';
 import { SignIn } from './SignIn';
+import { QuarantineScreen } from './QuarantineScreen';
 import { TicketDetail } from './TicketDetail';
 import { categoryFilterOf, TicketsScreen } from './TicketsScreen';
 
@@ -123,6 +124,8 @@ export function App() {
       let page;
       if (ticketId !== null) {
         page = <TicketDetail key={`${auth.user.id}:${ticketId}`} id={ticketId} user={auth.user} />;
+      } else if (location.pathname === '/quarantine' && auth.user.role === 'admin') {
+        page = <QuarantineScreen />;
       } else if (location.pathname === '/' || location.pathname === '/index.html') {
         page = (
           <TicketsScreen

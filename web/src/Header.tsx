@@ -106,6 +106,11 @@ export function Header({ user, signingOut, signOutError, onSignOut }: Props) {
         </Link>
         <span className="tagline">Support tickets</span>
         <div className="account">
+          {user.role === 'admin' ? (
+            <Link className="header-link" to="/quarantine">
+              Quarantine
+            </Link>
+          ) : null}
           {isStaff(user) ? <AvailabilitySwitch user={user} /> : null}
           <span className="sign-out-error" role="alert">
             {signOutError}

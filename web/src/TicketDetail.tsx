@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, getTicket, isStaff, listTeams, reopenTicket, type CustomField, type Team, type Ticket, type User } from './api';
 import { Attachments } from './Attachments';
+import { TicketMail } from './TicketMail';
 import { Badge, EscalationBadge } from './Badge';
 import { CommentForm } from './CommentForm';
 import { fieldLabel, fieldValueText, sortFields, useAllFields, useCategories } from './CustomFields';
@@ -227,6 +228,7 @@ export function TicketDetail({ id, user }: Props) {
                 }}
               />
             </section>
+            {staff ? <TicketMail ticketId={ticket.id} refreshKey={filesKey} /> : null}
           </aside>
         </div>
       ) : null}

@@ -769,3 +769,64 @@ export async function rerouteAgent(id: number): Promise<number> {
   forgetCached(AGENTS);
   return r.rerouted;
 }
+
+// --- Email: a ticket's messages, and the admins' quarantine ----------------
+
+/** One message received for or sent about a ticket. */
+export interface MailMessage {
+  id: number;
+  direction: 'in' | 'out';
+  message_id: string;
+  from: string;
+  subject: string;
+  kind: string;
+  outcome: string;
+  reason: string;
+  size_bytes: number;
+  created_at: string;
+}
+
+export async function listTicketMail(id: number): Promise<MailMessage[]> {
+  return (await request<{ items: MailMessage[] }>(ticketUrl(id, '/mail'))).items;
+}
+
+/** Where the browser downloads a message as received or sent (message/rfc822). */
+export function ticketMailHref(ticketId: number, mailId: number): string {
+  return ticketUrl(ticketId, `/mail/${encodeURIComponent(String(mailId))}/raw`);
+}
+
+/** Mail the intake kept aside, with the reason. */
+export interface Quarantined {
+  id: number;
+  mailbox: string;
+  reason: string;
+  detail: string;
+  message_id: string;
+  from: string;
+  subject: string;
+  size_bytes: number;
+  created_at: string;
+  released_at: string | null;
+  released_by: number | null;
+}
+
+export interface ReleaseOutcome {
+  outcome: string;
+  ticket?: number;
+  comment_id?: number;
+  quarantine_id?: number;
+  reason?: string;
+}
+
+export async function listQuarantine(includeReleased: boolean): Promise<Quarantined[]> {
+  const q = includeReleased ? '?released=true&limit=200' : '?limit=200';
+  return (await request<{ items: Quarantined[] }>(`/api/v1/quarantine${q}`)).items;
+}
+
+export async function releaseQuarantine(id: number): Promise<{ entry: Quarantined; outcome?: ReleaseOutcome }> {
+  return request(`/api/v1/quarantine/${encodeURIComponent(String(id))}/release`, { method: 'POST' });
+}
+
+export function quarantineRawHref(id: number): string {
+  return `/api/v1/quarantine/${encodeURIComponent(String(id))}/raw`;
+}
