@@ -142,6 +142,7 @@ func startMailRig(t *testing.T, mutate func(*config.Config)) *mailRig {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	mb = cfg.Mailboxes[0] // as mutate left it
 	proc := intake.NewProcessor(env.store, env.ident, env.temporal, cfg, slog.Default())
 	p := &intake.Poller{Mailbox: mb, Processor: proc, Store: env.store, Concurrency: 8}
 	rctx, cancel := context.WithCancel(ctx)
@@ -698,5 +699,27 @@ func TestBrowserReleasesQuarantinedMail(t *testing.T) {
 	m := mailOutcome(t, id)
 	if m.Outcome != "ticket" || m.TicketNumber == nil || *m.TicketNumber != number {
 		t.Errorf("released message: outcome %s ticket %v, the page said #%d", m.Outcome, m.TicketNumber, number)
+	}
+}
+
+// TestMailboxCategory: tickets opened from a mailbox get its category, and
+// the category's routing applies to them like to any other ticket.
+func TestMailboxCategory(t *testing.T) {
+	cat := postJSON(t, "/api/v1/categories", fmt.Sprintf(`{"name":"Billing by mail %d"}`, time.Now().UnixNano()), http.StatusCreated)
+	id := int64(cat["id"].(float64))
+	r := startMailRig(t, func(c *config.Config) { c.Mailboxes[0].CategoryID = &id })
+	msgID := fmt.Sprintf("billing.%d@customer.example", time.Now().UnixNano())
+	r.deliver(t, message(mailHeaders{"From": "payer@customer.example", "To": r.mailbox.Address, "Subject": "Invoice 4711 is wrong",
+		"Message-ID": "<" + msgID + ">"}, "The amount is doubled.\n"))
+	m := mailOutcome(t, msgID)
+	if m.Outcome != "ticket" {
+		t.Fatalf("outcome %s", m.Outcome)
+	}
+	tk, err := env.store.Ticket(context.Background(), *m.TicketNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.CategoryID == nil || *tk.CategoryID != id {
+		t.Errorf("ticket from the billing mailbox has category %v, want %d", tk.CategoryID, id)
 	}
 }
