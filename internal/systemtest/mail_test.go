@@ -42,7 +42,7 @@ type mailRig struct {
 // startMailer mails the outbox notifications written from now on, through
 // an SMTP listener delivering into the rig's Dovecot (each recipient's own
 // mailbox), from a worker on a task queue of its own.
-func (r *mailRig) startMailer(t *testing.T) {
+func (r *mailRig) startMailer(t *testing.T, enabled bool) {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := devmail.Start(ctx, devmail.Options{Addr: "127.0.0.1:0", Deliver: r.dovecot.Deliver})
@@ -58,7 +58,7 @@ func (r *mailRig) startMailer(t *testing.T) {
 	}
 	queue := fmt.Sprintf("mailer-%d", time.Now().UnixNano())
 	d := worker.Deps{Client: env.temporal, TaskQueue: queue, Store: env.store, Index: env.index, Logger: slog.Default(),
-		Mailer: &activities.Mailer{Store: env.store, Users: env.ident, Enabled: true,
+		Mailer: &activities.Mailer{Store: env.store, Users: env.ident, Enabled: enabled,
 			From: mail.Address{Name: "Help Desk", Address: r.mailbox.Address},
 			SMTP: mailout.SMTP{Host: host, Port: p, Security: "none"}}}
 	w := worker.New(d)
@@ -432,7 +432,7 @@ type quarantineItem struct {
 // gets no acknowledgement.
 func TestMailConversation(t *testing.T) {
 	r := startMailRig(t, nil)
-	r.startMailer(t)
+	r.startMailer(t, true)
 	stamp := time.Now().UnixNano()
 	alex := fmt.Sprintf("alex.%d@customer.example", stamp)
 	first := fmt.Sprintf("conv.%d@customer.example", stamp)
@@ -721,5 +721,30 @@ func TestMailboxCategory(t *testing.T) {
 	}
 	if tk.CategoryID == nil || *tk.CategoryID != id {
 		t.Errorf("ticket from the billing mailbox has category %v, want %d", tk.CategoryID, id)
+	}
+}
+
+// TestMailNotificationsOff: with enable_email_notifications off nothing is
+// mailed, and each notification says why.
+func TestMailNotificationsOff(t *testing.T) {
+	r := startMailRig(t, nil)
+	r.startMailer(t, false)
+	sender := fmt.Sprintf("nomail.%d@customer.example", time.Now().UnixNano())
+	r.deliver(t, message(mailHeaders{"From": sender, "To": r.mailbox.Address, "Subject": "Quiet please",
+		"Message-ID": "<" + sender + ">"}, "No acknowledgement expected.\n"))
+	m := mailOutcome(t, sender)
+	eventually(t, 30*time.Second, "acknowledgement skipped", func() error {
+		var state, reason string
+		if err := env.store.Pool().QueryRow(context.Background(), `SELECT email_state, email_reason FROM outbox
+			WHERE ticket_number = $1 AND kind = 'ticket_created'`, *m.TicketNumber).Scan(&state, &reason); err != nil {
+			return err
+		}
+		if state != "skipped" || reason != "enable_email_notifications is off" {
+			return fmt.Errorf("%s (%s)", state, reason)
+		}
+		return nil
+	})
+	if n := len(r.inbox(t, sender)); n != 0 {
+		t.Errorf("%d mails sent with notifications off", n)
 	}
 }
