@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,8 +45,15 @@ type mailRig struct {
 // mailbox), from a worker on a task queue of its own.
 func (r *mailRig) startMailer(t *testing.T, enabled bool) {
 	t.Helper()
+	r.startMailerVia(t, enabled, r.dovecot.Deliver)
+}
+
+// startMailerVia is startMailer with the SMTP listener delivering through
+// deliver (tests make it fail).
+func (r *mailRig) startMailerVia(t *testing.T, enabled bool, deliver devmail.DeliverFunc) {
+	t.Helper()
 	ctx := context.Background()
-	srv, err := devmail.Start(ctx, devmail.Options{Addr: "127.0.0.1:0", Deliver: r.dovecot.Deliver})
+	srv, err := devmail.Start(ctx, devmail.Options{Addr: "127.0.0.1:0", Deliver: deliver})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -746,5 +754,46 @@ func TestMailNotificationsOff(t *testing.T) {
 	})
 	if n := len(r.inbox(t, sender)); n != 0 {
 		t.Errorf("%d mails sent with notifications off", n)
+	}
+}
+
+// TestMailRetriedWhileTheServerRefusesForNow: an SMTP server answering 4xx
+// (here: its mailbox store is down for the first two attempts) gets the
+// acknowledgement again with backoff until it takes it; exactly one copy
+// arrives.
+func TestMailRetriedWhileTheServerRefusesForNow(t *testing.T) {
+	r := startMailRig(t, nil)
+	var mu sync.Mutex
+	attempts := 0
+	r.startMailerVia(t, true, func(ctx context.Context, from string, to []string, raw []byte) error {
+		mu.Lock()
+		attempts++
+		n := attempts
+		mu.Unlock()
+		if n <= 2 {
+			return fmt.Errorf("mail store unavailable (attempt %d)", n)
+		}
+		return r.dovecot.Deliver(ctx, from, to, raw)
+	})
+	sender := fmt.Sprintf("retry.%d@customer.example", time.Now().UnixNano())
+	r.deliver(t, message(mailHeaders{"From": sender, "To": r.mailbox.Address, "Subject": "Printer offline",
+		"Message-ID": "<" + sender + ">"}, "It says offline.\n"))
+	m := mailOutcome(t, sender)
+	got := r.waitInbox(t, sender, 1)
+	if !strings.HasPrefix(got[0].Subject, fmt.Sprintf("[#%d]", *m.TicketNumber)) {
+		t.Errorf("acknowledgement subject %q", got[0].Subject)
+	}
+	var state string
+	var tries int
+	if err := env.store.Pool().QueryRow(context.Background(), `SELECT email_state, attempts FROM outbox
+		WHERE ticket_number = $1 AND kind = 'ticket_created'`, *m.TicketNumber).Scan(&state, &tries); err != nil {
+		t.Fatal(err)
+	}
+	if state != "sent" || tries != 2 {
+		t.Errorf("outbox row: %s after %d failed attempts, want sent after 2", state, tries)
+	}
+	time.Sleep(time.Second)
+	if n := len(r.inbox(t, sender)); n != 1 {
+		t.Errorf("%d copies arrived, want 1", n)
 	}
 }
