@@ -41,9 +41,18 @@ type Deps struct {
 	Mailer *activities.Mailer
 }
 
+// workflowTaskPollers is how many workflow-task long polls a worker keeps open.
+const workflowTaskPollers = 8
+
 // New builds a worker with every workflow and activity registered.
 func New(d Deps) sdkworker.Worker {
-	w := sdkworker.New(d.Client, d.TaskQueue, sdkworker.Options{})
+	w := sdkworker.New(d.Client, d.TaskQueue, sdkworker.Options{
+		// The SDK's 2 workflow-task pollers miss the sticky queue's window
+		// under a burst of SLA deadlines, and timers then fire seconds late
+		// (bench/timers: p99 40 s with 2, 432 ms with 8 at 2,000 tickets;
+		// docs/benchmarks.md). Long polls are cheap.
+		MaxConcurrentWorkflowTaskPollers: workflowTaskPollers,
+	})
 	w.RegisterWorkflowWithOptions(workflows.TicketWorkflow, workflow.RegisterOptions{Name: workflows.TicketWorkflowName})
 	w.RegisterActivity(&activities.Tickets{Store: d.Store, Index: d.Index, DefaultAgentCapacity: d.DefaultAgentCapacity})
 	if d.Mailer != nil {
