@@ -1,7 +1,7 @@
 package api
 
 import (
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
@@ -48,23 +48,8 @@ type historyPage struct {
 // escalation events).
 func (s *Server) ticketHistory(c *fiber.Ctx) error {
 	var errs []FieldError
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			errs = append(errs, FieldError{Field: "limit", Detail: "must be a whole number from 1 to 500"})
-		} else {
-			limit = n
-		}
-	}
-	var after int64
-	if v := c.Query("after_seq"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, FieldError{Field: "after_seq", Detail: "must be a whole number from 0"})
-		}
-		after = n
-	}
+	limit := int(queryInt(c, "limit", 1, 500, 100, "must be a whole number from 1 to 500", &errs))
+	after := queryInt(c, "after_seq", 0, math.MaxInt64, 0, "must be a whole number from 0", &errs)
 	if len(errs) > 0 {
 		return invalid("the query is not valid", errs...)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,22 +17,8 @@ import (
 
 func (s *Server) listQuarantine(c *fiber.Ctx) error {
 	var errs []FieldError
-	limit := 50
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			errs = append(errs, FieldError{Field: "limit", Detail: "must be a whole number from 1 to 200"})
-		}
-		limit = n
-	}
-	var before int64
-	if v := c.Query("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			errs = append(errs, FieldError{Field: "before", Detail: "must be a quarantine id"})
-		}
-		before = n
-	}
+	limit := int(queryInt(c, "limit", 1, 200, 50, "must be a whole number from 1 to 200", &errs))
+	before := queryInt(c, "before", 1, math.MaxInt64, 0, "must be a quarantine id", &errs)
 	all := c.Query("released") == "true"
 	if v := c.Query("released"); v != "" && v != "true" && v != "false" {
 		errs = append(errs, FieldError{Field: "released", Detail: "must be true or false"})

@@ -22,14 +22,7 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 	var errs []FieldError
 	p := principalOf(c)
 	q := store.TicketQuery{Limit: 25, Scope: s.scope(p).SQL}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			errs = append(errs, FieldError{Field: "limit", Detail: "must be a whole number from 1 to 100"})
-		} else {
-			q.Limit = n
-		}
-	}
+	q.Limit = int(queryInt(c, "limit", 1, 100, int64(q.Limit), "must be a whole number from 1 to 100", &errs))
 	switch v := c.Query("sort"); v {
 	case "", "newest":
 	case "urgency":

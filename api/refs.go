@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/identity"
 )
@@ -108,4 +111,20 @@ func (r refValue) describe() string {
 		return fmt.Sprintf("%q", r.name)
 	}
 	return fmt.Sprintf("with id %d", r.id)
+}
+
+// queryInt reads the optional whole-number query parameter name: absent, it
+// is def; outside [lo, hi] or not a number, it adds a field error with
+// detail and stays def.
+func queryInt(c *fiber.Ctx, name string, lo, hi, def int64, detail string, errs *[]FieldError) int64 {
+	v := c.Query(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		*errs = append(*errs, FieldError{Field: name, Detail: detail})
+		return def
+	}
+	return n
 }

@@ -39,14 +39,7 @@ func (s *Server) searchTickets(c *fiber.Ctx) error {
 	})
 	var errs []FieldError
 	q := search.Query{Text: strings.TrimSpace(c.Query("q")), Size: 25, Scope: s.scope(p).ElasticsearchFilter()}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			errs = append(errs, FieldError{Field: "limit", Detail: "must be a whole number from 1 to 100"})
-		} else {
-			q.Size = n
-		}
-	}
+	q.Size = int(queryInt(c, "limit", 1, 100, int64(q.Size), "must be a whole number from 1 to 100", &errs))
 	if v := c.Query("offset"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n+q.Size > maxSearchWindow {
