@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/textcut"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -102,7 +102,7 @@ func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket
 	if !strings.HasPrefix(subject, "Re: ") {
 		subject = "Re: " + subject
 	}
-	subject = truncateRunes(subject, ticket.MaxSubjectRunes)
+	subject = textcut.Runes(subject, ticket.MaxSubjectRunes)
 	number := old.Number
 	uid := p.User.ID
 	draft := ticket.Draft{Subject: subject, Description: body, Priority: ticket.Priority(s.cfg.DefaultPriority),
@@ -139,12 +139,4 @@ func (s *Server) startFollowUp(ctx context.Context, res store.Reservation, key s
 		}
 	}
 	return s.startTicket(ctx, res.Number, key, d)
-}
-
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n])
 }

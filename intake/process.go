@@ -18,7 +18,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -28,6 +27,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/mailparse"
 	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/textcut"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/internal/ticketflow"
 	"github.com/helpdesk/helpdesk/workflows"
@@ -317,9 +317,7 @@ func (p *Processor) requester(ctx context.Context, from mailparse.Address) (iden
 	if name == "" {
 		name, _, _ = strings.Cut(from.Email, "@")
 	}
-	if utf8.RuneCountInString(name) > 100 {
-		name = string([]rune(name)[:100])
-	}
+	name = textcut.Runes(name, 100)
 	u, err = p.Users.CreateUser(ctx, identity.NewUser{Email: from.Email, Name: name, Role: identity.RoleRequester})
 	if errors.Is(err, identity.ErrConflict) { // created meanwhile by another message
 		return p.Users.UserByEmail(ctx, from.Email)
@@ -427,16 +425,12 @@ func (p *Processor) newTicket(ctx context.Context, mb config.Mailbox, msg *mailp
 	if subject == "" {
 		subject = "(no subject)"
 	}
-	if utf8.RuneCountInString(subject) > ticket.MaxSubjectRunes {
-		subject = string([]rune(subject)[:ticket.MaxSubjectRunes])
-	}
+	subject = textcut.Runes(subject, ticket.MaxSubjectRunes)
 	body := msg.Text
 	if old != nil {
 		body = commentBody(msg)
 	}
-	if len(body) > ticket.MaxDescriptionBytes {
-		body = truncateUTF8(body, ticket.MaxDescriptionBytes)
-	}
+	body = textcut.Bytes(body, ticket.MaxDescriptionBytes)
 	uid := u.ID
 	draft := ticket.Draft{Subject: subject, Description: body, Priority: ticket.Priority(p.Config.DefaultPriority),
 		RequesterID: &uid, CategoryID: mb.CategoryID, Channel: ticket.ChannelEmail, Actor: fmt.Sprintf("user:%d", uid)}
@@ -545,7 +539,7 @@ func (p *Processor) bounce(ctx context.Context, msg *mailparse.Message, m store.
 		}
 	}
 	id := requestID("bounce", msg.DedupeKey)
-	if err := p.Store.PutRequestPayload(ctx, id, number, map[string]string{"body": truncateUTF8(b.String(), maxCommentBytes)}); err != nil {
+	if err := p.Store.PutRequestPayload(ctx, id, number, map[string]string{"body": textcut.Bytes(b.String(), maxCommentBytes)}); err != nil {
 		return Outcome{}, err
 	}
 	res, err := p.update(ctx, number, workflows.UpdateComment, id,
@@ -568,17 +562,7 @@ func commentBody(msg *mailparse.Message) string {
 	if body == "" {
 		body = "(no text; see the original message)"
 	}
-	return truncateUTF8(body, maxCommentBytes)
-}
-
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return textcut.Bytes(body, maxCommentBytes)
 }
 
 // addressGuess is the address in a From header mailparse refused.

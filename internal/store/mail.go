@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/helpdesk/helpdesk/internal/textcut"
 )
 
 // NewMail is a message about to be processed (or sent).
@@ -71,7 +73,7 @@ func (s *Store) ClaimMail(ctx context.Context, m NewMail, raw []byte) (Mail, boo
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (dedupe_key) DO NOTHING
 			RETURNING `+mailColumns,
-			m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, truncate(m.Subject, 998), m.Kind, m.Size, m.TicketNumber, m.SuppressAutoReply)
+			m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, textcut.Bytes(m.Subject, 998), m.Kind, m.Size, m.TicketNumber, m.SuppressAutoReply)
 		var err error
 		out, err = scanMail(row)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -96,7 +98,7 @@ func (s *Store) ClaimMail(ctx context.Context, m NewMail, raw []byte) (Mail, boo
 func (s *Store) FinishMail(ctx context.Context, id int64, outcome, reason string, ticketNumber, commentID *int64) error {
 	_, err := s.pool.Exec(ctx, `UPDATE mail_messages
 		SET outcome = $2, reason = $3, ticket_number = coalesce($4, ticket_number), comment_id = coalesce($5, comment_id), done_at = now()
-		WHERE id = $1 AND outcome = 'processing'`, id, outcome, truncate(reason, 1000), ticketNumber, commentID)
+		WHERE id = $1 AND outcome = 'processing'`, id, outcome, textcut.Bytes(reason, 1000), ticketNumber, commentID)
 	if err != nil {
 		return fmt.Errorf("store: finish mail %d: %w", id, err)
 	}
@@ -242,8 +244,8 @@ func (s *Store) Quarantine(ctx context.Context, q NewQuarantine, raw []byte) (Qu
 		SELECT * FROM ins
 		UNION ALL
 		SELECT `+quarantineColumns+` FROM mail_quarantine WHERE content_hash = $5 AND reason = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
-		q.Mailbox, q.Reason, truncate(q.Detail, 2000), q.DedupeKey, q.ContentHash, truncate(q.MessageID, 998), truncate(q.From, 320),
-		truncate(q.Subject, 998), int64(len(raw)), raw)
+		q.Mailbox, q.Reason, textcut.Bytes(q.Detail, 2000), q.DedupeKey, q.ContentHash, textcut.Bytes(q.MessageID, 998), textcut.Bytes(q.From, 320),
+		textcut.Bytes(q.Subject, 998), int64(len(raw)), raw)
 	out, err := scanQuarantined(row)
 	if err != nil {
 		return Quarantined{}, fmt.Errorf("store: quarantine: %w", err)
@@ -312,16 +314,6 @@ func (s *Store) SaveCheckpoint(ctx context.Context, mailbox string, uidValidity,
 		return fmt.Errorf("store: save checkpoint: %w", err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 { // do not cut a UTF-8 sequence
-		n--
-	}
-	return s[:n]
 }
 
 // MailByDedupeKey returns the message recorded under key, or ErrNotFound.
