@@ -125,8 +125,8 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 	case err != nil:
 		return Outcome{}, err
 	default:
-		if out, done := p.seenBefore(ctx, mb, msg, existing, raw, waive); done {
-			return out, nil
+		if out, done, err := p.seenBefore(ctx, mb, msg, existing, raw, waive); err != nil || done {
+			return out, err
 		}
 	}
 
@@ -137,8 +137,8 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 		return Outcome{}, err
 	}
 	if !claimed { // another processor got there between the lookup and the claim
-		if out, done := p.seenBefore(ctx, mb, msg, m, raw, waive); done {
-			return out, nil
+		if out, done, err := p.seenBefore(ctx, mb, msg, m, raw, waive); err != nil || done {
+			return out, err
 		}
 	}
 	p.hook("claimed")
@@ -195,30 +195,24 @@ const (
 // seenBefore decides about a message whose dedupe key is recorded: the same
 // content finished is a repeat (nothing to do); the same content still
 // processing is finished now; other content under the same Message-ID goes
-// to quarantine.
-func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte, waive Waive) (Outcome, bool) {
+// to quarantine. An error means nothing was decided: try again later.
+func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte, waive Waive) (Outcome, bool, error) {
 	if m.Direction == "out" {
 		// A copy of mail the help desk sent (a Cc or forward to our inbox):
 		// ours, recorded when it went out; never acted on.
-		return Outcome{Outcome: "ignored", MailID: m.ID, Reason: "our own message came back", Again: true}, true
+		return Outcome{Outcome: "ignored", MailID: m.ID, Reason: "our own message came back", Again: true}, true, nil
 	}
 	if m.ContentHash != msg.ContentHash {
 		out, err := p.quarantine(ctx, mb, p.quarantineOf(msg, ReasonReusedMessageID,
 			fmt.Sprintf("Message-ID <%s> was already received (mail %d) with other content", msg.MessageID, m.ID)), raw)
-		if err != nil {
-			return Outcome{}, false // the caller's claim finds the row again; the next attempt retries
-		}
-		return out, true
+		return out, err == nil, err
 	}
 	if m.Outcome == "processing" {
-		return Outcome{}, false
+		return Outcome{}, false, nil
 	}
 	if m.Outcome == OutcomeQuarantined && waive != "" {
 		// Released by an admin: process it again, the check waived.
-		if err := p.Store.ReopenMail(ctx, m.ID); err != nil {
-			return Outcome{}, false
-		}
-		return Outcome{}, false
+		return Outcome{}, false, p.Store.ReopenMail(ctx, m.ID)
 	}
 	out := Outcome{Outcome: m.Outcome, MailID: m.ID, Reason: m.Reason, Again: true}
 	if m.TicketNumber != nil {
@@ -227,7 +221,7 @@ func (p *Processor) seenBefore(ctx context.Context, mb config.Mailbox, msg *mail
 	if m.CommentID != nil {
 		out.CommentID = *m.CommentID
 	}
-	return out, true
+	return out, true, nil
 }
 
 func (p *Processor) quarantineOf(msg *mailparse.Message, reason, detail string) store.NewQuarantine {
