@@ -45,7 +45,9 @@ await runScenario(
     const number = Number((text.match(/ticket #(\d+)/) || [])[1]);
     if (!number) throw new Error(`no ticket number in "${text}"`);
     console.log(`e2e: ticket ${number}`);
-    if (await row.count()) throw new Error('the released message is still listed as quarantined');
+    await row.first().waitFor({ state: 'detached' }).catch(() => {
+      throw new Error('the released message is still listed as quarantined');
+    });
 
     await page.getByRole('link', { name: `Open ticket #${number}` }).click();
     await page.getByTestId('ticket-detail').waitFor();

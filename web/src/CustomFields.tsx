@@ -2,9 +2,7 @@
 // indented category picker, one control per field type, the conversion
 // between what a control holds and the JSON value the API takes, and the
 // labels a stored value is shown with (option ids → current labels).
-import { useEffect, useState } from 'react';
 import {
-  ApiError,
   listAgents,
   listCategories,
   listCustomFields,
@@ -16,6 +14,7 @@ import {
 import { label } from './Badge';
 import type { FieldInput } from './draft';
 import { localTime } from './time';
+import { useFetched, type Fetched } from './useFetched';
 
 export type { FieldInput };
 
@@ -253,52 +252,6 @@ export function CategoryOptions({
         ))}
     </>
   );
-}
-
-// ---------- loading ----------
-
-export interface Fetched<T> {
-  data: T | null;
-  loading: boolean;
-  error: string | null;
-  retry: () => void;
-}
-
-/**
- * Runs `load` whenever `key` changes (never while key is null), keeping the
- * previous data while the next load runs so a form does not jump.
- */
-export function useFetched<T>(key: string | null, load: () => Promise<T>, fallback: string): Fetched<T> {
-  const [data, setData] = useState<T | null>(null);
-  const [loading, setLoading] = useState(key !== null);
-  const [error, setError] = useState<string | null>(null);
-  const [attempt, setAttempt] = useState(0);
-  useEffect(() => {
-    if (key === null) {
-      setLoading(false);
-      return;
-    }
-    let live = true;
-    setLoading(true);
-    setError(null);
-    load().then(
-      (d) => {
-        if (!live) return;
-        setData(d);
-        setLoading(false);
-      },
-      (err: unknown) => {
-        if (!live) return;
-        setError(err instanceof ApiError ? err.userMessage : fallback);
-        setLoading(false);
-      },
-    );
-    return () => {
-      live = false;
-    };
-    // `load` is a new function every render; `key` says what it loads.
-  }, [key, attempt]);
-  return { data, loading, error, retry: () => setAttempt((n) => n + 1) };
 }
 
 /** The category tree (archived ones too when asked; a caller not allowed those gets the live ones). */

@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { ApiError, listQuarantine, quarantineRawHref, releaseQuarantine, type Quarantined } from './api';
 import { Link } from './router';
 import { fileSize, localTime } from './time';
+import { useFetched } from './useFetched';
 
 const REASON: Record<string, string> = {
   too_large: 'Too large',
@@ -20,23 +21,15 @@ const NOT_RELEASABLE = new Set(['unparseable', 'no_sender']);
 /** Admins: mail the intake kept aside, with the reason; download or release it. */
 export function QuarantineScreen() {
   const [showReleased, setShowReleased] = useState(false);
-  const [items, setItems] = useState<Quarantined[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // Bumped after a release so the list is read again.
+  const [version, setVersion] = useState(0);
+  const {
+    data: items,
+    error,
+    retry,
+  } = useFetched(`${showReleased}:${version}`, () => listQuarantine(showReleased), 'Could not load the quarantine.');
   const [busy, setBusy] = useState<number | null>(null);
   const [status, setStatus] = useState<{ id: number; text: string; ticket?: number } | null>(null);
-
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      setItems(await listQuarantine(showReleased));
-    } catch (err) {
-      setError(err instanceof ApiError ? err.userMessage : 'Could not load the quarantine.');
-    }
-  }, [showReleased]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   async function release(q: Quarantined) {
     if (busy !== null) return;
@@ -54,7 +47,7 @@ export function QuarantineScreen() {
               ? `quarantined again: ${o.reason ?? ''}`
               : (o?.outcome ?? 'done');
       setStatus({ id: q.id, text: `Released: ${what}.`, ticket: o?.ticket || undefined });
-      await load();
+      setVersion((v) => v + 1);
     } catch (err) {
       setStatus({ id: q.id, text: `Could not release it. ${err instanceof ApiError ? err.userMessage : ''}`.trim() });
     } finally {
@@ -84,7 +77,7 @@ export function QuarantineScreen() {
         {error ? (
           <div className="alert alert-inline" role="alert">
             <span>{error}</span>
-            <button type="button" className="button-link" onClick={() => void load()}>
+            <button type="button" className="button-link" onClick={retry}>
               Try again
             </button>
           </div>

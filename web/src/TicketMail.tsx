@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
-import { ApiError, listTicketMail, ticketMailHref, type MailMessage } from './api';
+import { listTicketMail, ticketMailHref } from './api';
 import { fileSize, localTime } from './time';
+import { useFetched } from './useFetched';
 
 const OUTCOME: Record<string, string> = {
   ticket: 'opened this ticket',
@@ -18,21 +18,11 @@ const OUTCOME: Record<string, string> = {
  * it was on the wire. Renders nothing for tickets without mail.
  */
 export function TicketMail({ ticketId, refreshKey }: { ticketId: number; refreshKey: number }) {
-  const [items, setItems] = useState<MailMessage[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      setItems(await listTicketMail(ticketId));
-    } catch (err) {
-      setError(err instanceof ApiError ? err.userMessage : 'Could not load the email.');
-    }
-  }, [ticketId]);
-
-  useEffect(() => {
-    void load();
-  }, [load, refreshKey]);
+  const { data: items, error, retry } = useFetched(
+    `${ticketId}:${refreshKey}`,
+    () => listTicketMail(ticketId),
+    'Could not load the email.',
+  );
 
   if (!error && (!items || items.length === 0)) return null;
   return (
@@ -41,7 +31,7 @@ export function TicketMail({ ticketId, refreshKey }: { ticketId: number; refresh
       {error ? (
         <div className="alert alert-inline" role="alert">
           <span>{error}</span>
-          <button type="button" className="button-link" onClick={() => void load()}>
+          <button type="button" className="button-link" onClick={retry}>
             Try again
           </button>
         </div>
