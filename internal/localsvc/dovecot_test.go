@@ -361,19 +361,7 @@ func TestDovecotCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	helper.Wait()
-	if !groupGone(pgid, 20*time.Second) {
-		t.Errorf("process group %d outlived its SIGKILLed parent:\n%s", pgid, psGroup(pgid))
-		syscall.Kill(-pgid, syscall.SIGKILL)
-	}
-	for _, p := range servers {
-		for i := 0; i < 100 && p.alive(); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if p.alive() {
-			t.Errorf("process %d outlived its SIGKILLed parent", p.pid)
-			syscall.Kill(p.pid, syscall.SIGKILL)
-		}
-	}
+	expectOrphansGone(t, []int{pgid}, servers)
 
 	dc, err := StartDovecot(context.Background(), opts)
 	if err != nil {

@@ -157,21 +157,7 @@ func TestServices(t *testing.T) {
 	}
 	helper.Wait()
 	t0 = time.Now()
-	for _, pgid := range pgids {
-		if !groupGone(pgid, 20*time.Second) {
-			t.Errorf("process group %d outlived its SIGKILLed parent:\n%s", pgid, psGroup(pgid))
-			syscall.Kill(-pgid, syscall.SIGKILL)
-		}
-	}
-	for _, p := range servers {
-		for i := 0; i < 100 && p.alive(); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if p.alive() {
-			t.Errorf("process %d outlived its SIGKILLed parent", p.pid)
-			syscall.Kill(p.pid, syscall.SIGKILL)
-		}
-	}
+	expectOrphansGone(t, pgids, servers)
 	t.Logf("%d server processes gone %s after SIGKILL of their parent", len(servers), time.Since(t0).Round(time.Millisecond))
 
 	// Phase 3: restart after the crash; the data is still there. Fresh
@@ -325,4 +311,25 @@ func esDo(t *testing.T, es *Elasticsearch, method, path, body string, want int) 
 		t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, resp.StatusCode, want, b)
 	}
 	return string(b)
+}
+
+// expectOrphansGone fails the test for every server process group or
+// process still alive a while after its parent was SIGKILLed (and kills it).
+func expectOrphansGone(t *testing.T, pgids []int, servers []proc) {
+	t.Helper()
+	for _, pgid := range pgids {
+		if !groupGone(pgid, 20*time.Second) {
+			t.Errorf("process group %d outlived its SIGKILLed parent:\n%s", pgid, psGroup(pgid))
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}
+	for _, p := range servers {
+		for i := 0; i < 100 && p.alive(); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if p.alive() {
+			t.Errorf("process %d outlived its SIGKILLed parent", p.pid)
+			syscall.Kill(p.pid, syscall.SIGKILL)
+		}
+	}
 }
