@@ -7,7 +7,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/helpdesk/helpdesk/intake"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/store"
 )
@@ -88,8 +87,7 @@ func (s *Server) releaseQuarantine(c *fiber.Ctx) error {
 			mb = m
 		}
 	}
-	proc := intake.NewProcessor(s.store, s.ident, s.temporal, s.cfg, s.log)
-	out, err := proc.Release(c.UserContext(), mb, raw, q.Reason)
+	out, err := s.mail.Release(c.UserContext(), mb, raw, q.Reason)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/casbin/casbin/v2"
 
+	"github.com/helpdesk/helpdesk/intake"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
@@ -63,6 +64,8 @@ type Server struct {
 	ssoKey   []byte
 	routes   []Route
 	log      *slog.Logger
+	// mail processes released quarantine entries as the intake would.
+	mail *intake.Processor
 }
 
 // New builds the API with every route.
@@ -76,6 +79,7 @@ func New(d Deps) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.mail = intake.NewProcessor(d.Store, d.Identity, d.Temporal, d.Config, s.log)
 	s.app = fiber.New(fiber.Config{
 		AppName: "helpdesk",
 		// Fiber (fasthttp) refuses an oversized body before reading it and
