@@ -401,24 +401,24 @@ func (p *Poller) markDone(c *imapclient.Client, uid imap.UID) error {
 // tracker keeps the checkpoint: the highest UID with everything at or below
 // it done, whatever order messages finish in.
 type tracker struct {
-	mu      sync.Mutex
-	last    uint32
-	pending []imap.UID // ascending, not yet done
-	done_   map[imap.UID]bool
+	mu       sync.Mutex
+	last     uint32
+	pending  []imap.UID // ascending, not yet done
+	finished map[imap.UID]bool
 }
 
 func newTracker(last uint32, uids []imap.UID) *tracker {
-	return &tracker{last: last, pending: append([]imap.UID{}, uids...), done_: map[imap.UID]bool{}}
+	return &tracker{last: last, pending: append([]imap.UID{}, uids...), finished: map[imap.UID]bool{}}
 }
 
 func (t *tracker) done(uid imap.UID) (uint32, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.done_[uid] = true
+	t.finished[uid] = true
 	moved := false
-	for len(t.pending) > 0 && t.done_[t.pending[0]] {
+	for len(t.pending) > 0 && t.finished[t.pending[0]] {
 		t.last = uint32(t.pending[0])
-		delete(t.done_, t.pending[0])
+		delete(t.finished, t.pending[0])
 		t.pending = t.pending[1:]
 		moved = true
 	}
