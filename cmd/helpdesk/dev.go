@@ -32,6 +32,13 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("dev: create data dir %s: %w", dataDir, err)
 	}
+	// The API's port first: a port in use fails at once, not after the
+	// services took their time to start (and nobody takes it meanwhile).
+	ln, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer ln.Close()
 	var stops []func()
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -120,8 +127,10 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 	if err := worker.EnsureSchedules(ctx, d); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	go worker.PurgeLoop(ctx, d, time.Hour)
-	go worker.OutboxMailLoop(ctx, d, time.Second, 0)
+	loops, stopLoops := context.WithCancel(ctx)
+	stops = append(stops, stopLoops) // before the database closes
+	go worker.PurgeLoop(loops, d, time.Hour)
+	go worker.OutboxMailLoop(loops, d, time.Second, 0)
 
 	if len(cfg.Mailboxes) > 0 {
 		ictx, cancel := context.WithCancel(ctx)
@@ -129,10 +138,6 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 		stops = append(stops, func() { cancel(); wait() })
 	}
 
-	ln, err := listen(cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("dev: %w", err)
-	}
 	srv, err := newAPI(ctx, cfg, b)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
