@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
-	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -132,7 +131,7 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 
 	m, claimed, err := p.Store.ClaimMail(ctx, store.NewMail{DedupeKey: msg.DedupeKey, ContentHash: msg.ContentHash, Direction: "in",
 		Mailbox: mb.Name, MessageID: msg.MessageID, From: msg.From.Email, Subject: msg.Subject, Kind: string(msg.Kind),
-		Size: int64(len(raw)), SuppressAutoReply: msg.SuppressAutoReply}, raw)
+		Size: int64(len(raw)), SuppressAutoReply: msg.SuppressAutoReply, RateWindow: p.Config.MailRateWindow.D()}, raw)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -142,15 +141,11 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 		}
 	}
 	p.hook("claimed")
-	// The rate limit counts the sender's messages received before this one
-	// (by claim order, so concurrent processing and re-processing after a
-	// crash decide the same way).
+	// The rate limit counts the sender's messages received before this one,
+	// fixed on the row when it was claimed (under a per-sender lock), so
+	// concurrent processing and re-processing after a crash decide the same.
 	if waive != ReasonRateLimited && msg.Kind == mailparse.KindHuman && p.Config.MailRateLimit > 0 {
-		n, err := p.Store.MailFromBefore(ctx, msg.From.Email, time.Now().Add(-p.Config.MailRateWindow.D()), m.ID)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if n >= p.Config.MailRateLimit {
+		if n := m.SenderRecent; n >= p.Config.MailRateLimit {
 			return p.quarantineMail(ctx, mb, msg, m, raw, ReasonRateLimited,
 				fmt.Sprintf("%d earlier messages from %s within %s (mail_rate_limit %d)", n, msg.From.Email, p.Config.MailRateWindow, p.Config.MailRateLimit))
 		}

@@ -27,6 +27,10 @@ type NewMail struct {
 	TicketNumber *int64
 	// SuppressAutoReply: the sender asked not to be answered automatically.
 	SuppressAutoReply bool
+	// RateWindow, when positive, has the claim count the sender's inbound
+	// messages received within it before this one (Mail.SenderRecent),
+	// serialized per sender so concurrent claims cannot miss each other.
+	RateWindow time.Duration
 }
 
 // Mail is a mail_messages row.
@@ -47,15 +51,18 @@ type Mail struct {
 	Size         int64      `json:"size_bytes"`
 	CreatedAt    time.Time  `json:"created_at"`
 	DoneAt       *time.Time `json:"done_at,omitempty"`
+	// SenderRecent is how many messages from the same sender were received
+	// within the rate window before this one, fixed when it was claimed.
+	SenderRecent int `json:"-"`
 }
 
 const mailColumns = `id, dedupe_key, content_hash, direction, mailbox, message_id, from_address, subject, kind,
-	outcome, reason, ticket_number, comment_id, size_bytes, created_at, done_at`
+	outcome, reason, ticket_number, comment_id, size_bytes, created_at, done_at, sender_recent`
 
 func scanMail(row pgx.Row) (Mail, error) {
 	var m Mail
 	err := row.Scan(&m.ID, &m.DedupeKey, &m.ContentHash, &m.Direction, &m.Mailbox, &m.MessageID, &m.From, &m.Subject,
-		&m.Kind, &m.Outcome, &m.Reason, &m.TicketNumber, &m.CommentID, &m.Size, &m.CreatedAt, &m.DoneAt)
+		&m.Kind, &m.Outcome, &m.Reason, &m.TicketNumber, &m.CommentID, &m.Size, &m.CreatedAt, &m.DoneAt, &m.SenderRecent)
 	return m, err
 }
 
@@ -68,12 +75,25 @@ func (s *Store) ClaimMail(ctx context.Context, m NewMail, raw []byte) (Mail, boo
 	var out Mail
 	claimed := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		recent := 0
+		if m.RateWindow > 0 && m.Direction == "in" {
+			// Held until commit: the next claim from this sender counts this
+			// row. Read committed gives each statement a fresh snapshot.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mail-sender:' || $1, 0))`, m.From); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM mail_messages
+				WHERE direction = 'in' AND from_address = $1 AND created_at >= now() - $2::interval`,
+				m.From, m.RateWindow).Scan(&recent); err != nil {
+				return err
+			}
+		}
 		row := tx.QueryRow(ctx, `INSERT INTO mail_messages
-			(dedupe_key, content_hash, direction, mailbox, message_id, from_address, subject, kind, size_bytes, ticket_number, suppress_auto_reply)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			(dedupe_key, content_hash, direction, mailbox, message_id, from_address, subject, kind, size_bytes, ticket_number, suppress_auto_reply, sender_recent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (dedupe_key) DO NOTHING
 			RETURNING `+mailColumns,
-			m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, textcut.Bytes(m.Subject, 998), m.Kind, m.Size, m.TicketNumber, m.SuppressAutoReply)
+			m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, textcut.Bytes(m.Subject, 998), m.Kind, m.Size, m.TicketNumber, m.SuppressAutoReply, recent)
 		var err error
 		out, err = scanMail(row)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -169,18 +189,6 @@ func (s *Store) IsParticipant(ctx context.Context, number, userID int64) (bool, 
 		return false, fmt.Errorf("store: participant: %w", err)
 	}
 	return ok, nil
-}
-
-// MailFromBefore counts inbound messages from address since t that were
-// claimed before mail id (the per-sender rate limit).
-func (s *Store) MailFromBefore(ctx context.Context, address string, since time.Time, id int64) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM mail_messages
-		WHERE direction = 'in' AND from_address = $1 AND created_at >= $2 AND id < $3`, address, since, id).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("store: recent mail: %w", err)
-	}
-	return n, nil
 }
 
 // ReopenMail puts a quarantined message back to processing (an admin

@@ -644,6 +644,43 @@ func TestMailFloodGoesToQuarantine(t *testing.T) {
 	}
 }
 
+// TestMailRateCountIsSerializedPerSender: messages from one sender claimed
+// all at once each see every earlier claim, so the counts the rate limit
+// reads are exactly 0..n-1 — none of them misses another's row (the flake
+// that let a whole flood through when the count ran after the claim).
+func TestMailRateCountIsSerializedPerSender(t *testing.T) {
+	stamp := time.Now().UnixNano()
+	from := fmt.Sprintf("burst.%d@spam.example", stamp)
+	const n = 24
+	counts := make([]int, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			m, claimed, err := env.store.ClaimMail(context.Background(), store.NewMail{
+				DedupeKey: fmt.Sprintf("mid:burst.%d.%d@spam.example", stamp, i), ContentHash: "h", Direction: "in",
+				Mailbox: "burst", From: from, Subject: "burst", Kind: "human", Size: 1, RateWindow: time.Hour}, []byte("x"))
+			if err != nil || !claimed {
+				errs <- fmt.Errorf("claim %d: claimed %v, %v", i, claimed, err)
+				return
+			}
+			counts[i] = m.SenderRecent
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := make([]bool, n)
+	for _, c := range counts {
+		if c < 0 || c >= n || seen[c] {
+			t.Fatalf("earlier-message counts %v, want each of 0..%d once", counts, n-1)
+		}
+		seen[c] = true
+	}
+}
+
 // TestMailToAnArchivedTicketOpensAFollowUp: a reply to a ticket whose reopen
 // window has ended opens a new ticket linked to it, whether the row already
 // says so or only the workflow has completed.
