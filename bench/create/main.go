@@ -19,9 +19,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -66,11 +68,26 @@ func main() {
 	requests := flag.Int("requests", 400, "requests per run at each concurrency")
 	levels := flag.String("concurrency", "4,16", "comma-separated client counts")
 	routing := flag.Int("routing", 0, "with N > 0: a priority rule and a least-loaded assignment rule to a team of N agents match every ticket; prints the spread per agent")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of each API run to FILE.<clients> (API, worker and Temporal share this process)")
 	flag.Parse()
 	if err := run(*requests, *levels, *routing); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+var cpuProfile string
+
+// cpuUse is the CPU time used so far by this process (API, worker, embedded
+// Temporal) and by the PostgreSQL and Elasticsearch servers.
+type cpuUse struct{ self, pg, es time.Duration }
+
+func (c cpuUse) sub(o cpuUse) cpuUse { return cpuUse{c.self - o.self, c.pg - o.pg, c.es - o.es} }
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func run(requests int, levels string, routing int) error {
@@ -216,20 +233,40 @@ func run(requests int, levels string, routing int) error {
 	fmt.Printf("requests per run: %d\n\n", requests)
 	fmt.Println("| clients | path | throughput (/s) | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|")
-	type pair struct{ b, a loadgen.Result }
+	type pair struct {
+		b, a       loadgen.Result
+		bCPU, aCPU cpuUse
+	}
 	var pairs []pair
+	use := func() cpuUse { return cpuUse{selfCPU(), pg.CPUTime(), es.CPUTime()} }
 	for _, lv := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(lv))
 		if err != nil || c < 1 {
 			return fmt.Errorf("bad concurrency %q", lv)
 		}
+		u0 := use()
 		b := loadgen.Run("baseline", c, requests, baseline)
+		u1 := use()
+		var prof *os.File
+		if cpuProfile != "" {
+			if prof, err = os.Create(fmt.Sprintf("%s.%d", cpuProfile, c)); err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				return err
+			}
+		}
 		a := loadgen.Run("api", c, requests, viaAPI)
+		if prof != nil {
+			pprof.StopCPUProfile()
+			prof.Close()
+		}
+		u2 := use()
 		for _, r := range []loadgen.Result{b, a} {
 			fmt.Printf("| %d | %s | %.1f | %s | %s | %d |\n", c, r.Name, r.Throughput(),
 				r.Percentile(0.50).Round(100*time.Microsecond), r.Percentile(0.99).Round(100*time.Microsecond), r.Errors)
 		}
-		pairs = append(pairs, pair{b, a})
+		pairs = append(pairs, pair{b, a, u1.sub(u0), u2.sub(u1)})
 		if a.Errors+b.Errors > 0 {
 			return fmt.Errorf("%d baseline and %d API calls failed; the figures would mean nothing", b.Errors, a.Errors)
 		}
@@ -248,6 +285,20 @@ func run(requests int, levels string, routing int) error {
 			fmt.Printf("| %d | %d |\n", id, n)
 		}
 		fmt.Printf("\nspread (max - min): %d\n", hi-lo)
+	}
+	fmt.Println()
+	fmt.Printf("CPU per request (ms; the machine has %d cores):\n\n", runtime.NumCPU())
+	fmt.Println("| clients | path | this process (API, worker, Temporal) | PostgreSQL | Elasticsearch | total |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, p := range pairs {
+		for _, x := range []struct {
+			r loadgen.Result
+			u cpuUse
+		}{{p.b, p.bCPU}, {p.a, p.aCPU}} {
+			n := float64(int64(len(x.r.Latencies)) + x.r.Errors)
+			ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)/n) }
+			fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", p.b.Concurrency, x.r.Name, ms(x.u.self), ms(x.u.pg), ms(x.u.es), ms(x.u.self+x.u.pg+x.u.es))
+		}
 	}
 	fmt.Println()
 	fmt.Println("| clients | throughput api/baseline (target ≥ 0.8) | p99 api/baseline (target ≤ 1.25) |")

@@ -1,0 +1,51 @@
+package localsvc
+
+import (
+	"os"
+	"strconv"
+	"time"
+)
+
+// clockTick is the unit of the CPU times in /proc/PID/stat (USER_HZ, 100 on
+// every Linux architecture Go supports).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the CPU time (user + system) the server's processes have used:
+// the leader, every live descendant, and the children the leader has reaped
+// (a postgres backend that ended). Benchmarks read it before and after a run
+// to say where the machine's cores went.
+func (s *server) cpuTime() time.Duration {
+	total := procCPU(s.pgid, true)
+	for _, p := range descendants(s.pgid) {
+		total += procCPU(p.pid, false)
+	}
+	return total
+}
+
+// procCPU reads utime + stime of pid, plus cutime + cstime when reaped is set.
+func procCPU(pid int, reaped bool) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	_, f := statFields(b)
+	if len(f) <= 14 {
+		return 0
+	}
+	last := 12
+	if reaped {
+		last = 14
+	}
+	var ticks int64
+	for i := 11; i <= last; i++ {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick
+}
+
+// CPUTime is the CPU time PostgreSQL's processes have used so far.
+func (p *Postgres) CPUTime() time.Duration { return p.srv.cpuTime() }
+
+// CPUTime is the CPU time Elasticsearch's processes have used so far.
+func (e *Elasticsearch) CPUTime() time.Duration { return e.srv.cpuTime() }
