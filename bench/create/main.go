@@ -68,15 +68,13 @@ func main() {
 	requests := flag.Int("requests", 400, "requests per run at each concurrency")
 	levels := flag.String("concurrency", "4,16", "comma-separated client counts")
 	routing := flag.Int("routing", 0, "with N > 0: a priority rule and a least-loaded assignment rule to a team of N agents match every ticket; prints the spread per agent")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of each API run to FILE.<clients> (API, worker and Temporal share this process)")
+	cpuProfile := flag.String("cpuprofile", "", "write a Go CPU profile of each API run to FILE.<clients> (API, worker and Temporal share this process)")
 	flag.Parse()
-	if err := run(*requests, *levels, *routing); err != nil {
+	if err := run(*requests, *levels, *routing, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
-
-var cpuProfile string
 
 // cpuUse is the CPU time used so far by this process (API, worker, embedded
 // Temporal) and by the PostgreSQL and Elasticsearch servers.
@@ -90,7 +88,7 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func run(requests int, levels string, routing int) error {
+func run(requests int, levels string, routing int, cpuProfile string) error {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	slog.SetDefault(logger)

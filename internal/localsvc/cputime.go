@@ -11,19 +11,20 @@ import (
 const clockTick = 10 * time.Millisecond
 
 // cpuTime is the CPU time (user + system) the server's processes have used:
-// the leader, every live descendant, and the children the leader has reaped
-// (a postgres backend that ended). Benchmarks read it before and after a run
-// to say where the machine's cores went.
+// the leader and every live descendant, each with the children it has
+// reaped (a postgres backend that ended), so every process of the tree is
+// counted once. Benchmarks read it before and after a run to say where the
+// machine's cores went.
 func (s *server) cpuTime() time.Duration {
-	total := procCPU(s.pgid, true)
+	total := procCPU(s.pgid)
 	for _, p := range descendants(s.pgid) {
-		total += procCPU(p.pid, false)
+		total += procCPU(p.pid)
 	}
 	return total
 }
 
-// procCPU reads utime + stime of pid, plus cutime + cstime when reaped is set.
-func procCPU(pid int, reaped bool) time.Duration {
+// procCPU reads utime + stime + cutime + cstime of pid.
+func procCPU(pid int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0
@@ -32,12 +33,8 @@ func procCPU(pid int, reaped bool) time.Duration {
 	if len(f) <= 14 {
 		return 0
 	}
-	last := 12
-	if reaped {
-		last = 14
-	}
 	var ticks int64
-	for i := 11; i <= last; i++ {
+	for i := 11; i <= 14; i++ {
 		n, _ := strconv.ParseInt(f[i], 10, 64)
 		ticks += n
 	}
