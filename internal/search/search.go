@@ -25,6 +25,7 @@ type Index struct {
 	es   *elasticsearch.Client
 	name string
 	cf   fieldMappings
+	w    writer
 }
 
 // New connects to Elasticsearch at url; name is the tickets index.
@@ -175,23 +176,7 @@ func (ix *Index) IndexTicket(ctx context.Context, t ticket.Ticket) (stale bool, 
 	if err != nil {
 		return false, fmt.Errorf("search: encode ticket %d: %w", t.Number, err)
 	}
-	res, err := ix.es.Index(ix.name, bytes.NewReader(body),
-		ix.es.Index.WithDocumentID(strconv.FormatInt(t.Number, 10)),
-		ix.es.Index.WithVersion(int(t.Seq)),
-		ix.es.Index.WithVersionType("external"),
-		ix.es.Index.WithContext(ctx))
-	if err != nil {
-		return false, fmt.Errorf("search: index ticket %d: %w", t.Number, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode == http.StatusConflict {
-		return true, nil
-	}
-	if res.IsError() {
-		msg, _ := io.ReadAll(res.Body)
-		return false, fmt.Errorf("search: index ticket %d: %s: %s", t.Number, res.Status(), msg)
-	}
-	return false, nil
+	return ix.write(ctx, t.Number, t.Seq, body)
 }
 
 // Get returns the indexed document of a ticket and its version.

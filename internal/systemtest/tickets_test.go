@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -489,6 +490,67 @@ func TestIndexIgnoresOlderEvents(t *testing.T) {
 	}
 	if version != 5 || doc.Subject != "newer" || doc.Status != "resolved" {
 		t.Errorf("index holds version %d %+v, want event 5's state", version, doc)
+	}
+}
+
+// Concurrent writes share _bulk requests; each caller still learns its
+// own outcome: every ticket ends at its newest version, and a write older
+// than the stored one is reported stale, in the same group or a later one.
+func TestIndexConcurrentWritesEachGetTheirOutcome(t *testing.T) {
+	ctx := context.Background()
+	ix, err := search.New(env.cfg.ElasticsearchURL, fmt.Sprintf("tickets-group-%d", time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.EnsureIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	const tickets, versions = 60, 5
+	type outcome struct {
+		number, seq int64
+		stale       bool
+		err         error
+	}
+	out := make(chan outcome, tickets*versions)
+	var wg sync.WaitGroup
+	for n := int64(1); n <= tickets; n++ {
+		for v := int64(1); v <= versions; v++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tk := ticket.Ticket{Number: n, Subject: fmt.Sprintf("ticket %d at %d", n, v), Status: ticket.StatusOpen,
+					Priority: ticket.PriorityMedium, CreatedAt: now, UpdatedAt: now, Seq: v}
+				stale, err := ix.IndexTicket(ctx, tk)
+				out <- outcome{n, v, stale, err}
+			}()
+		}
+	}
+	wg.Wait()
+	close(out)
+	fresh := map[int64]int{}
+	for o := range out {
+		if o.err != nil {
+			t.Fatalf("ticket %d seq %d: %v", o.number, o.seq, o.err)
+		}
+		if o.seq == versions && o.stale {
+			t.Errorf("ticket %d: the newest write was reported stale", o.number)
+		}
+		if !o.stale {
+			fresh[o.number]++
+		}
+	}
+	for n := int64(1); n <= tickets; n++ {
+		doc, version, err := ix.Get(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if version != versions || doc.Subject != fmt.Sprintf("ticket %d at %d", n, versions) {
+			t.Errorf("ticket %d: index holds version %d %q, want %d", n, version, doc.Subject, versions)
+		}
+		if fresh[n] < 1 || fresh[n] > versions {
+			t.Errorf("ticket %d: %d writes reported applied", n, fresh[n])
+		}
 	}
 }
 
