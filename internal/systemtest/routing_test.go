@@ -13,6 +13,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
+	"github.com/helpdesk/helpdesk/workflows"
 )
 
 // staffTeam creates a team of n new agents (named after prefix) and returns
@@ -153,6 +154,8 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 	if tk.Priority != ticket.PriorityLow {
 		t.Errorf("reroute changed the agent's priority to %s", tk.Priority)
 	}
+	// Routed at creation, after a person's change and on reroute.
+	recordHistory(t, workflows.TicketWorkflowID(tk.Number), "ticket-routed.json")
 	// An agent may set only their own availability.
 	agent := login(t, "agent@example.com", testPassword)
 	if res := agent.do(t, "PATCH", fmt.Sprintf("/api/v1/agents/%d", agents[0]), `{"available":false}`); res.status != http.StatusForbidden {
