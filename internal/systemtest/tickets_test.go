@@ -455,8 +455,12 @@ func TestWorkerDownAnswers503(t *testing.T) {
 
 	w := startWorker(cfg.TaskQueue)
 	defer w.Stop()
+	// The workflow the first attempt started may finish before the retry
+	// arrives (the new worker picks up its pending create): then the retry
+	// is a replay and answers 200, as docs/api.md says. Either way the
+	// ticket exists exactly once.
 	retry := call(t, base, "POST", "/api/v1/tickets", []byte(`{"subject":"Worker is down"}`), "Idempotency-Key", key)
-	if retry.status != http.StatusCreated {
+	if retry.status != http.StatusCreated && retry.status != http.StatusOK {
 		t.Fatalf("retry after the worker came back: %d %s", retry.status, retry.body)
 	}
 	if after := ticketCount(t); after != before+1 {
