@@ -41,7 +41,21 @@ func startCommand(t *testing.T, env []string, ready string, args ...string) {
 		}
 		done <- cmd.Wait()
 	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	// Errors the process logs after it is ready are kept and shown if the
+	// test fails (a 500 is logged only there).
+	var (
+		errMu  sync.Mutex
+		errors []string
+	)
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		errMu.Lock()
+		defer errMu.Unlock()
+		if t.Failed() && len(errors) > 0 {
+			t.Logf("helpdesk %s logged:\n%s", strings.Join(args, " "), strings.Join(errors, "\n"))
+		}
+	})
 	var seen []string
 	deadline := time.After(2 * time.Minute)
 	for {
@@ -50,7 +64,14 @@ func startCommand(t *testing.T, env []string, ready string, args ...string) {
 			seen = append(seen, l)
 			if strings.Contains(l, ready) {
 				go func() { // keep draining so the process never blocks on output
-					for range lines {
+					for l := range lines {
+						if strings.Contains(l, "level=ERROR") {
+							errMu.Lock()
+							if len(errors) < 50 {
+								errors = append(errors, l)
+							}
+							errMu.Unlock()
+						}
 					}
 				}()
 				return
