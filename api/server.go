@@ -63,11 +63,12 @@ type Server struct {
 	sso      *sso.Provider
 	ssoKey   []byte
 	routes   []Route
-	// rules are the routes with options, for what runs before routing.
-	rules []routeRule
-	log   *slog.Logger
+	log      *slog.Logger
 	// mail processes released quarantine entries as the intake would.
 	mail *intake.Processor
+
+	// rules are the routes with options, for what runs before routing.
+	rules []routeRule
 }
 
 // New builds the API with every route.
