@@ -66,7 +66,7 @@ bench-timers: services
 	$(GO) run ./bench/timers -n 10000 -persistence postgres
 
 ## bench-bodies: the decompression bomb and an anonymous 10 MiB body against the API: latency, bytes read per request, RSS (docs/benchmarks.md)
-bench-bodies: services
+bench-bodies:
 	$(GO) run ./bench/bodies -requests 200 -clients 16
 
 clean:
