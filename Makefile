@@ -12,7 +12,7 @@ GO_SRC    := $(shell find . -name '*.go' -not -path './web/node_modules/*' 2>/de
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: dev test build web services browser bench bench-timers bench-routing clean help
+.PHONY: dev test build web services browser bench bench-timers bench-routing bench-bodies clean help
 
 help:
 	@echo "make dev    - install services if missing, build, run everything (Ctrl-C stops)"
@@ -64,6 +64,10 @@ bench-intake: services
 ## bench-timers: 10,000 open tickets with pending SLA timers: timer lateness, Update latency, worker RSS (docs/benchmarks.md)
 bench-timers: services
 	$(GO) run ./bench/timers -n 10000 -persistence postgres
+
+## bench-bodies: the decompression bomb and an anonymous 10 MiB body against the API: latency, bytes read per request, RSS (docs/benchmarks.md)
+bench-bodies:
+	$(GO) run ./bench/bodies -requests 200 -clients 16
 
 clean:
 	rm -rf bin web/dist/assets web/dist/index.html

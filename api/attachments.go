@@ -60,39 +60,6 @@ func attachmentPath(n, id int64) string {
 // attachmentBodyLimit is the largest request body an upload may send.
 func attachmentBodyLimit(maxAttachmentBytes int) int { return maxAttachmentBytes + multipartOverhead }
 
-// isAttachmentUpload reports whether the request is POST
-// /api/v1/tickets/{id}/attachments (routing ignores case and a trailing
-// slash, so this does too). The body-size check runs before routing.
-func isAttachmentUpload(c *fiber.Ctx) bool {
-	if c.Method() != fiber.MethodPost {
-		return false
-	}
-	rest, ok := strings.CutPrefix(strings.ToLower(strings.TrimSuffix(c.Path(), "/")), "/api/v1/tickets/")
-	if !ok {
-		return false
-	}
-	id, tail, ok := strings.Cut(rest, "/")
-	return ok && id != "" && tail == "attachments"
-}
-
-// bodyLimit is the largest body the request's route accepts.
-func (s *Server) bodyLimit(c *fiber.Ctx) int {
-	if isAttachmentUpload(c) {
-		return attachmentBodyLimit(s.cfg.MaxAttachmentBytes)
-	}
-	return s.cfg.MaxBodyBytes
-}
-
-// tooLarge is the 413 for a body over the route's limit.
-func (s *Server) tooLarge(c *fiber.Ctx) *Problem {
-	detail := fmt.Sprintf("the request body is larger than %d bytes (max_body_bytes)", s.cfg.MaxBodyBytes)
-	if isAttachmentUpload(c) {
-		detail = fmt.Sprintf("the request body is larger than %d bytes: files may have at most %d bytes (max_attachment_bytes)",
-			attachmentBodyLimit(s.cfg.MaxAttachmentBytes), s.cfg.MaxAttachmentBytes)
-	}
-	return &Problem{Type: typeTooLarge, Title: "Request too large", Status: fiber.StatusRequestEntityTooLarge, Detail: detail}
-}
-
 // seesInternal reports whether the caller may see and add internal
 // attachments: whoever may write internal comments.
 func (s *Server) seesInternal(p *identity.Principal) (bool, error) {
@@ -102,12 +69,18 @@ func (s *Server) seesInternal(p *identity.Principal) (bool, error) {
 // upload is a parsed attachment request.
 type upload struct {
 	filename string
+	// content is a slice of the request body as fasthttp read it, the one
+	// bounded buffer the upload lives in (never copied before it is
+	// stored); it is valid only while the handler runs.
 	content  []byte
 	internal bool
 }
 
 // parseUpload reads a multipart/form-data body with one part "file" and an
-// optional field "internal" (true or false).
+// optional field "internal" (true or false). mime/multipart checks the
+// framing; the file's bytes are taken from the body where they lie, after
+// checking they are exactly what the reader decoded (a part in a
+// Content-Transfer-Encoding, which RFC 7578 forbids, is refused).
 func (s *Server) parseUpload(c *fiber.Ctx) (upload, error) {
 	mt, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || mt != fiber.MIMEMultipartForm || params["boundary"] == "" {
@@ -117,8 +90,10 @@ func (s *Server) parseUpload(c *fiber.Ctx) (upload, error) {
 	var u upload
 	var errs []FieldError
 	files := 0
-	mr := multipart.NewReader(bytes.NewReader(c.Body()), params["boundary"])
-	for {
+	body := c.Request().Body() // the raw body: Content-Encoding was refused before
+	spans := partSpans(body, params["boundary"])
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for i := 0; ; i++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
@@ -129,15 +104,17 @@ func (s *Server) parseUpload(c *fiber.Ctx) (upload, error) {
 		switch name := part.FormName(); name {
 		case "file":
 			files++
-			data, err := io.ReadAll(io.LimitReader(part, int64(s.cfg.MaxAttachmentBytes)+1))
-			if err != nil {
+			if i >= len(spans) {
+				return upload{}, malformed("the multipart body is malformed: the file part is not framed by its boundary")
+			}
+			if err := sameContent(part, spans[i]); err != nil {
 				return upload{}, malformed("the multipart body is malformed: " + err.Error())
 			}
-			if len(data) > s.cfg.MaxAttachmentBytes {
+			if len(spans[i]) > s.cfg.MaxAttachmentBytes {
 				return upload{}, &Problem{Type: typeTooLarge, Title: "Request too large", Status: fiber.StatusRequestEntityTooLarge,
 					Detail: fmt.Sprintf("the file is larger than %d bytes (max_attachment_bytes)", s.cfg.MaxAttachmentBytes)}
 			}
-			u.content, u.filename = data, part.FileName()
+			u.content, u.filename = spans[i], part.FileName()
 		case "internal":
 			raw, err := io.ReadAll(io.LimitReader(part, 16))
 			if err != nil {
@@ -167,6 +144,102 @@ func (s *Server) parseUpload(c *fiber.Ctx) (upload, error) {
 	}
 	u.filename = sanitizeFilename(u.filename)
 	return u, nil
+}
+
+// partSpans returns each part's content in a multipart body as slices of
+// the body, split as mime/multipart's reader splits it: parts begin after
+// the first line that is "--boundary" (plus spaces or tabs), which also
+// says whether lines end in CRLF or LF; a part's headers end at an empty
+// line; its content runs to the next newline + "--boundary" followed by
+// "--", a space, a tab, CR or LF. Framing the reader refuses ends the list
+// early; parseUpload trusts a span only once sameContent agrees.
+func partSpans(body []byte, boundary string) [][]byte {
+	dash := []byte("--" + boundary)
+	nl := []byte("\r\n")
+	pos := 0
+	for { // the preamble, up to the first delimiter line
+		end := bytes.IndexByte(body[pos:], '\n')
+		if end < 0 {
+			return nil
+		}
+		line := body[pos : pos+end+1]
+		pos += end + 1
+		if rest, ok := bytes.CutPrefix(line, dash); ok {
+			rest = bytes.TrimLeft(rest, " \t")
+			if len(rest) == 1 && rest[0] == '\n' {
+				nl = nl[1:]
+			}
+			if bytes.Equal(rest, nl) {
+				break
+			}
+		}
+	}
+	delim := append(append([]byte(nil), nl...), dash...)
+	var spans [][]byte
+	for {
+		for { // the part's headers, through the empty line
+			end := bytes.IndexByte(body[pos:], '\n')
+			if end < 0 {
+				return spans
+			}
+			line := body[pos : pos+end+1]
+			pos += end + 1
+			if len(bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))) == 0 {
+				break
+			}
+		}
+		end := -1
+		for from := pos; ; {
+			j := bytes.Index(body[from:], delim)
+			if j < 0 {
+				return spans
+			}
+			after := body[from+j+len(delim):]
+			if len(after) == 0 || bytes.IndexByte([]byte(" \t\r\n"), after[0]) >= 0 || bytes.HasPrefix(after, []byte("--")) {
+				end = from + j
+				break
+			}
+			from += j + 1
+		}
+		spans = append(spans, body[pos:end])
+		pos = end + len(delim)
+		if bytes.HasPrefix(body[pos:], []byte("--")) {
+			return spans
+		}
+		next := bytes.IndexByte(body[pos:], '\n')
+		if next < 0 {
+			return spans
+		}
+		pos += next + 1
+	}
+}
+
+// errTransformedPart: the part's decoded bytes are not its raw bytes.
+var errTransformedPart = errors.New("send the file's bytes as they are, without a Content-Transfer-Encoding")
+
+// sameContent checks that the part decodes to exactly raw, reading it
+// through a small buffer.
+func sameContent(part io.Reader, raw []byte) error {
+	buf := make([]byte, 32<<10)
+	off := 0
+	for {
+		n, err := part.Read(buf)
+		if n > 0 {
+			if off+n > len(raw) || !bytes.Equal(buf[:n], raw[off:off+n]) {
+				return errTransformedPart
+			}
+			off += n
+		}
+		if err == io.EOF {
+			if off != len(raw) {
+				return errTransformedPart
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // sanitizeFilename keeps the base name of a client's filename, without

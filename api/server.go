@@ -66,6 +66,9 @@ type Server struct {
 	log      *slog.Logger
 	// mail processes released quarantine entries as the intake would.
 	mail *intake.Processor
+
+	// rules are the routes with options, for what runs before routing.
+	rules []routeRule
 }
 
 // New builds the API with every route.
@@ -82,26 +85,25 @@ func New(d Deps) *Server {
 	s.mail = intake.NewProcessor(d.Store, d.Identity, d.Temporal, d.Config, s.log)
 	s.app = fiber.New(fiber.Config{
 		AppName: "helpdesk",
-		// Fiber (fasthttp) refuses an oversized body before reading it and
-		// closes the connection, so a client still sending sees a reset
-		// instead of the 413. Reading up to twice the limit lets the
-		// middleware below answer properly; only larger bodies are cut off.
-		// Attachment uploads have their own, larger limit.
-		BodyLimit:             2*max(d.Config.MaxBodyBytes, attachmentBodyLimit(d.Config.MaxAttachmentBytes)) + 64<<10,
-		ErrorHandler:          s.errorHandler,
-		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           2 * time.Minute,
+		// Each request's body limit is set from its headers (headerReceived,
+		// api/limits.go); this is only fasthttp's fallback.
+		BodyLimit:    attachmentBodyLimit(d.Config.MaxAttachmentBytes),
+		ErrorHandler: s.answerError,
+		// fasthttp would otherwise parse a multipart body into a form (files
+		// over 16 MiB into temporary files) and Ctx.Body() would build it
+		// again: an upload must stay the one buffer it was read into.
+		DisablePreParseMultipartForm: true,
+		DisableStartupMessage:        true,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
 	})
+	s.app.Server().HeaderReceived = s.headerReceived
 	s.app.Use(recover.New())
 	s.app.Use(requestid.New())
-	s.app.Use(func(c *fiber.Ctx) error {
-		if len(c.Body()) > s.bodyLimit(c) {
-			return s.tooLarge(c)
-		}
-		return c.Next()
-	})
+	s.app.Use(securityHeaders)
+	s.app.Use(s.refuseEncodedBodies)
+	s.app.Use(s.deadline)
 	s.handle(fiber.MethodGet, "/healthz", nil, s.healthz)
 	s.handle(fiber.MethodGet, "/readyz", nil, s.readyz)
 
@@ -131,7 +133,7 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/tickets/:id/reopen", &access{object: "ticket", action: "reopen", scope: identity.ScopeTicketsWrite, ticket: true}, s.reopenTicket)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/history", &access{object: "ticket", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketHistory)
 	s.handle(fiber.MethodPost, v1+"/queue/next", &access{object: "ticket", action: "claim", scope: identity.ScopeTicketsWrite}, s.claimNext)
-	s.handle(fiber.MethodPost, v1+"/tickets/:id/attachments", &access{object: "attachment", action: "create", scope: identity.ScopeTicketsWrite, ticket: true}, s.createAttachment)
+	s.handleWith(fiber.MethodPost, v1+"/tickets/:id/attachments", &access{object: "attachment", action: "create", scope: identity.ScopeTicketsWrite, ticket: true}, routeOptions{upload: true}, s.createAttachment)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/attachments", &access{object: "attachment", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.listAttachments)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/attachments/:aid", &access{object: "attachment", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.getAttachment)
 	s.handle(fiber.MethodGet, v1+"/categories", &access{object: "category", action: "list", scope: identity.ScopeTicketsRead}, s.listCategories)
@@ -174,10 +176,17 @@ func New(d Deps) *Server {
 func (s *Server) App() *fiber.App { return s.app }
 
 // Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
 
-// Serve serves on an open listener until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+// Serve serves on an open listener until Shutdown. A connection closed
+// after a 413 first drains what the client still sends (api/limits.go).
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(&lingerListener{Listener: ln}) }
 
 // Shutdown stops accepting requests, waits for those in flight, then
 // flushes the audit writer.
@@ -193,7 +202,9 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// readyz checks every service a request may need.
+// readyz checks every service a request may need. Anyone learns whether
+// the API is ready; which check failed and why (backend errors name hosts
+// and database users) is for an admin caller and the log.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
@@ -215,6 +226,10 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if !ok {
 		status = fiber.StatusServiceUnavailable
 		c.Set(fiber.HeaderRetryAfter, "5")
+		s.log.Warn("not ready", "checks", checks)
 	}
-	return c.Status(status).JSON(fiber.Map{"ready": ok, "checks": checks})
+	if p, err := s.authenticate(c); err == nil && p != nil && p.User.Role == identity.RoleAdmin && p.HasScope(identity.ScopeAdmin) {
+		return c.Status(status).JSON(fiber.Map{"ready": ok, "checks": checks})
+	}
+	return c.Status(status).JSON(fiber.Map{"ready": ok})
 }

@@ -46,6 +46,11 @@ func (b *backends) Close() {
 	}
 }
 
+// dbTimeouts gives pooled sessions db_statement_timeout and db_lock_timeout.
+func dbTimeouts(cfg config.Config) store.Option {
+	return store.WithTimeouts(store.Timeouts{Statement: cfg.DBStatementTimeout.D(), Lock: cfg.DBLockTimeout.D()})
+}
+
 // connect opens PostgreSQL, Elasticsearch and Temporal, and prepares the
 // search index and the Temporal namespace (both idempotent).
 func connect(ctx context.Context, cfg config.Config) (*backends, error) {
@@ -57,7 +62,7 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 	}
 	b := &backends{}
 	var err error
-	if b.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+	if b.store, err = store.Open(ctx, cfg.DatabaseURL, dbTimeouts(cfg)); err != nil {
 		return nil, err
 	}
 	if b.index, err = search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex); err != nil {

@@ -44,7 +44,7 @@ func runUsers(ctx context.Context, cfg config.Config, args []string) error {
 	if cfg.DatabaseURL == "" {
 		return &config.OptionError{Option: "database_url", Reason: "must be set (postgres://…)"}
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.Open(ctx, cfg.DatabaseURL, dbTimeouts(cfg))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/helpdesk/helpdesk/internal/store"
 )
 
 // Export formats.
@@ -70,6 +72,11 @@ func (l *Log) export(ctx context.Context, from, to time.Time, dir string) ([]Exp
 		return nil, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	// One statement reads the whole period, longer than a request may
+	// take; the activity's own timeout bounds it.
+	if err := store.SetLocalTimeouts(ctx, tx, store.ExportTimeouts); err != nil {
+		return nil, err
+	}
 	// Two workers retrying the same period take turns, so the recorded
 	// counts describe the files on disk.
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('audit-export:' || $1::text, 0))`, from.Format(time.RFC3339Nano)); err != nil {

@@ -115,6 +115,14 @@ type Config struct {
 	MaxBodyBytes   int      `yaml:"max_body_bytes"`
 	UpdateTimeout  Duration `yaml:"update_timeout"`
 	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+	// RequestTimeout is every API request's deadline (a route that streams
+	// may opt out); past it the answer is 503 with Retry-After.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// DBStatementTimeout and DBLockTimeout are PostgreSQL's
+	// statement_timeout and lock_timeout on every pooled session (0: no
+	// limit); migrations and exports set their own per transaction.
+	DBStatementTimeout Duration `yaml:"db_statement_timeout"`
+	DBLockTimeout      Duration `yaml:"db_lock_timeout"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -165,6 +173,10 @@ func Default() Config {
 		MaxBodyBytes:   1 << 20,
 		UpdateTimeout:  Duration(10 * time.Second),
 		IdempotencyTTL: Duration(24 * time.Hour),
+
+		RequestTimeout:     Duration(30 * time.Second),
+		DBStatementTimeout: Duration(30 * time.Second),
+		DBLockTimeout:      Duration(10 * time.Second),
 	}
 }
 
@@ -350,6 +362,9 @@ func envOptions() []envOption {
 		integer("max_body_bytes", func(c *Config) *int { return &c.MaxBodyBytes }),
 		duration("update_timeout", func(c *Config) *Duration { return &c.UpdateTimeout }),
 		duration("idempotency_ttl", func(c *Config) *Duration { return &c.IdempotencyTTL }),
+		duration("request_timeout", func(c *Config) *Duration { return &c.RequestTimeout }),
+		duration("db_statement_timeout", func(c *Config) *Duration { return &c.DBStatementTimeout }),
+		duration("db_lock_timeout", func(c *Config) *Duration { return &c.DBLockTimeout }),
 	}...)
 }
 
@@ -456,6 +471,18 @@ func (c Config) Validate() error {
 	}
 	if c.IdempotencyTTL.D() < time.Minute {
 		return &OptionError{Option: "idempotency_ttl", Reason: "must be at least 1m"}
+	}
+	if c.RequestTimeout.D() <= c.UpdateTimeout.D() {
+		return &OptionError{Option: "request_timeout", Reason: fmt.Sprintf(
+			"must be longer than update_timeout (%s): a request waits for its workflow within its own deadline, got %s", c.UpdateTimeout, c.RequestTimeout)}
+	}
+	for _, o := range []struct {
+		key string
+		d   Duration
+	}{{"db_statement_timeout", c.DBStatementTimeout}, {"db_lock_timeout", c.DBLockTimeout}} {
+		if o.d != 0 && o.d.D() < 100*time.Millisecond {
+			return &OptionError{Option: o.key, Reason: fmt.Sprintf("must be 0 (no limit) or at least 100ms, got %s", o.d)}
+		}
 	}
 	return nil
 }

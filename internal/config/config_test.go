@@ -87,6 +87,9 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"short bootstrap token", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=short"}, "bootstrap_token"},
 		{"oidc without client", "oidc_issuer: http://127.0.0.1:9000\n", nil, "oidc_client_id"},
 		{"oidc role mapping", "", []string{`HELPDESK_OIDC_ROLE_MAPPING={"staff":"wizard"}`}, "oidc_role_mapping"},
+		{"request timeout within update timeout", "request_timeout: 5s\n", nil, "request_timeout"},
+		{"statement timeout tiny", "", []string{"HELPDESK_DB_STATEMENT_TIMEOUT=5ms"}, "db_statement_timeout"},
+		{"lock timeout not a duration", "db_lock_timeout: soon\n", nil, "db_lock_timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -85,6 +85,10 @@ export async function runScenario(name, { timeoutMs = 60_000, viewport = { width
     };
     try {
       await body({ page, base, pageErrors, screenshot });
+      // The page must work under the server's Content-Security-Policy:
+      // Chromium reports whatever the policy blocked as a console error.
+      const blocked = pageErrors.filter((e) => e.includes('Content Security Policy'));
+      if (blocked.length) throw new Error(`the Content-Security-Policy blocked:\n    ${blocked.join('\n    ')}`);
     } catch (err) {
       await screenshot().catch(() => {});
       err.message += `\n  at ${page.url()}`;
