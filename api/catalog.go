@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/catalog"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
@@ -153,11 +154,12 @@ func (s *Server) updateCategory(c *fiber.Ctx) error {
 	return c.JSON(cat)
 }
 
-var fieldBody = []string{"key", "label", "type", "options", "required", "required_to_resolve", "category_ids", "retired", "position"}
+var fieldBody = []string{"key", "label", "type", "options", "required", "required_to_resolve", "category_ids", "retired", "position",
+	"visible_to_requester"}
 
 func (s *Server) listCustomFields(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	fs, err := s.store.CustomFields(ctx)
+	fs, err := s.fieldsFor(ctx, principalOf(c))
 	if err != nil {
 		return err
 	}
@@ -219,7 +221,8 @@ func (s *Server) fieldFromBody(ctx context.Context, f *catalog.Field, obj map[st
 	for _, b := range []struct {
 		name string
 		into *bool
-	}{{"required", &f.Required}, {"required_to_resolve", &f.RequiredToResolve}, {"retired", &f.Retired}} {
+	}{{"required", &f.Required}, {"required_to_resolve", &f.RequiredToResolve}, {"retired", &f.Retired},
+		{"visible_to_requester", &f.VisibleToRequester}} {
 		if v := boolField(obj, b.name, &errs); v != nil {
 			*b.into = *v
 		}
@@ -265,7 +268,7 @@ func (s *Server) createCustomField(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var f catalog.Field
+	f := catalog.Field{VisibleToRequester: true}
 	if err := s.fieldFromBody(c.UserContext(), &f, obj, true); err != nil {
 		return err
 	}
@@ -318,10 +321,12 @@ func (s *Server) updateCustomField(c *fiber.Ctx) error {
 
 // ticketCatalog checks a ticket's category and custom field values: the
 // category must exist and (for a new category) not be archived; values
-// are validated against the fields applying to it. current is nil on
-// creation. It returns the category path and the normalized changes.
-func (s *Server) ticketCatalog(ctx context.Context, categoryID *int64, newCategory bool, input map[string]json.RawMessage,
-	current catalog.Values) ([]int64, map[string]any, []FieldError, error) {
+// are validated against the fields applying to it that p may know of (a
+// field hidden from requesters is, to them, no such field). current is
+// nil on creation. It returns the category path and the normalized
+// changes.
+func (s *Server) ticketCatalog(ctx context.Context, p *identity.Principal, categoryID *int64, newCategory bool,
+	input map[string]json.RawMessage, current catalog.Values) ([]int64, map[string]any, []FieldError, error) {
 	var errs []FieldError
 	var path []int64
 	if categoryID != nil {
@@ -341,7 +346,7 @@ func (s *Server) ticketCatalog(ctx context.Context, categoryID *int64, newCatego
 	if input == nil && current != nil {
 		return path, nil, errs, nil
 	}
-	fields, err := s.store.CustomFields(ctx)
+	fields, err := s.fieldsFor(ctx, p)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -380,13 +385,4 @@ func (s *Server) nameCategories(ctx context.Context, ts []ticket.Ticket) error {
 		ts[i].Category = &p
 	}
 	return nil
-}
-
-// sendTicket answers one ticket with its category path.
-func (s *Server) sendTicket(c *fiber.Ctx, status int, t ticket.Ticket) error {
-	ts := []ticket.Ticket{t}
-	if err := s.nameCategories(c.UserContext(), ts); err != nil {
-		return err
-	}
-	return c.Status(status).JSON(ts[0])
 }

@@ -264,7 +264,7 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 		if current == nil {
 			current = catalog.Values{}
 		}
-		path, fc, cerrs, err := s.ticketCatalog(ctx, category, req.Category != nil, input, current)
+		path, fc, cerrs, err := s.ticketCatalog(ctx, p, category, req.Category != nil, input, current)
 		if err != nil {
 			return err
 		}
@@ -400,7 +400,7 @@ func (s *Server) reopenTicket(c *fiber.Ctx) error {
 	case ticket.StatusOpen:
 		// Already open: the outcome a reopen asks for (and a retried reopen
 		// finds).
-		return c.JSON(s.detail(cur))
+		return s.sendTicket(c, fiber.StatusOK, s.detail(cur))
 	case ticket.StatusInProgress, ticket.StatusPending:
 		return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict,
 			Detail: fmt.Sprintf("ticket #%d is %s; only resolved or closed tickets can be reopened", cur.Number, cur.Status)}
@@ -414,7 +414,7 @@ func (s *Server) reopenTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.detail(t))
+	return s.sendTicket(c, fiber.StatusOK, s.detail(t))
 }
 
 // rawIsNull reports whether a JSON value is null.

@@ -124,8 +124,12 @@ func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket
 	if err != nil {
 		return err
 	}
+	v, err := s.ticketFor(c, t)
+	if err != nil {
+		return err
+	}
 	c.Location(ticketPath(t.Number))
-	return c.Status(status).JSON(fiber.Map{"followup_ticket": t})
+	return c.Status(status).JSON(fiber.Map{"followup_ticket": v})
 }
 
 // startFollowUp starts the new ticket's workflow unless an earlier attempt

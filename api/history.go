@@ -1,19 +1,17 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
-
-// requesterHiddenKinds are event kinds requesters do not see in a
-// ticket's history: how the help desk routes and escalates work is
-// internal (priority and status changes stay visible).
-var requesterHiddenKinds = []string{"escalated", "sla_breached", "expired", "team_changed", "assigned", "routed"}
 
 type historyComment struct {
 	ID       int64  `json:"id"`
@@ -24,6 +22,9 @@ type historyComment struct {
 type historyActor struct {
 	ID    int64   `json:"id"`
 	Email *string `json:"email"`
+	// Name stands for a staff member's email when a requester reads the
+	// history: requesters learn who helped them, not their address.
+	Name *string `json:"name,omitempty"`
 }
 
 type historyItem struct {
@@ -44,8 +45,10 @@ type historyPage struct {
 
 // ticketHistory is GET /tickets/{id}/history: the timeline of changes,
 // comments and attachments in event order, without what the caller may
-// not see (requesters: internal comments and attachments, routing and
-// escalation events).
+// not see. Requesters get each event through ticket.RequesterEvent (no
+// internal comments or attachments, no routing, escalation or SLA events,
+// no rule reasons, only the custom fields visible to them) and staff
+// members by name instead of email.
 func (s *Server) ticketHistory(c *fiber.Ctx) error {
 	var errs []FieldError
 	limit := int(queryInt(c, "limit", 1, 500, 100, "must be a whole number from 1 to 500", &errs))
@@ -54,15 +57,16 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 		return invalid("the query is not valid", errs...)
 	}
 	p := principalOf(c)
-	staff, err := s.may(p, "comment_internal")
+	staff, err := s.staffView(p)
 	if err != nil {
 		return err
 	}
+	ctx := c.UserContext()
 	q := store.HistoryQuery{Number: currentTicket(c).Number, AfterSeq: after, Limit: limit + 1, ShowInternal: staff}
 	if !staff {
-		q.HiddenKinds = requesterHiddenKinds
+		q.HiddenKinds = ticket.RequesterHiddenKinds()
 	}
-	rows, err := s.store.History(c.UserContext(), q)
+	rows, err := s.store.History(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -71,6 +75,12 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 		rows = rows[:limit]
 		next := rows[limit-1].Seq
 		page.NextAfterSeq = &next
+	}
+	var view *requesterHistory
+	if !staff {
+		if view, err = s.requesterHistory(ctx, p, rows); err != nil {
+			return err
+		}
 	}
 	for _, r := range rows {
 		it := historyItem{Seq: r.Seq, Kind: r.Kind, At: r.At, Data: r.Data, Attachment: r.Attachment}
@@ -88,19 +98,68 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 		if r.Comment != nil {
 			it.Comment = &historyComment{ID: r.Comment.ID, Body: r.Comment.Body, Internal: r.Comment.Internal}
 		}
-		if !staff {
-			// An escalation's priority raise stays visible, its rule does not.
-			if reason, _ := it.Data["reason"].(string); strings.HasPrefix(reason, "escalation") {
-				data := make(map[string]any, len(it.Data))
-				for k, v := range it.Data {
-					if k != "reason" {
-						data[k] = v
-					}
-				}
-				it.Data = data
+		if view != nil {
+			data, ok := ticket.RequesterEvent(r.Kind, it.Data, view.fields)
+			if !ok {
+				continue // next_after_seq still follows the rows read
+			}
+			it.Data = data
+			if a, ok := it.Actor.(historyActor); ok {
+				it.Actor = view.actor(a)
 			}
 		}
 		page.Items = append(page.Items, it)
 	}
 	return c.JSON(page)
+}
+
+// requesterHistory is what shaping one page of history for a requester
+// needs: the custom fields they see and the staff among the actors.
+type requesterHistory struct {
+	fields ticket.FieldVisibility
+	staff  map[int64]string // id -> name
+}
+
+func (s *Server) requesterHistory(ctx context.Context, p *identity.Principal, rows []store.HistoryItem) (*requesterHistory, error) {
+	v := &requesterHistory{staff: map[int64]string{}}
+	seen := map[int64]bool{p.User.ID: true}
+	loaded := false
+	for _, r := range rows {
+		if r.Kind == "fields_changed" && !loaded {
+			defs, err := s.store.CustomFields(ctx)
+			if err != nil {
+				return nil, err
+			}
+			v.fields, loaded = ticket.RequesterFields(defs), true
+		}
+		if r.ActorID == nil || seen[*r.ActorID] {
+			continue
+		}
+		seen[*r.ActorID] = true
+		u, err := s.ident.UserByID(ctx, *r.ActorID)
+		if errors.Is(err, identity.ErrNotFound) {
+			v.staff[*r.ActorID] = "" // gone: shown without an address
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.Role.Staff() {
+			v.staff[u.ID] = u.Name
+		}
+	}
+	return v, nil
+}
+
+// actor is how a requester sees a user in the history: staff by name,
+// fellow requesters as they are.
+func (v *requesterHistory) actor(a historyActor) historyActor {
+	name, ok := v.staff[a.ID]
+	if !ok {
+		return a
+	}
+	if name == "" {
+		name = "Support"
+	}
+	return historyActor{ID: a.ID, Name: &name}
 }

@@ -23,6 +23,18 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 	p := principalOf(c)
 	q := store.TicketQuery{Limit: 25, Scope: s.scope(p).SQL}
 	q.Limit = int(queryInt(c, "limit", 1, 100, int64(q.Limit), "must be a whole number from 1 to 100", &errs))
+	staff, err := s.staffView(p)
+	if err != nil {
+		return err
+	}
+	if !staff {
+		// The urgency order follows SLA deadlines, and who works a ticket
+		// is internal: requesters may not infer either through a filter.
+		errs = append(errs, staffOnlyParams(c, "assignee", "team")...)
+		if c.Query("sort") == "urgency" {
+			errs = append(errs, FieldError{Field: "sort", Detail: "sort=urgency follows internal SLA deadlines and is for staff; requesters sort by newest"})
+		}
+	}
 	switch v := c.Query("sort"); v {
 	case "", "newest":
 	case "urgency":
@@ -73,20 +85,33 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page := ticketPage{Items: items}
+	page := ticketPage{}
 	if len(items) > limit {
-		page.Items = items[:limit]
-		last := page.Items[limit-1]
+		items = items[:limit]
+		last := items[limit-1]
 		cur := encodeCursor(last.Number)
 		if q.Urgency {
 			cur = encodeUrgencyCursor(store.KeyOf(last))
 		}
 		page.NextCursor = &cur
 	}
-	if err := s.nameCategories(c.UserContext(), page.Items); err != nil {
+	if page.Items, err = s.ticketsFor(c, items); err != nil {
 		return err
 	}
 	return c.JSON(page)
+}
+
+// staffOnlyParams refuses the named query parameters, when given, to a
+// caller who does not see tickets whole. Refusing by role, whatever the
+// value, answers the same for every ticket, so nothing can be inferred.
+func staffOnlyParams(c *fiber.Ctx, names ...string) []FieldError {
+	var errs []FieldError
+	for _, n := range names {
+		if c.Context().QueryArgs().Has(n) {
+			errs = append(errs, FieldError{Field: n, Detail: fmt.Sprintf("filtering by %s is for staff; requesters do not see it", n)})
+		}
+	}
+	return errs
 }
 
 // parseStatuses reads a comma-separated status filter ("" filters nothing).
@@ -210,7 +235,7 @@ func (s *Server) claimNext(c *fiber.Ctx) error {
 				return err
 			}
 			c.Location(ticketPath(claimed.Number))
-			return c.JSON(claimed)
+			return s.sendTicket(c, fiber.StatusOK, claimed)
 		}
 	}
 	return c.SendStatus(fiber.StatusNoContent)

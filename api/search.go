@@ -17,9 +17,10 @@ import (
 const maxSearchWindow = 10000
 
 type searchPage struct {
-	Items      []ticket.Ticket `json:"items"`
-	Total      int64           `json:"total"`
-	NextOffset *int            `json:"next_offset"`
+	// Items are []ticket.Ticket for staff, []ticket.RequesterView otherwise.
+	Items      any   `json:"items"`
+	Total      int64 `json:"total"`
+	NextOffset *int  `json:"next_offset"`
 }
 
 // searchTickets is GET /tickets/search: full text (q) and filters over the
@@ -27,7 +28,12 @@ type searchPage struct {
 // search.ParseFieldFilters), always within the caller's scope. Matches are
 // found on the indexed state; the tickets answered are read from
 // PostgreSQL, again within the scope, so an answer never shows more than
-// the caller may see, nor a stale ticket.
+// the caller may see, nor a stale ticket. Nothing of Elasticsearch's
+// answer but the numbers and the total is used (no _source, no
+// highlights), and the tickets are shaped for the caller like any other
+// answer. Requesters may not filter by what they do not see (assignee,
+// team, tags: refused; a hidden custom field: no such field), so no
+// filter tells them anything about it.
 func (s *Server) searchTickets(c *fiber.Ctx) error {
 	if s.index == nil {
 		return unavailable("search is not configured", 30)
@@ -38,6 +44,13 @@ func (s *Server) searchTickets(c *fiber.Ctx) error {
 		params = append(params, search.Param{Name: string(k), Value: string(v)})
 	})
 	var errs []FieldError
+	staff, err := s.staffView(p)
+	if err != nil {
+		return err
+	}
+	if !staff {
+		errs = append(errs, staffOnlyParams(c, "assignee", "team", "tag")...)
+	}
 	q := search.Query{Text: strings.TrimSpace(c.Query("q")), Size: 25, Scope: s.scope(p).ElasticsearchFilter()}
 	q.Size = int(queryInt(c, "limit", 1, 100, int64(q.Size), "must be a whole number from 1 to 100", &errs))
 	if v := c.Query("offset"); v != "" {
@@ -100,7 +113,7 @@ func (s *Server) searchTickets(c *fiber.Ctx) error {
 		hasCF = hasCF || strings.HasPrefix(prm.Name, search.FieldParamPrefix)
 	}
 	if hasCF {
-		fields, err := s.store.CustomFields(c.UserContext())
+		fields, err := s.fieldsFor(c.UserContext(), p)
 		if err != nil {
 			return err
 		}
@@ -119,10 +132,11 @@ func (s *Server) searchTickets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.nameCategories(c.UserContext(), items); err != nil {
+	shown, err := s.ticketsFor(c, items)
+	if err != nil {
 		return err
 	}
-	page := searchPage{Items: items, Total: res.Total}
+	page := searchPage{Items: shown, Total: res.Total}
 	if next := q.From + len(res.Numbers); int64(next) < res.Total && len(res.Numbers) == q.Size && next+q.Size <= maxSearchWindow {
 		page.NextOffset = &next
 	}

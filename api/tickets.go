@@ -100,7 +100,7 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	if input == nil {
 		input = map[string]json.RawMessage{}
 	}
-	_, values, cerrs, err := s.ticketCatalog(c.UserContext(), draft.CategoryID, true, input, nil)
+	_, values, cerrs, err := s.ticketCatalog(c.UserContext(), p, draft.CategoryID, true, input, nil)
 	if err != nil {
 		return err
 	}
@@ -273,8 +273,9 @@ func (s *Server) getTicket(c *fiber.Ctx) error {
 }
 
 type ticketPage struct {
-	Items      []ticket.Ticket `json:"items"`
-	NextCursor *string         `json:"next_cursor"`
+	// Items are []ticket.Ticket for staff, []ticket.RequesterView otherwise.
+	Items      any     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
 }
 
 func encodeCursor(before int64) string {

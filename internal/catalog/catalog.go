@@ -133,6 +133,22 @@ type Field struct {
 	CategoryIDs []int64 `json:"category_ids"`
 	Retired     bool    `json:"retired"`
 	Position    int     `json:"position"`
+	// VisibleToRequester: requesters see the field, its values and its
+	// changes (default). Hidden fields are for staff only: requesters can
+	// neither read, set, filter by nor learn of them (see
+	// ticket.ForRequester).
+	VisibleToRequester bool `json:"visible_to_requester"`
+}
+
+// ForRequesters keeps the fields requesters may see.
+func ForRequesters(fs []Field) []Field {
+	out := make([]Field, 0, len(fs))
+	for _, f := range fs {
+		if f.VisibleToRequester {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
@@ -157,6 +173,11 @@ func ValidateDefinition(f Field) []Problem {
 		if id <= 0 {
 			probs = append(probs, Problem{fmt.Sprintf("category_ids[%d]", i), "must be a positive id"})
 		}
+	}
+	if f.Required && !f.VisibleToRequester {
+		// Requesters could not open a ticket in its categories at all.
+		probs = append(probs, Problem{"visible_to_requester", "a field required on new tickets must be visible to requesters, " +
+			"who fill it in; use required_to_resolve for a field staff complete"})
 	}
 	return probs
 }

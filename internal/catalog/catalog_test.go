@@ -93,3 +93,23 @@ func TestValidateValuesAndTree(t *testing.T) {
 		t.Errorf("merge %v", merged)
 	}
 }
+
+func TestVisibilityToRequesters(t *testing.T) {
+	shown := Field{Key: "model", Label: "Model", Type: TypeText, VisibleToRequester: true}
+	hidden := Field{Key: "risk", Label: "Risk", Type: TypeNumber, RequiredToResolve: true}
+	if got := ForRequesters([]Field{shown, hidden}); len(got) != 1 || got[0].Key != "model" {
+		t.Errorf("ForRequesters kept %v, want only model", got)
+	}
+	if probs := ValidateDefinition(hidden); len(probs) != 0 {
+		t.Errorf("a hidden field required to resolve is refused: %v", probs)
+	}
+	hidden.Required = true
+	probs := ValidateDefinition(hidden)
+	if len(probs) != 1 || probs[0].Field != "visible_to_requester" {
+		t.Errorf("a hidden field required on new tickets: %v, want one problem on visible_to_requester", probs)
+	}
+	shown.Required = true
+	if probs := ValidateDefinition(shown); len(probs) != 0 {
+		t.Errorf("a visible required field is refused: %v", probs)
+	}
+}

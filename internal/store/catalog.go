@@ -128,13 +128,15 @@ var errCycle = errors.New("cycle")
 // ErrCycle: the move would make a category its own ancestor.
 var ErrCycle = errors.New("store: a category cannot move under itself")
 
-const fieldColumns = `id, key, label, type, options, required, required_to_resolve, category_ids, retired_at IS NOT NULL, position`
+const fieldColumns = `id, key, label, type, options, required, required_to_resolve, category_ids, retired_at IS NOT NULL, position,
+	visible_to_requester`
 
 func scanField(r pgx.Row) (catalog.Field, error) {
 	var f catalog.Field
 	var typ string
 	var opts []byte
-	err := r.Scan(&f.ID, &f.Key, &f.Label, &typ, &opts, &f.Required, &f.RequiredToResolve, &f.CategoryIDs, &f.Retired, &f.Position)
+	err := r.Scan(&f.ID, &f.Key, &f.Label, &typ, &opts, &f.Required, &f.RequiredToResolve, &f.CategoryIDs, &f.Retired, &f.Position,
+		&f.VisibleToRequester)
 	if err != nil {
 		return f, err
 	}
@@ -178,8 +180,9 @@ func (s *Store) CustomField(ctx context.Context, id int64) (catalog.Field, error
 }
 
 // SaveCustomField inserts f (ID 0) or updates its mutable parts (label,
-// options, flags, categories, position, retired). A key already used, by a
-// live or retired field, is ErrConflict.
+// options, flags, categories, position, retired, visibility to
+// requesters). A key already used, by a live or retired field, is
+// ErrConflict.
 func (s *Store) SaveCustomField(ctx context.Context, f catalog.Field) (catalog.Field, error) {
 	opts, err := json.Marshal(f.Options)
 	if err != nil {
@@ -190,14 +193,16 @@ func (s *Store) SaveCustomField(ctx context.Context, f catalog.Field) (catalog.F
 		cats = []int64{}
 	}
 	if f.ID == 0 {
-		err = s.pool.QueryRow(ctx, `INSERT INTO custom_fields (key, label, type, options, required, required_to_resolve, category_ids, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			f.Key, f.Label, string(f.Type), opts, f.Required, f.RequiredToResolve, cats, f.Position).Scan(&f.ID)
+		err = s.pool.QueryRow(ctx, `INSERT INTO custom_fields (key, label, type, options, required, required_to_resolve, category_ids, position,
+				visible_to_requester)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			f.Key, f.Label, string(f.Type), opts, f.Required, f.RequiredToResolve, cats, f.Position, f.VisibleToRequester).Scan(&f.ID)
 	} else {
 		var tag pgconn.CommandTag
 		tag, err = s.pool.Exec(ctx, `UPDATE custom_fields SET label = $2, options = $3, required = $4, required_to_resolve = $5,
-			category_ids = $6, position = $7, retired_at = CASE WHEN $8 THEN coalesce(retired_at, now()) END, updated_at = now()
-			WHERE id = $1`, f.ID, f.Label, opts, f.Required, f.RequiredToResolve, cats, f.Position, f.Retired)
+			category_ids = $6, position = $7, retired_at = CASE WHEN $8 THEN coalesce(retired_at, now()) END,
+			visible_to_requester = $9, updated_at = now()
+			WHERE id = $1`, f.ID, f.Label, opts, f.Required, f.RequiredToResolve, cats, f.Position, f.Retired, f.VisibleToRequester)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = ErrNotFound
 		}

@@ -3,8 +3,10 @@
 // ticket in the browser. Sign in, open the ticket from the list (its own
 // URL, /tickets/N), move it to "in progress", add an internal note and a
 // public reply, and see all three in the timeline, in order, also after a
-// reload. Optionally the ticket's requester then signs in and sees the reply
-// but neither the note nor the "Internal note" toggle.
+// reload, then take the ticket. Optionally the ticket's requester then signs
+// in and sees the reply but neither the note nor the "Internal note"
+// toggle, and the requester view: the ticket is being worked, but not by
+// whom (no agent email anywhere on the page), no team, SLA or escalation.
 //
 //   BASE_URL=http://127.0.0.1:8080 E2E_EMAIL=agent@example.com E2E_PASSWORD=… node e2e/work-ticket.mjs
 //
@@ -115,6 +117,13 @@ await runScenario(
     await expectTicketPage(page, subject, 'in progress', 'after reload');
     await expectOrder(page, 'after reload');
 
+    // The agent takes the ticket, so the requester below sees an assigned
+    // ticket (and must not learn by whom).
+    const assigned = page.waitForResponse((r) => isApi(r, 'PATCH', /^\/api\/v1\/tickets\/\d+$/));
+    await page.getByRole('button', { name: 'Assign to me' }).click();
+    await expectOk(await assigned, 'PATCH /api/v1/tickets/{id} (assign to me)');
+    await waitForText(() => page.getByTestId('control-assignee').innerText(), `you (${E2E_EMAIL.toLowerCase()})`, 'the assignee after taking the ticket');
+
     // Back to the list: the row shows the new status.
     await page.getByRole('link', { name: 'All tickets' }).click();
     await step('the list', () => page.waitForURL((u) => u.pathname === '/'));
@@ -138,6 +147,16 @@ await runScenario(
       if (await page.getByRole('button', { name: 'Change status' }).count()) {
         throw new Error('the requester is offered the status control');
       }
+      // The requester view: someone is on it, but not who by address; no
+      // team, SLA or escalation; the agent's reply under their name.
+      await waitForText(() => page.getByTestId('ticket-assignee').innerText(), 'an agent is on it', "the requester's assignee fact");
+      for (const testId of ['ticket-team', 'ticket-sla', 'escalation-level']) {
+        if (await page.getByTestId(testId).count()) throw new Error(`the requester is shown ${testId}`);
+      }
+      const body = await page.locator('body').innerText();
+      if (body.toLowerCase().includes(E2E_EMAIL.toLowerCase())) throw new Error(`the requester's page shows the agent's email ${E2E_EMAIL}`);
+      const replyEntry = await page.getByTestId('timeline-item').filter({ hasText: REPLY }).innerText();
+      if (/user #\d+/.test(replyEntry)) throw new Error(`the agent's reply is shown without a name: "${replyEntry}"`);
     }
 
     if (pageErrors.some((e) => e.startsWith('pageerror:'))) throw new Error('the page threw');

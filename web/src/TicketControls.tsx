@@ -47,7 +47,7 @@ export function TicketControls({ ticket, user, onChanged }: Props) {
 
   const archived = Boolean(ticket.archived_at);
   const assigneeId = ticket.assignee_id ?? null;
-  const assigned = assigneeId !== null || ticket.assignee !== null;
+  const assigned = assigneeId !== null || ticket.assignee != null;
   const mine = assigneeId !== null ? assigneeId === user.id : ticket.assignee === user.email;
   const reassign = mayReassign(user);
 

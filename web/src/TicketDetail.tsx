@@ -94,7 +94,11 @@ export function TicketDetail({ id, user }: Props) {
   const names = useMemo<Names>(() => {
     const emails = new Map<number, string>();
     for (const it of history.items) {
-      if (typeof it.actor === 'object' && it.actor.email) emails.set(it.actor.id, it.actor.email);
+      // Requesters get staff members by name, without their email.
+      if (typeof it.actor === 'object') {
+        const shown = it.actor.email ?? it.actor.name;
+        if (shown) emails.set(it.actor.id, shown);
+      }
     }
     if (ticket?.assignee_id != null && ticket.assignee) emails.set(ticket.assignee_id, ticket.assignee);
     const teamNames = new Map(teams.map((t) => [t.id, t.name]));
@@ -242,7 +246,9 @@ function Facts({ ticket, staff, names, now }: { ticket: Ticket; staff: boolean; 
     <dl className="facts">
       <div>
         <dt>Assignee</dt>
-        <dd data-testid="ticket-assignee">{ticket.assignee ?? 'Unassigned'}</dd>
+        <dd data-testid="ticket-assignee">
+          {staff ? (ticket.assignee ?? 'Unassigned') : ticket.assigned ? 'An agent is on it' : 'Not assigned yet'}
+        </dd>
       </div>
       {staff ? (
         <div>

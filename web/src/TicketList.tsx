@@ -15,7 +15,7 @@ interface Props {
   sort: SortOrder;
   /** The category filter (null: every ticket). */
   categoryId: number | null;
-  /** Agents, leads and admins: SLA column and the "Next ticket" button. */
+  /** Agents, leads and admins: SLA column, the urgency sort and the "Next ticket" button. */
   staff: boolean;
   claiming: boolean;
   onSortChange: (sort: SortOrder) => void;
@@ -58,21 +58,23 @@ export function TicketList({
       <div className="card-head">
         <h2 id="tickets-heading">Tickets</h2>
         <div className="list-tools">
-          <fieldset className="segmented">
-            <legend className="visually-hidden">Sort tickets</legend>
-            {SORTS.map((s) => (
-              <label key={s.value} className="segmented-option">
-                <input
-                  type="radio"
-                  name={sortName}
-                  value={s.value}
-                  checked={sort === s.value}
-                  onChange={() => onSortChange(s.value)}
-                />
-                <span>{s.label}</span>
-              </label>
-            ))}
-          </fieldset>
+          {staff ? (
+            <fieldset className="segmented">
+              <legend className="visually-hidden">Sort tickets</legend>
+              {SORTS.map((s) => (
+                <label key={s.value} className="segmented-option">
+                  <input
+                    type="radio"
+                    name={sortName}
+                    value={s.value}
+                    checked={sort === s.value}
+                    onChange={() => onSortChange(s.value)}
+                  />
+                  <span>{s.label}</span>
+                </label>
+              ))}
+            </fieldset>
+          ) : null}
           {categories.length > 0 || categoryId !== null ? (
             <div className="list-filter">
               <label htmlFor={categoryFilterId} className="visually-hidden">
@@ -159,7 +161,7 @@ export function TicketList({
                         {t.subject}
                       </Link>
                       {t.category ? <span className="row-category">{t.category}</span> : null}
-                      {t.assignee ? <span className="assignee">Assigned to {t.assignee}</span> : null}
+                      {staff && t.assignee ? <span className="assignee">Assigned to {t.assignee}</span> : null}
                     </td>
                     <td data-testid="ticket-status">
                       <Badge kind="status" value={t.status} />

@@ -56,8 +56,11 @@ interface Props {
 }
 
 /** The signed-in start screen: the new-ticket form and the ticket list. */
-export function TicketsScreen({ user, sort, categoryId, initialDraft, draftRestored, onDraftNoticeShown, draftRef }: Props) {
+export function TicketsScreen({ user, sort: asked, categoryId, initialDraft, draftRestored, onDraftNoticeShown, draftRef }: Props) {
   const staff = isStaff(user);
+  // The urgency order follows internal SLA deadlines: staff only (the API
+  // refuses it to requesters), so an old ?sort=urgency link lists newest.
+  const sort: SortOrder = staff ? asked : 'newest';
   const [tickets, setTickets] = useState<Ticket[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);

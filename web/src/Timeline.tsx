@@ -6,7 +6,7 @@ import { fileSize, localTime, relativeTime } from './time';
 import type { TicketHistory } from './useHistory';
 
 export interface Names {
-  /** A user's email (or "you") by id; falls back to "user #id". */
+  /** A user's email (or "you"; a staff member's name for requesters) by id; falls back to "user #id". */
   user: (id: number | null | undefined) => string;
   /** A team's name by id; falls back to "team #id". */
   team: (id: number | null | undefined) => string;

@@ -32,19 +32,27 @@ export function learnMoves(from: string, allowed: readonly string[]): void {
   learnedTransitions.set(from, [...allowed]);
 }
 
+/**
+ * A ticket as the API answers it. Staff get every field; requesters get the
+ * requester view (docs/api.md, "What requesters see"): no assignee, team,
+ * SLA, escalation, tags or hidden custom fields, and `assigned` instead of
+ * the assignee. Fields only one of the two has are optional here.
+ */
 export interface Ticket {
   id: number;
   subject: string;
   description: string;
   status: Status | string;
   priority: Priority | string;
-  /** Email of the assignee, for display. */
-  assignee: string | null;
+  /** Email of the assignee, for display (staff). */
+  assignee?: string | null;
   assignee_id?: number | null;
-  /** The status moves the server allows from `status` (single-ticket answers). */
+  /** Someone works the ticket (requesters, who are not told who). */
+  assigned?: boolean;
+  /** The status moves the server allows from `status` (single-ticket answers, staff). */
   allowed_statuses?: string[];
   requester_id: number | null;
-  team_id: number | null;
+  team_id?: number | null;
   created_at: string;
   updated_at: string;
   /** The earliest running SLA deadline; null while paused (pending), met, or without a target. */
@@ -117,7 +125,8 @@ export interface Attachment {
   created_at: string;
 }
 
-export type Actor = 'system' | string | { id: number; email: string | null };
+/** A history actor: staff members reach requesters by name, without their email. */
+export type Actor = 'system' | string | { id: number; email: string | null; name?: string };
 
 export interface HistoryItem {
   seq: number;
@@ -191,6 +200,8 @@ export interface CustomField {
   category_ids: number[];
   retired: boolean;
   position: number;
+  /** Requesters see the field and its values (default true). Listed to admins and staff only when false. */
+  visible_to_requester: boolean;
 }
 
 export interface NewCustomField {
@@ -203,6 +214,7 @@ export interface NewCustomField {
   required_to_resolve?: boolean;
   category_ids?: number[];
   position?: number;
+  visible_to_requester?: boolean;
 }
 
 export interface CustomFieldChange {
@@ -213,6 +225,7 @@ export interface CustomFieldChange {
   category_ids?: number[];
   retired?: boolean;
   position?: number;
+  visible_to_requester?: boolean;
 }
 
 export const RULE_KINDS = ['priority', 'assignment'] as const;
