@@ -59,6 +59,8 @@ type Server struct {
 	ident    *identity.Service
 	auditLog *audit.Log
 	auditW   *audit.Writer
+	// denials counts anonymous denied attempts (see Server.audit).
+	denials  *audit.Denials
 	enforcer casbin.IEnforcer
 	sso      *sso.Provider
 	ssoKey   []byte
@@ -78,6 +80,9 @@ func New(d Deps) *Server {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if d.Audit != nil {
+		s.denials = d.Audit.NewDenials(s.log)
 	}
 	s.mail = intake.NewProcessor(d.Store, d.Identity, d.Temporal, d.Config, s.log)
 	s.app = fiber.New(fiber.Config{
@@ -180,11 +185,14 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting requests, waits for those in flight, then
-// flushes the audit writer.
+// flushes the audit writer and the anonymous denial counts.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.app.ShutdownWithContext(ctx)
 	if s.auditW != nil {
 		s.auditW.Close()
+	}
+	if s.denials != nil {
+		s.denials.Close()
 	}
 	return err
 }
