@@ -127,6 +127,7 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodGet, v1+"/organizations", &access{object: "organization", action: "list", scope: identity.ScopeAdmin}, s.listOrganizations)
 	s.handle(fiber.MethodPost, v1+"/organizations", &access{object: "organization", action: "create", scope: identity.ScopeAdmin}, s.createOrganization)
 	s.handle(fiber.MethodGet, v1+"/audit-log", &access{object: "audit_log", action: "read", scope: identity.ScopeAdmin}, s.auditLogEntries)
+	s.handle(fiber.MethodGet, v1+"/audit-log/verify", &access{object: "audit_log", action: "read", scope: identity.ScopeAdmin}, s.verifyAuditLog)
 	s.handle(fiber.MethodPost, v1+"/tickets", &access{object: "ticket", action: "create", scope: identity.ScopeTicketsWrite}, s.createTicket)
 	s.handle(fiber.MethodGet, v1+"/tickets", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.listTickets)
 	s.handle(fiber.MethodGet, v1+"/tickets/search", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.searchTickets)

@@ -35,6 +35,7 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage accounts: users create --email E --role R [--name N] [--password-stdin]", runUsers},
 		{"policy", "policy apply: send the configured SLA and escalation policy to every open ticket", runPolicy},
+		{"audit", "audit verify: check the audit log's hash chain; exit 1 naming the first bad row", runAudit},
 		{"version", "print the version", nil},
 	}
 }

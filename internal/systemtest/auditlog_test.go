@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/helpdesk/helpdesk/internal/audit"
 )
@@ -61,6 +64,26 @@ func aggregateOf(t *testing.T, e audit.Entry) denialAggregate {
 		t.Fatalf("entry %d: aggregate %s: %v", e.ID, raw, err)
 	}
 	return a
+}
+
+// superuser is a pool on the test database as the PostgreSQL superuser.
+func superuser(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	u, err := url.Parse(env.pgAdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := url.Parse(env.cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = app.Path
+	pool, err := pgxpool.New(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 func auditTablesSize(t *testing.T) int64 {
@@ -185,5 +208,68 @@ func TestAnonymousDenialFloodIsAggregated(t *testing.T) {
 	}
 	if v, err := env.audit.Verify(ctx); err != nil || !v.OK {
 		t.Errorf("audit chain after the flood: %+v %v", v, err)
+	}
+}
+
+// GET /audit-log/verify walks the chain and names the first row someone
+// edited behind the application's back (as the database superuser: the
+// application's role cannot).
+func TestAuditLogVerifyNamesTheEditedRow(t *testing.T) {
+	ctx := context.Background()
+	type verification struct {
+		OK       bool  `json:"ok"`
+		Rows     int64 `json:"rows"`
+		FirstBad *struct {
+			ID     int64      `json:"id"`
+			At     *time.Time `json:"at"`
+			Reason string     `json:"reason"`
+		} `json:"first_bad"`
+	}
+	verify := func() verification {
+		res := call(t, env.baseURL, http.MethodGet, "/api/v1/audit-log/verify", nil)
+		if res.status != http.StatusOK {
+			t.Fatalf("verify: %d %s", res.status, res.body)
+		}
+		var v verification
+		res.decode(t, &v)
+		return v
+	}
+	for range 3 { // audited reads, so the log has rows around the one edited
+		if res := call(t, env.baseURL, http.MethodGet, "/api/v1/me", nil); res.status != http.StatusOK {
+			t.Fatalf("me: %d", res.status)
+		}
+	}
+	if v := verify(); !v.OK || v.Rows < 3 || v.FirstBad != nil {
+		t.Fatalf("intact log: %+v", v)
+	}
+	// Edit a row in the middle of the log, then put it back.
+	var id int64
+	var object string
+	var at time.Time
+	if err := env.store.Pool().QueryRow(ctx, `SELECT id, object, at FROM audit_log ORDER BY id DESC OFFSET 2 LIMIT 1`).Scan(&id, &object, &at); err != nil {
+		t.Fatal(err)
+	}
+	su := superuser(t)
+	if _, err := su.Exec(ctx, `UPDATE audit_log SET object = 'ticket:1' || object WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			if _, err := su.Exec(ctx, `UPDATE audit_log SET object = $2 WHERE id = $1`, id, object); err != nil {
+				t.Fatal(err)
+			}
+			restored = true
+		}
+	}
+	t.Cleanup(restore)
+	v := verify()
+	if v.OK || v.FirstBad == nil || v.FirstBad.ID != id || v.FirstBad.At == nil || !v.FirstBad.At.Equal(at) ||
+		!strings.Contains(v.FirstBad.Reason, fmt.Sprintf("row %d", id)) {
+		t.Errorf("after editing row %d (at %v): %+v", id, at, v)
+	}
+	restore()
+	if v := verify(); !v.OK {
+		t.Errorf("after restoring row %d: %+v", id, v)
 	}
 }
