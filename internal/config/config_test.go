@@ -17,6 +17,16 @@ func writeFile(t *testing.T, body string) string {
 	return p
 }
 
+// loadCase loads file's text (none when empty) and the environment env.
+func loadCase(t *testing.T, file string, env []string) (Config, error) {
+	t.Helper()
+	path := ""
+	if file != "" {
+		path = writeFile(t, file)
+	}
+	return Load(path, env)
+}
+
 func TestDefaultsAreThePromisedOnes(t *testing.T) {
 	cfg, err := Load("", nil)
 	if err != nil {
@@ -87,14 +97,15 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"short bootstrap token", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=short"}, "bootstrap_token"},
 		{"oidc without client", "oidc_issuer: http://127.0.0.1:9000\n", nil, "oidc_client_id"},
 		{"oidc role mapping", "", []string{`HELPDESK_OIDC_ROLE_MAPPING={"staff":"wizard"}`}, "oidc_role_mapping"},
+		{"audit interval negative", "audit_log_interval: -1\n", nil, "audit_log_interval"},
+		{"audit interval zero days", "audit_log_interval: 0\n", nil, "audit_log_interval"},
+		{"audit interval fraction", "audit_log_interval: 1.5\n", nil, "audit_log_interval"},
+		{"audit interval list", "audit_log_interval: [1]\n", nil, "audit_log_interval"},
+		{"transitions not an object", "", []string{`HELPDESK_STATUS_TRANSITIONS=[]`}, "status_transitions"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := ""
-			if c.file != "" {
-				path = writeFile(t, c.file)
-			}
-			_, err := Load(path, c.env)
+			_, err := loadCase(t, c.file, c.env)
 			if err == nil {
 				t.Fatal("want an error")
 			}
