@@ -95,3 +95,32 @@ func mustParse(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// `helpdesk config check` exits 0 printing the values in effect, and 1
+// naming the option of a bad file, which no other command would start with.
+func TestConfigCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, []byte("audit_log_interval: 1\nstatus_transitions: {}\nsmtp_password: hunter2-hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("update_timeout: 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runHelpdesk(t, nil, "config", "check", "-config", good)
+	if code != 0 || !strings.Contains(out, "audit_log_interval: 1d") || strings.Contains(out, "hunter2") {
+		t.Errorf("good file: exit %d\n%s", code, out)
+	}
+	// The global -config flag works too, and the file is what is judged.
+	code, out = runHelpdesk(t, nil, "-config", bad, "config", "check")
+	if code != 1 || !strings.Contains(out, "option update_timeout") || !strings.Contains(out, "10s") {
+		t.Errorf("bad file: exit %d, want 1 naming update_timeout\n%s", code, out)
+	}
+	if code, out := runHelpdesk(t, nil, "-config", bad, "version"); code != 0 {
+		t.Errorf("version with a bad file: exit %d\n%s", code, out)
+	}
+	if code, out := runHelpdesk(t, nil, "-config", bad, "migrate"); code != 1 || !strings.Contains(out, "option update_timeout") {
+		t.Errorf("migrate with a bad file: exit %d, want 1 naming the option\n%s", code, out)
+	}
+}
