@@ -227,6 +227,16 @@ func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, resu
 	// The request context may be cancelled once the answer is sent.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if p == nil && result == audit.ResultDenied && s.denials != nil {
+		// Anyone can be denied without credentials, as often as they like:
+		// such attempts are counted per minute, address and action, one
+		// audit row each minute (internal/audit/denials.go), not one row
+		// per attempt.
+		if err := s.denials.Record(ctx, e); err != nil {
+			s.log.Error("audit log: counting an anonymous denial failed", "action", action, "err", err)
+		}
+		return
+	}
 	if s.auditW == nil {
 		s.log.Error("audit log not configured", "action", action, "object", object)
 		return

@@ -59,6 +59,8 @@ type Server struct {
 	ident    *identity.Service
 	auditLog *audit.Log
 	auditW   *audit.Writer
+	// denials counts anonymous denied attempts (see Server.audit).
+	denials  *audit.Denials
 	enforcer casbin.IEnforcer
 	sso      *sso.Provider
 	ssoKey   []byte
@@ -81,6 +83,9 @@ func New(d Deps) *Server {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if d.Audit != nil {
+		s.denials = d.Audit.NewDenials(s.log)
 	}
 	s.mail = intake.NewProcessor(d.Store, d.Identity, d.Temporal, d.Config, s.log)
 	s.app = fiber.New(fiber.Config{
@@ -124,6 +129,7 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodGet, v1+"/organizations", &access{object: "organization", action: "list", scope: identity.ScopeAdmin}, s.listOrganizations)
 	s.handle(fiber.MethodPost, v1+"/organizations", &access{object: "organization", action: "create", scope: identity.ScopeAdmin}, s.createOrganization)
 	s.handle(fiber.MethodGet, v1+"/audit-log", &access{object: "audit_log", action: "read", scope: identity.ScopeAdmin}, s.auditLogEntries)
+	s.handle(fiber.MethodGet, v1+"/audit-log/verify", &access{object: "audit_log", action: "read", scope: identity.ScopeAdmin}, s.verifyAuditLog)
 	s.handle(fiber.MethodPost, v1+"/tickets", &access{object: "ticket", action: "create", scope: identity.ScopeTicketsWrite}, s.createTicket)
 	s.handle(fiber.MethodGet, v1+"/tickets", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.listTickets)
 	s.handle(fiber.MethodGet, v1+"/tickets/search", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.searchTickets)
@@ -189,11 +195,14 @@ func (s *Server) Listen(addr string) error {
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(&lingerListener{Listener: ln}) }
 
 // Shutdown stops accepting requests, waits for those in flight, then
-// flushes the audit writer.
+// flushes the audit writer and the anonymous denial counts.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.app.ShutdownWithContext(ctx)
 	if s.auditW != nil {
 		s.auditW.Close()
+	}
+	if s.denials != nil {
+		s.denials.Close()
 	}
 	return err
 }

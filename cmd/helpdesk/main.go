@@ -35,6 +35,8 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"users", "manage accounts: users create --email E --role R [--name N] [--password-stdin]", runUsers},
 		{"policy", "policy apply: send the configured SLA and escalation policy to every open ticket", runPolicy},
+		{"audit", "audit verify: check the audit log's hash chain; exit 1 naming the first bad row", runAudit},
+		{"config", "config check [-config FILE]: validate a configuration and print the values in effect (secrets redacted)", nil},
 		{"version", "print the version", nil},
 	}
 }
@@ -67,6 +69,10 @@ func run(args []string) int {
 	if name == "version" {
 		fmt.Println(versionString())
 		return 0
+	}
+	if name == "config" {
+		// Before loading: a bad configuration is what it reports on.
+		return runConfig(*configPath, rest, os.Stdout, os.Stderr)
 	}
 	var cmd *command
 	for _, c := range commands() {

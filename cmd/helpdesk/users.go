@@ -41,10 +41,7 @@ func runUsers(ctx context.Context, cfg config.Config, args []string) error {
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	if cfg.DatabaseURL == "" {
-		return &config.OptionError{Option: "database_url", Reason: "must be set (postgres://…)"}
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, dbTimeouts(cfg))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -55,4 +52,12 @@ func runUsers(ctx context.Context, cfg config.Config, args []string) error {
 	}
 	fmt.Printf("created user %d %s (%s)\n", u.ID, u.Email, u.Role)
 	return nil
+}
+
+// openStore opens the configured PostgreSQL for a one-off command.
+func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, &config.OptionError{Option: "database_url", Reason: "must be set (postgres://…)"}
+	}
+	return store.Open(ctx, cfg.DatabaseURL, dbTimeouts(cfg))
 }

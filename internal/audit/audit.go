@@ -156,8 +156,8 @@ SELECT id, prev_hash, hash FROM ins`
 
 // Append records e and returns it as stored: with its ID, At (always now,
 // to the microsecond; the caller's At is ignored so history cannot be
-// backdated), hashes, and strings and Detail normalized as Canonical
-// describes.
+// backdated), hashes, and strings and Detail normalized (and capped to
+// MaxStringBytes) as Canonical describes.
 func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	if e.Actor == "" || e.Action == "" {
 		return Entry{}, fmt.Errorf("%w: actor and action are required", ErrInvalid)
@@ -175,14 +175,10 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 	defer conn.Release()
 	e.At = l.now().UTC().Truncate(time.Microsecond)
-	for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
-		*s = cleanString(*s)
-	}
-	detail, detailJSON, err := normalizeDetail(e.Detail)
+	detailJSON, err := normalize(&e)
 	if err != nil {
-		return Entry{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return Entry{}, err
 	}
-	e.Detail = detail
 	canon, err := Canonical(e)
 	if err != nil {
 		return Entry{}, fmt.Errorf("%w: %w", ErrInvalid, err)

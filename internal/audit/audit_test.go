@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -186,6 +187,19 @@ func TestVerifyFindsTheFirstTamperedRow(t *testing.T) {
 			res := mustVerify(t, l)
 			if res.OK || res.FirstBadID != rows[tc.badRow].ID || !strings.Contains(res.Reason, tc.reason) {
 				t.Fatalf("verify = %+v, want first bad id %d (%q)", res, rows[tc.badRow].ID, tc.reason)
+			}
+			// The report names the row's time as it is stored now, or none
+			// when the row is gone.
+			var at time.Time
+			err := db.pool.QueryRow(context.Background(), `SELECT at FROM audit_log WHERE id = $1`, res.FirstBadID).Scan(&at)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				t.Fatal(err)
+			}
+			if !res.FirstBadAt.Equal(at) {
+				t.Errorf("first bad row's time %v, want %v (the stored row's)", res.FirstBadAt, at)
+			}
+			if s := res.String(); !strings.Contains(s, fmt.Sprintf("first bad row %d ", res.FirstBadID)) || !strings.Contains(s, tc.reason) {
+				t.Errorf("report %q does not name row %d and why", s, res.FirstBadID)
 			}
 		})
 	}

@@ -44,8 +44,9 @@ const CanonicalVersion = "helpdesk.audit.v1"
 //     1.50 is 1.5).
 //
 // Append stores strings with invalid UTF-8 or NUL (which PostgreSQL text
-// cannot hold) replaced by U+FFFD, and the detail in this normalized form,
-// so Canonical of a row read back equals Canonical at append time.
+// cannot hold) replaced by U+FFFD and cut to MaxStringBytes (see cutMark),
+// and the detail in this normalized form, so Canonical of a row read back
+// equals Canonical at append time.
 func Canonical(e Entry) ([]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, '[')
@@ -249,14 +250,29 @@ func allDigits(s string) bool {
 	return true
 }
 
+// normalize makes e what is stored and hashed: every string cleaned and
+// capped, the detail normalized. It returns the detail's canonical JSON, the
+// text to store. Actor, action and result must have been validated.
+func normalize(e *Entry) ([]byte, error) {
+	for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
+		*s = capString(*s)
+	}
+	detail, detailJSON, err := normalizeDetail(e.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	e.Detail = detail
+	return detailJSON, nil
+}
+
 // normalizeDetail turns any JSON-marshalable detail into the tree that is
-// hashed and stored: decoded with json.Number, strings cleaned. The result's
-// canonical JSON is returned too, as the text to store.
+// hashed and stored: decoded with json.Number, strings cleaned and capped.
+// The result's canonical JSON is returned too, as the text to store.
 func normalizeDetail(detail map[string]any) (map[string]any, []byte, error) {
 	if len(detail) == 0 {
 		return map[string]any{}, []byte("{}"), nil
 	}
-	raw, err := json.Marshal(detail)
+	raw, err := json.Marshal(capValue(detail))
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: encode detail: %w", err)
 	}
@@ -264,7 +280,7 @@ func normalizeDetail(detail map[string]any) (map[string]any, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m = cleanValue(m).(map[string]any)
+	m = capValue(m).(map[string]any)
 	canon, err := appendValue(nil, m)
 	if err != nil {
 		return nil, nil, err
@@ -299,24 +315,4 @@ func cleanString(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-func cleanValue(v any) any {
-	switch v := v.(type) {
-	case string:
-		return cleanString(v)
-	case []any:
-		for i := range v {
-			v[i] = cleanValue(v[i])
-		}
-		return v
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[cleanString(k)] = cleanValue(x)
-		}
-		return out
-	default:
-		return v
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -20,8 +21,23 @@ type VerifyResult struct {
 	// When rows were removed from the end it is the id the chain head still
 	// names. 0 when OK.
 	FirstBadID int64
+	// FirstBadAt is that row's time as stored (which may itself be the
+	// edited field); zero when OK or when the row no longer exists.
+	FirstBadAt time.Time
 	// Reason says what did not match; empty when OK.
 	Reason string
+}
+
+// String is the one-line report `helpdesk audit verify` prints.
+func (r VerifyResult) String() string {
+	if r.OK {
+		return fmt.Sprintf("audit log intact: %d rows verified", r.Rows)
+	}
+	at := "row missing"
+	if !r.FirstBadAt.IsZero() {
+		at = r.FirstBadAt.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("audit log broken: first bad row %d (%s) after %d rows: %s", r.FirstBadID, at, r.Rows, r.Reason)
 }
 
 // zeroHash is the first row's prev_hash.
@@ -59,6 +75,9 @@ func (l *Log) Verify(ctx context.Context) (VerifyResult, error) {
 	if headID != res.lastID || !bytes.Equal(headHash, res.lastHash) {
 		res.OK = false
 		res.FirstBadID = max(headID, res.lastID)
+		if res.FirstBadID == res.lastID {
+			res.FirstBadAt = res.lastAt
+		}
 		res.Reason = fmt.Sprintf("chain head names row %d with hash %x, but the last row is %d with hash %x (rows removed from the end?)",
 			headID, headHash, res.lastID, res.lastHash)
 	}
@@ -68,6 +87,7 @@ func (l *Log) Verify(ctx context.Context) (VerifyResult, error) {
 type walk struct {
 	VerifyResult
 	lastID   int64
+	lastAt   time.Time
 	lastHash []byte
 }
 
@@ -83,7 +103,7 @@ func verifyRows(rows pgx.Rows) (walk, error) {
 		}
 		w.Rows++
 		bad := func(format string, args ...any) (walk, error) {
-			w.OK, w.FirstBadID, w.Reason = false, e.ID, fmt.Sprintf(format, args...)
+			w.OK, w.FirstBadID, w.FirstBadAt, w.Reason = false, e.ID, e.At, fmt.Sprintf(format, args...)
 			return w, nil
 		}
 		if e.Detail, err = decodeDetail(detail); err != nil {
@@ -103,7 +123,7 @@ func verifyRows(rows pgx.Rows) (walk, error) {
 		if !bytes.Equal(sum, e.Hash) {
 			return bad("row %d: stored hash %s, content hashes to %s", e.ID, hex.EncodeToString(e.Hash), hex.EncodeToString(sum))
 		}
-		w.lastID, w.lastHash = e.ID, e.Hash
+		w.lastID, w.lastAt, w.lastHash = e.ID, e.At, e.Hash
 	}
 	return w, nil
 }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -123,15 +122,12 @@ func (w *Writer) write(batch []writeReq) {
 	}
 }
 
-// appendBatch writes a batch in one transaction: lock the head, chain each
-// entry's hash onto the previous one, insert, move the head. It answers
+// appendBatch writes a batch in one transaction (appendInTx). It answers
 // each entry on its own: an invalid one fails alone.
 func (l *Log) appendBatch(batch []writeReq) ([]Entry, []error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	entries := make([]Entry, len(batch))
-	details := make([][]byte, len(batch))
-	canons := make([][]byte, len(batch))
 	errs := make([]error, len(batch))
 	bad := false
 	for i, r := range batch {
@@ -152,50 +148,7 @@ func (l *Log) appendBatch(batch []writeReq) ([]Entry, []error) {
 		return entries, errs
 	}
 	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		var lastHash []byte
-		if err := tx.QueryRow(ctx, `SELECT last_hash FROM audit_chain_head FOR UPDATE`).Scan(&lastHash); err != nil {
-			return err
-		}
-		at := l.now().UTC().Truncate(time.Microsecond)
-		for i := range entries {
-			e := &entries[i]
-			e.ID, e.At = 0, at
-			for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
-				*s = cleanString(*s)
-			}
-			detail, detailJSON, err := normalizeDetail(e.Detail)
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalid, err)
-			}
-			e.Detail, details[i] = detail, detailJSON
-			canon, err := Canonical(*e)
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalid, err)
-			}
-			canons[i] = canon
-			sum := sha256.Sum256(append(append([]byte{}, lastHash...), canon...))
-			e.PrevHash, e.Hash = lastHash, sum[:]
-			lastHash = e.Hash
-		}
-		b := &pgx.Batch{}
-		for i, e := range entries {
-			b.Queue(`INSERT INTO audit_log (at, actor_id, actor, action, object, result, ip, user_agent, request_id, detail, prev_hash, hash)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12) RETURNING id`,
-				e.At, e.ActorID, e.Actor, e.Action, e.Object, e.Result, e.IP, e.UserAgent, e.RequestID, string(details[i]), e.PrevHash, e.Hash)
-		}
-		br := tx.SendBatch(ctx, b)
-		for i := range entries {
-			if err := br.QueryRow().Scan(&entries[i].ID); err != nil {
-				br.Close()
-				return err
-			}
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		last := entries[len(entries)-1]
-		_, err := tx.Exec(ctx, `UPDATE audit_chain_head SET last_id = $1, last_hash = $2`, last.ID, last.Hash)
-		return err
+		return l.appendInTx(ctx, tx, entries)
 	})
 	if err != nil {
 		for i := range errs {

@@ -28,7 +28,9 @@ type Config struct {
 	TicketExpirationDays     int                 `yaml:"ticket_expiration_days"`
 	StatusTransitions        map[string][]string `yaml:"status_transitions"`
 	EnableEscalation         bool                `yaml:"enable_escalation"`
-	AuditLogInterval         Duration            `yaml:"audit_log_interval"`
+	// AuditLogInterval: a bare whole number counts days, as the seed
+	// documented it (`audit_log_interval: 1`); see DayDuration.
+	AuditLogInterval DayDuration `yaml:"audit_log_interval"`
 
 	// Lifecycle: SLA, escalation, expiry, auto-close, reopening.
 	SLAPolicies      map[string]SLAPolicy `yaml:"sla_policies"`
@@ -133,7 +135,7 @@ func Default() Config {
 		TicketExpirationDays:     7,
 		StatusTransitions:        ticket.DefaultTransitions(),
 		EnableEscalation:         true,
-		AuditLogInterval:         Duration(24 * time.Hour),
+		AuditLogInterval:         DayDuration(24 * time.Hour),
 		SLAPolicies:              DefaultSLAPolicies(),
 		EscalationRules:          DefaultEscalationRules(),
 		ExpiryAction:             "escalate",
@@ -237,6 +239,9 @@ func decodeYAML(raw []byte, cfg *Config, path string) error {
 			return &OptionError{Option: key, Source: fmt.Sprintf("file %s line %d", path, root.Content[i].Line),
 				Reason: "unknown option; known options are " + strings.Join(Options(), ", ")}
 		}
+		if val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
+			continue // `option:` with no value keeps the default
+		}
 		if err := val.Decode(target); err != nil {
 			reason := err.Error()
 			var oe *OptionError
@@ -310,15 +315,22 @@ func envOptions() []envOption {
 		str("default_priority", func(c *Config) *string { return &c.DefaultPriority }),
 		integer("ticket_expiration_days", func(c *Config) *int { return &c.TicketExpirationDays }),
 		{"status_transitions", func(c *Config, v string) error {
-			var m map[string][]string
-			if err := json.Unmarshal([]byte(v), &m); err != nil {
+			// As in the file: the statuses given replace their moves, the
+			// others keep theirs, and {} is the graph as it stands.
+			if c.StatusTransitions == nil {
+				c.StatusTransitions = map[string][]string{}
+			}
+			if err := json.Unmarshal([]byte(v), &c.StatusTransitions); err != nil {
 				return fmt.Errorf("want a JSON object of status to allowed next statuses: %v", err)
 			}
-			c.StatusTransitions = m
 			return nil
 		}},
 		boolean("enable_escalation", func(c *Config) *bool { return &c.EnableEscalation }),
-		duration("audit_log_interval", func(c *Config) *Duration { return &c.AuditLogInterval }),
+		{"audit_log_interval", func(c *Config, v string) error {
+			d, err := ParseDayDuration(v)
+			c.AuditLogInterval = DayDuration(d)
+			return err
+		}},
 		lifecycleEnvOptions()[0], lifecycleEnvOptions()[1], lifecycleEnvOptions()[2],
 		str("expiry_action", func(c *Config) *string { return &c.ExpiryAction }),
 		duration("auto_close_after", func(c *Config) *Duration { return &c.AutoCloseAfter }),

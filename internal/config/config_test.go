@@ -17,6 +17,16 @@ func writeFile(t *testing.T, body string) string {
 	return p
 }
 
+// loadCase loads file's text (none when empty) and the environment env.
+func loadCase(t *testing.T, file string, env []string) (Config, error) {
+	t.Helper()
+	path := ""
+	if file != "" {
+		path = writeFile(t, file)
+	}
+	return Load(path, env)
+}
+
 func TestDefaultsAreThePromisedOnes(t *testing.T) {
 	cfg, err := Load("", nil)
 	if err != nil {
@@ -90,14 +100,15 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"request timeout within update timeout", "request_timeout: 5s\n", nil, "request_timeout"},
 		{"statement timeout tiny", "", []string{"HELPDESK_DB_STATEMENT_TIMEOUT=5ms"}, "db_statement_timeout"},
 		{"lock timeout not a duration", "db_lock_timeout: soon\n", nil, "db_lock_timeout"},
+		{"audit interval negative", "audit_log_interval: -1\n", nil, "audit_log_interval"},
+		{"audit interval zero days", "audit_log_interval: 0\n", nil, "audit_log_interval"},
+		{"audit interval fraction", "audit_log_interval: 1.5\n", nil, "audit_log_interval"},
+		{"audit interval list", "audit_log_interval: [1]\n", nil, "audit_log_interval"},
+		{"transitions not an object", "", []string{`HELPDESK_STATUS_TRANSITIONS=[]`}, "status_transitions"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := ""
-			if c.file != "" {
-				path = writeFile(t, c.file)
-			}
-			_, err := Load(path, c.env)
+			_, err := loadCase(t, c.file, c.env)
 			if err == nil {
 				t.Fatal("want an error")
 			}

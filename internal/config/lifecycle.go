@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/sla"
@@ -177,6 +178,9 @@ func (c Config) validateLifecycle() error {
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
+		if n := strings.TrimSpace(string(b)); isBareNumber(n) {
+			return fmt.Errorf("%s has no unit; write a duration string such as \"%[1]sh\" or \"%[1]sd\"", n)
+		}
 		return fmt.Errorf("want a duration string such as \"4h\" or \"3d\"")
 	}
 	v, err := ParseDuration(s)

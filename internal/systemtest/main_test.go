@@ -51,6 +51,9 @@ var env struct {
 	exportDir  string
 	// people signed up by TestMain, by role.
 	users map[string]identity.User
+	// pgAdminURL connects as the superuser (to the "postgres" database):
+	// for tests that do what the app role may not, e.g. edit audit rows.
+	pgAdminURL string
 }
 
 // testPassword is every seeded user's password.
@@ -86,6 +89,7 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer pg.Stop()
+	env.pgAdminURL = pg.AdminURL()
 	esPort, err := localsvc.FreePort()
 	if err != nil {
 		return 0, err
