@@ -19,6 +19,8 @@ type historyComment struct {
 	ID       int64  `json:"id"`
 	Body     string `json:"body"`
 	Internal bool   `json:"internal"`
+	// UnverifiedSender: by mail from a staff address, not authenticated.
+	UnverifiedSender bool `json:"unverified_sender"`
 }
 
 type historyActor struct {
@@ -86,7 +88,8 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 			it.Actor = r.Actor
 		}
 		if r.Comment != nil {
-			it.Comment = &historyComment{ID: r.Comment.ID, Body: r.Comment.Body, Internal: r.Comment.Internal}
+			it.Comment = &historyComment{ID: r.Comment.ID, Body: r.Comment.Body, Internal: r.Comment.Internal,
+				UnverifiedSender: r.Comment.UnverifiedSender}
 		}
 		if !staff {
 			// An escalation's priority raise stays visible, its rule does not.

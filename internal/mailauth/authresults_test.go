@@ -123,3 +123,17 @@ func TestCheck(t *testing.T) {
 		t.Errorf("no configured authserv-id passed: %+v", v)
 	}
 }
+
+func TestAuthServIDOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"mx.example.net; dmarc=pass header.from=example.com": "mx.example.net",
+		"(comment) mx.example.net 1; dmarc=(":                "mx.example.net",
+		`"mx.example.net"; spf=pass (unterminated`:           "mx.example.net",
+		"; dmarc=pass":  "",
+		"(unterminated": "",
+	} {
+		if got := AuthServIDOf(in); got != want {
+			t.Errorf("AuthServIDOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -41,7 +41,7 @@ func Check(headers []string, authservID, fromDomain string) Verdict {
 	for _, v := range headers {
 		h, err := Parse(v)
 		if err != nil {
-			if !strings.EqualFold(leadingID(v), authservID) {
+			if !strings.EqualFold(AuthServIDOf(v), authservID) {
 				continue // someone else's header, unreadable: not ours to judge
 			}
 			return Verdict{Reason: fmt.Sprintf("the Authentication-Results of %s cannot be read: %v", authservID, err)}
@@ -109,9 +109,14 @@ func normDomain(d string) string {
 	return d
 }
 
-// leadingID is the authserv-id of a header Parse refused: its first word
-// before any ';', comments dropped ("" when even that cannot be read).
-func leadingID(v string) string {
+// AuthServIDOf is the authserv-id of an Authentication-Results value, also
+// of one Parse refuses: its first word, comments dropped ("" when even
+// that cannot be read). Mail servers use it to drop headers carrying
+// their own id that a sender wrote.
+func AuthServIDOf(v string) string {
+	if h, err := Parse(v); err == nil {
+		return h.AuthServID
+	}
 	head, _, _ := strings.Cut(v, ";")
 	toks, err := lex(head)
 	if err != nil || len(toks) == 0 || toks[0].kind != tokWord {
