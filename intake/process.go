@@ -645,17 +645,9 @@ func (p *Processor) bounce(ctx context.Context, msg *mailparse.Message, m store.
 		}
 	}
 	if number == 0 {
-		reason := "delivery failure for a message the help desk did not send"
-		if d != nil && d.OriginalMessageID != "" {
-			n, ok, err := p.Store.ThreadTicket(ctx, []string{d.OriginalMessageID})
-			if err != nil {
-				return Outcome{}, err
-			}
-			if ok {
-				reason = fmt.Sprintf("unverified delivery failure naming ticket #%d: it neither came back to a signed return path nor quotes a signed Message-ID <%s>",
-					n, d.OriginalMessageID)
-				p.Log.Warn("unverified delivery failure ignored", "ticket", n, "message_id", d.OriginalMessageID, "from", msg.From.Email)
-			}
+		reason, err := p.unverifiedBounce(ctx, msg)
+		if err != nil {
+			return Outcome{}, err
 		}
 		return finish(Outcome{Outcome: "ignored", Reason: reason})
 	}
@@ -703,6 +695,37 @@ func verifyBounce(s *mailout.Signer, msg *mailparse.Message) (int64, string) {
 		}
 	}
 	return 0, ""
+}
+
+// unverifiedBounce says why a delivery report that proves nothing is
+// ignored: it names mail we never sent, or it claims ours (a Message-ID we
+// recorded or of our form, or one of our return paths) without the HMAC
+// to back it, which is a forgery or concerns mail sent before signing.
+func (p *Processor) unverifiedBounce(ctx context.Context, msg *mailparse.Message) (string, error) {
+	var original string
+	if msg.Bounce != nil {
+		original = msg.Bounce.OriginalMessageID
+	}
+	claim := strings.HasPrefix(strings.ToLower(original), "ticket-")
+	for _, rcpt := range msg.Recipients {
+		claim = claim || strings.Contains(rcpt, "+bounce-")
+	}
+	naming := ""
+	if original != "" {
+		n, ok, err := p.Store.ThreadTicket(ctx, []string{original})
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			claim, naming = true, fmt.Sprintf(" naming ticket #%d", n)
+		}
+	}
+	if !claim {
+		return "delivery failure for a message the help desk did not send", nil
+	}
+	p.Log.Warn("unverified delivery failure ignored", "message_id", original, "from", msg.From.Email, "naming", naming)
+	return fmt.Sprintf("unverified delivery failure%s: it came back to no signed return path and quotes no signed Message-ID (<%s>)",
+		naming, original), nil
 }
 
 func (p *Processor) sharedKey(ctx context.Context) ([]byte, error) {
