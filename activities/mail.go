@@ -23,6 +23,11 @@ type Mailer struct {
 	// Enabled is enable_email_notifications; SMTP.Host empty also turns
 	// mail off (every notification is then skipped with the reason).
 	Enabled bool
+	// Secret is mail_secret, the key of the HMAC in Message-IDs and
+	// return paths; empty: the key kept in PostgreSQL.
+	Secret string
+
+	keys mailout.Keyring
 }
 
 // ErrMailRefused is the type of a permanent SMTP refusal (not retried).
@@ -126,7 +131,11 @@ func (m *Mailer) SendOutboxEmail(ctx context.Context, id int64) (MailResult, err
 		return skip("the requester's mail asked for no automatic replies (X-Auto-Response-Suppress)")
 	}
 
-	msgID := mailout.MessageID(t.Number, id, m.From)
+	signer, err := m.keys.Signer(ctx, m.Secret, m.sharedKey)
+	if err != nil {
+		return MailResult{}, err
+	}
+	msgID := signer.MessageID(t.Number, id, m.From)
 	raw, err := mailout.Compose(mailout.Message{From: m.From, To: mail.Address{Name: u.Name, Address: u.Email},
 		Number: t.Number, Subject: subject, Text: text, MessageID: msgID, InReplyTo: th.LastInbound,
 		References: th.MessageIDs, Automatic: automatic, Date: e.CreatedAt})
@@ -144,7 +153,9 @@ func (m *Mailer) SendOutboxEmail(ctx context.Context, id int64) (MailResult, err
 	if err != nil {
 		return MailResult{}, err
 	}
-	if err := m.SMTP.Send(ctx, m.From.Address, []string{u.Email}, raw); err != nil {
+	// The envelope sender is the signed VERP address: a bounce comes back
+	// to it and proves which message failed (intake checks the HMAC).
+	if err := m.SMTP.Send(ctx, signer.ReturnPath(t.Number, id, m.From), []string{u.Email}, raw); err != nil {
 		var perm *mailout.PermanentError
 		if errors.As(err, &perm) {
 			if serr := m.Store.SetOutboxEmailState(ctx, id, "failed", err.Error()); serr != nil {
@@ -163,6 +174,10 @@ func (m *Mailer) SendOutboxEmail(ctx context.Context, id int64) (MailResult, err
 		return MailResult{}, err
 	}
 	return MailResult{State: "sent", MessageID: msgID, To: u.Email}, nil
+}
+
+func (m *Mailer) sharedKey(ctx context.Context) ([]byte, error) {
+	return m.Store.SharedSecret(ctx, mailout.SharedKeyName)
 }
 
 // GiveUpOutboxEmail records that a notification could not be mailed within

@@ -17,6 +17,8 @@ type historyComment struct {
 	ID       int64  `json:"id"`
 	Body     string `json:"body"`
 	Internal bool   `json:"internal"`
+	// UnverifiedSender: by mail from a staff address, not authenticated.
+	UnverifiedSender bool `json:"unverified_sender"`
 }
 
 type historyActor struct {
@@ -96,7 +98,8 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 			it.Actor = r.Actor
 		}
 		if r.Comment != nil {
-			it.Comment = &historyComment{ID: r.Comment.ID, Body: r.Comment.Body, Internal: r.Comment.Internal}
+			it.Comment = &historyComment{ID: r.Comment.ID, Body: r.Comment.Body, Internal: r.Comment.Internal,
+				UnverifiedSender: r.Comment.UnverifiedSender}
 		}
 		if view != nil {
 			data, ok := ticket.RequesterEvent(r.Kind, it.Data, view.fields)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
+	"github.com/helpdesk/helpdesk/internal/mailauth"
+	"github.com/helpdesk/helpdesk/internal/mailout"
 	"github.com/helpdesk/helpdesk/internal/mailparse"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/textcut"
@@ -46,6 +48,9 @@ type Outcome struct {
 	CommentID    int64  `json:"comment_id,omitempty"`
 	QuarantineID int64  `json:"quarantine_id,omitempty"`
 	Reason       string `json:"reason,omitempty"`
+	// UnverifiedSender: the mail claimed a staff address without being
+	// authenticated; it acted as a participant only.
+	UnverifiedSender bool `json:"unverified_sender,omitempty"`
 	// Again is true when the message had been processed before (a
 	// redelivery or a restart): nothing new was written.
 	Again bool `json:"again,omitempty"`
@@ -63,6 +68,7 @@ type Processor struct {
 	Hook func(point string)
 
 	policy workflows.Policy
+	keys   mailout.Keyring
 }
 
 // NewProcessor returns a Processor for cfg.
@@ -150,7 +156,11 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 				fmt.Sprintf("%d earlier messages from %s within %s (mail_rate_limit %d)", n, msg.From.Email, p.Config.MailRateWindow, p.Config.MailRateLimit))
 		}
 	}
-	out, err := p.act(ctx, mb, msg, m)
+	out, err := p.act(ctx, mb, msg, m, waive)
+	var ref *refusal
+	if errors.As(err, &ref) {
+		return p.quarantineMail(ctx, mb, msg, m, raw, ref.reason, ref.detail)
+	}
 	var appErr *temporal.ApplicationError
 	if err != nil && errors.As(err, &appErr) && appErr.NonRetryable() {
 		// The ticket's workflow refused what the mail asks for: retrying
@@ -185,7 +195,20 @@ const (
 	ReasonReusedMessageID = "reused_message_id"
 	// ReasonRejected: the ticket's workflow refused the comment or ticket.
 	ReasonRejected = "rejected"
+	// ReasonUnverifiedSender: mail from a staff address that is not
+	// authenticated, where the mailbox quarantines such mail or where it
+	// would open a ticket in the staff member's name. Releasing it vouches
+	// for the sender.
+	ReasonUnverifiedSender = "unverified_sender"
+	// ReasonOutOfScope: authenticated staff mail to a ticket outside the
+	// sender's teams (the API's scope rule). Releasing it lets it through.
+	ReasonOutOfScope = "out_of_scope"
 )
+
+// refusal is a decision, made while acting on a message, to quarantine it.
+type refusal struct{ reason, detail string }
+
+func (r *refusal) Error() string { return "intake: quarantine: " + r.reason + ": " + r.detail }
 
 // seenBefore decides about a message whose dedupe key is recorded: the same
 // content finished is a repeat (nothing to do); the same content still
@@ -245,8 +268,9 @@ func (p *Processor) own() mailparse.Own {
 // LoopHeader is carried by every message the help desk sends.
 const LoopHeader = "X-Helpdesk-Loop"
 
-// act does what the message asks for and records it.
-func (p *Processor) act(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail) (Outcome, error) {
+// act does what the message asks for and records it. A *refusal means the
+// message goes to quarantine.
+func (p *Processor) act(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, waive Waive) (Outcome, error) {
 	finish := func(out Outcome) (Outcome, error) {
 		out.MailID = m.ID
 		var tn, cid *int64
@@ -276,23 +300,93 @@ func (p *Processor) act(ctx context.Context, mb config.Mailbox, msg *mailparse.M
 	if err != nil {
 		return Outcome{}, err
 	}
-	number, how, err := p.thread(ctx, msg, user)
+	who, err := p.sender(ctx, mb, msg, user, waive)
+	if err != nil {
+		return Outcome{}, err
+	}
+	number, how, err := p.thread(ctx, msg, who)
 	if err != nil {
 		return Outcome{}, err
 	}
 	var out Outcome
-	if number != 0 {
-		out, err = p.comment(ctx, msg, m, user, number, how)
-	} else {
+	switch {
+	case number != 0:
+		out, err = p.comment(ctx, msg, m, who, number, how, waive)
+	case who.unverified:
+		return Outcome{}, &refusal{ReasonUnverifiedSender, fmt.Sprintf(
+			"%s is a staff address (%s) and the mail is not authenticated (%s); it would open a ticket in their name",
+			user.Email, user.Role, who.trust)}
+	default:
 		out, err = p.newTicket(ctx, mb, msg, m, user, nil)
 	}
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := p.attach(ctx, out.Ticket, msg, user); err != nil {
+	if who.unverified {
+		// Files from a sender who may not be who they say stay in the raw
+		// message (staff can download it); on the ticket they would stand
+		// as the staff member's uploads.
+		out.UnverifiedSender = true
+		out.Reason += "; unverified sender (" + who.trust + "); attachments kept in the raw message only"
+	} else if err := p.attach(ctx, out.Ticket, msg, user); err != nil {
 		return Outcome{}, err
 	}
 	return finish(out)
+}
+
+// sender is who a message may act as.
+type sender struct {
+	user identity.User
+	// staff: a staff member, authenticated; acts as staff within scope.
+	staff bool
+	scope identity.Scope
+	// unverified: a staff address without authentication: acts as a
+	// participant only, and its comment is flagged.
+	unverified bool
+	// trust says how the sender was authenticated, or why not.
+	trust string
+}
+
+// sender decides who msg may act as (docs/email.md, "Sender trust"): only
+// authenticated mail from a staff address acts as staff; mail from a
+// requester's address acts as that requester, authenticated or not, as
+// mail always has. Unauthenticated staff mail is quarantined or acts as a
+// participant, as the mailbox says; a release (waive) vouches for it.
+func (p *Processor) sender(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, u identity.User, waive Waive) (sender, error) {
+	s := sender{user: u}
+	if !u.Role.Staff() {
+		return s, nil
+	}
+	v := p.trust(mb, msg)
+	s.trust = v.Reason
+	if !v.Pass && waive != ReasonUnverifiedSender {
+		p.Log.Warn("mail from a staff address is not authenticated", "mailbox", mb.Name, "from", u.Email, "why", v.Reason)
+		if mb.UnverifiedStaff == config.UnverifiedStaffQuarantine {
+			return s, &refusal{ReasonUnverifiedSender, fmt.Sprintf("%s is a staff address (%s) and the mail is not authenticated: %s",
+				u.Email, u.Role, v.Reason)}
+		}
+		s.unverified = true
+		return s, nil
+	}
+	if !v.Pass {
+		s.trust = "released by an admin"
+	}
+	teams, err := p.Users.TeamsOf(ctx, u.ID)
+	if err != nil {
+		return s, err
+	}
+	s.staff = true
+	s.scope = identity.TicketScope(identity.Principal{User: u, TeamIDs: teams},
+		identity.ScopeOptions{AgentsSeeAllTickets: p.Config.AgentsSeeAllTickets})
+	return s, nil
+}
+
+// trust reports whether msg's From is authenticated for mailbox mb.
+func (p *Processor) trust(mb config.Mailbox, msg *mailparse.Message) mailauth.Verdict {
+	if mb.TrustSender {
+		return mailauth.Verdict{Pass: true, Reason: "mailbox " + mb.Name + " trusts its senders (trust_sender)"}
+	}
+	return mailauth.Check(msg.AuthResults, p.Config.TrustedAuthservID(mb), msg.AuthorDomain)
 }
 
 // requester finds the sender's account, creating a requester account for an
@@ -329,7 +423,7 @@ func (p *Processor) requester(ctx context.Context, from mailparse.Address) (iden
 // the subject, the latter only when the sender is the ticket's requester or
 // took part in it. A referenced ticket the sender has no part in is not
 // theirs to comment on: their mail opens a ticket of its own.
-func (p *Processor) thread(ctx context.Context, msg *mailparse.Message, u identity.User) (int64, string, error) {
+func (p *Processor) thread(ctx context.Context, msg *mailparse.Message, u sender) (int64, string, error) {
 	refs := append(append([]string{}, msg.InReplyTo...), msg.References...)
 	if n, ok, err := p.Store.ThreadTicket(ctx, refs); err != nil {
 		return 0, "", err
@@ -346,16 +440,19 @@ func (p *Processor) thread(ctx context.Context, msg *mailparse.Message, u identi
 	return 0, "", nil
 }
 
-func (p *Processor) mayComment(ctx context.Context, number int64, u identity.User) (bool, error) {
+// mayComment: authenticated staff may thread onto any ticket (whether it
+// is theirs to write to is decided next, in comment); everyone else,
+// unverified staff addresses included, only onto tickets they take part in.
+func (p *Processor) mayComment(ctx context.Context, number int64, u sender) (bool, error) {
 	if _, err := p.Store.Ticket(ctx, number); errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
 		return false, err
 	}
-	if u.Role.Staff() {
+	if u.staff {
 		return true, nil
 	}
-	return p.Store.IsParticipant(ctx, number, u.ID)
+	return p.Store.IsParticipant(ctx, number, u.user.ID)
 }
 
 func requestID(prefix, dedupeKey string) string {
@@ -364,25 +461,54 @@ func requestID(prefix, dedupeKey string) string {
 
 // comment adds the reply to ticket number, or opens a follow-up ticket when
 // that ticket was closed for good.
-func (p *Processor) comment(ctx context.Context, msg *mailparse.Message, m store.Mail, u identity.User, number int64, how string) (Outcome, error) {
+//
+// Authenticated staff write as staff only to tickets in their scope (the
+// API's rule); mail to another ticket goes to quarantine. An unverified
+// staff address writes as a participant (no agent reply mailed on, no
+// requester follow-up unless it is the ticket's requester), flagged, and
+// never opens a follow-up ticket in the staff member's name.
+func (p *Processor) comment(ctx context.Context, msg *mailparse.Message, m store.Mail, who sender, number int64, how string, waive Waive) (Outcome, error) {
+	u := who.user
 	t, err := p.Store.Ticket(ctx, number)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if t.ArchivedAt != nil {
+	if who.staff && !who.scope.All() && waive != ReasonOutOfScope {
+		pred, args := who.scope.SQL("t", 2)
+		if _, err := p.Store.TicketInScope(ctx, number, pred, args); errors.Is(err, store.ErrNotFound) {
+			return Outcome{}, &refusal{ReasonOutOfScope, fmt.Sprintf("%s (%s) may not write to ticket #%d: it is not in their teams",
+				u.Email, u.Role, number)}
+		} else if err != nil {
+			return Outcome{}, err
+		}
+	}
+	followUp := func() (Outcome, error) {
+		if who.unverified {
+			return Outcome{}, &refusal{ReasonUnverifiedSender, fmt.Sprintf(
+				"%s is a staff address (%s) and the mail is not authenticated (%s); ticket #%d was closed for good and a follow-up would open in their name",
+				u.Email, u.Role, who.trust, number)}
+		}
 		return p.newTicket(ctx, config.Mailbox{}, msg, m, u, &t)
+	}
+	if t.ArchivedAt != nil {
+		return followUp()
 	}
 	body := commentBody(msg)
 	id := requestID("cmt", msg.DedupeKey)
-	if err := p.Store.PutRequestPayload(ctx, id, number, map[string]string{"body": body}); err != nil {
+	payload := map[string]any{"body": body}
+	actor := workflows.Actor{UserID: u.ID, Role: string(u.Role)}
+	if who.unverified {
+		payload["unverified_sender"] = true
+		actor.Role = workflows.RoleParticipant
+	}
+	if err := p.Store.PutRequestPayload(ctx, id, number, payload); err != nil {
 		return Outcome{}, err
 	}
 	p.hook("payload")
-	res, err := p.update(ctx, number, workflows.UpdateComment, id,
-		workflows.CommentRequest{RequestID: id, Actor: workflows.Actor{UserID: u.ID, Role: string(u.Role)}})
+	res, err := p.update(ctx, number, workflows.UpdateComment, id, workflows.CommentRequest{RequestID: id, Actor: actor})
 	if err != nil {
 		if archived(err) {
-			return p.newTicket(ctx, config.Mailbox{}, msg, m, u, &t)
+			return followUp()
 		}
 		return Outcome{}, err
 	}
@@ -498,21 +624,32 @@ func (p *Processor) attach(ctx context.Context, number int64, msg *mailparse.Mes
 	return nil
 }
 
-// bounce notes a delivery failure on the ticket whose mail bounced.
+// bounce notes a delivery failure on the ticket whose mail bounced, when
+// the report proves it concerns mail the help desk sent: it came back to
+// the signed return path of that mail, or it quotes that mail's signed
+// Message-ID. Anything else is ignored (kept with the reason): anyone can
+// write a delivery report, and a forged one must not put words on a
+// ticket.
 func (p *Processor) bounce(ctx context.Context, msg *mailparse.Message, m store.Mail, finish func(Outcome) (Outcome, error)) (Outcome, error) {
 	d := msg.Bounce
-	var number int64
-	if d != nil && d.OriginalMessageID != "" {
-		n, ok, err := p.Store.ThreadTicket(ctx, []string{d.OriginalMessageID})
-		if err != nil {
+	signer, err := p.keys.Signer(ctx, p.Config.MailSecret, p.sharedKey)
+	if err != nil {
+		return Outcome{}, err
+	}
+	number, verified := verifyBounce(signer, msg)
+	if number != 0 {
+		if _, err := p.Store.Ticket(ctx, number); errors.Is(err, store.ErrNotFound) {
+			number = 0
+		} else if err != nil {
 			return Outcome{}, err
-		}
-		if ok {
-			number = n
 		}
 	}
 	if number == 0 {
-		return finish(Outcome{Outcome: "ignored", Reason: "delivery failure for a message the help desk did not send"})
+		reason, err := p.unverifiedBounce(ctx, msg)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return finish(Outcome{Outcome: "ignored", Reason: reason})
 	}
 	var b strings.Builder
 	b.WriteString("Delivery failure")
@@ -539,7 +676,60 @@ func (p *Processor) bounce(ctx context.Context, msg *mailparse.Message, m store.
 		}
 		return Outcome{}, err
 	}
-	return finish(Outcome{Outcome: "bounce", Ticket: number, CommentID: res.CommentID, Reason: b.String()})
+	return finish(Outcome{Outcome: "bounce", Ticket: number, CommentID: res.CommentID, Reason: b.String() + " (verified by " + verified + ")"})
+}
+
+// verifyBounce finds the ticket a delivery report proves it is about: by
+// the signed return path it was sent back to (as the delivering servers
+// recorded it, or in To, where reporting servers put it), else by the
+// signed Message-ID of the returned message. 0 when neither checks.
+func verifyBounce(s *mailout.Signer, msg *mailparse.Message) (int64, string) {
+	for _, rcpt := range msg.Recipients {
+		if ref, ok := s.CheckReturnPath(rcpt); ok {
+			return ref.Ticket, "its return path"
+		}
+	}
+	if d := msg.Bounce; d != nil && d.OriginalMessageID != "" {
+		if ref, ok := s.CheckMessageID(d.OriginalMessageID); ok {
+			return ref.Ticket, "the Message-ID it quotes"
+		}
+	}
+	return 0, ""
+}
+
+// unverifiedBounce says why a delivery report that proves nothing is
+// ignored: it names mail we never sent, or it claims ours (a Message-ID we
+// recorded or of our form, or one of our return paths) without the HMAC
+// to back it, which is a forgery or concerns mail sent before signing.
+func (p *Processor) unverifiedBounce(ctx context.Context, msg *mailparse.Message) (string, error) {
+	var original string
+	if msg.Bounce != nil {
+		original = msg.Bounce.OriginalMessageID
+	}
+	claim := strings.HasPrefix(strings.ToLower(original), "ticket-")
+	for _, rcpt := range msg.Recipients {
+		claim = claim || strings.Contains(rcpt, "+bounce-")
+	}
+	naming := ""
+	if original != "" {
+		n, ok, err := p.Store.ThreadTicket(ctx, []string{original})
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			claim, naming = true, fmt.Sprintf(" naming ticket #%d", n)
+		}
+	}
+	if !claim {
+		return "delivery failure for a message the help desk did not send", nil
+	}
+	p.Log.Warn("unverified delivery failure ignored", "message_id", original, "from", msg.From.Email, "naming", naming)
+	return fmt.Sprintf("unverified delivery failure%s: it came back to no signed return path and quotes no signed Message-ID (<%s>)",
+		naming, original), nil
+}
+
+func (p *Processor) sharedKey(ctx context.Context) ([]byte, error) {
+	return p.Store.SharedSecret(ctx, mailout.SharedKeyName)
 }
 
 // commentBody is the reply text without quoted history, never empty.

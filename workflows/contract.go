@@ -61,8 +61,14 @@ type FieldProblem struct {
 // workflow itself (timers, automation).
 type Actor struct {
 	UserID int64  `json:"user_id"`
-	Role   string `json:"role"` // requester, agent, lead, admin, system
+	Role   string `json:"role"` // requester, agent, lead, admin, system, participant
 }
+
+// RoleParticipant is the actor role of mail from a staff address whose
+// sender is not authenticated (intake): the comment is that of someone
+// taking part, neither an agent's reply nor, unless they are its
+// requester, the requester's follow-up.
+const RoleParticipant = "participant"
 
 // Agent reports whether the actor works tickets (agent, lead or admin).
 func (a Actor) Agent() bool { return a.Role == "agent" || a.Role == "lead" || a.Role == "admin" }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"io"
 	"net/http"
@@ -180,6 +181,15 @@ func TestDevRunsEverythingAndStopsCleanly(t *testing.T) {
 	}
 	// ... and its acknowledgement reaches the sender's dev mailbox.
 	waitForMail(t, fmt.Sprintf("127.0.0.1:%d", ports[5]), "rae@customer.example", fmt.Sprintf("[#%d]", mailed))
+	// The demo agent answers by mail, logged in to the dev SMTP listener as
+	// their From address (docs/email.md): the dev inbox trusts the
+	// listener's Authentication-Results, so the reply is the agent's and
+	// goes on to the requester.
+	agentReply := fmt.Sprintf("From: Alex Agent <agent@example.com>\r\nTo: support@helpdesk.local\r\nSubject: Re: [#%d] your screen\r\n"+
+		"Message-ID: <%d.agent@example.com>\r\n\r\nPlease update the display driver.\r\n", mailed, time.Now().UnixNano())
+	sendSMTP(t, fmt.Sprintf("127.0.0.1:%d", ports[6]), sasl.NewPlainClient("", "agent@example.com", "helpdesk"),
+		"agent@example.com", agentReply)
+	waitForMail(t, fmt.Sprintf("127.0.0.1:%d", ports[5]), "rae@customer.example", fmt.Sprintf("[#%d] Re:", mailed))
 	// The demo users are seeded: the requester signs in with the demo password.
 	login, err := hc.Post("http://"+httpAddr+"/api/v1/auth/login", "application/json",
 		strings.NewReader(`{"email":"requester@example.com","password":"helpdesk"}`))
@@ -250,14 +260,7 @@ func sendDevMail(t *testing.T, smtpAddr string, hc *http.Client, httpAddr, token
 	msg := "From: Rae Requester <rae@customer.example>\r\nTo: support@helpdesk.local\r\nSubject: " + subject +
 		"\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@customer.example>\r\n\r\nMy screen flickers.\r\n"
 	// Plain SMTP on loopback, as a mail client pointed at the dev inbox sends.
-	c, err := smtp.Dial(smtpAddr)
-	if err != nil {
-		t.Fatalf("SMTP to the dev inbox: %v", err)
-	}
-	if err := c.SendMail("rae@customer.example", []string{"support@helpdesk.local"}, strings.NewReader(msg)); err != nil {
-		t.Fatalf("SMTP to the dev inbox: %v", err)
-	}
-	_ = c.Quit()
+	sendSMTP(t, smtpAddr, nil, "rae@customer.example", msg)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		req, _ := http.NewRequest("GET", "http://"+httpAddr+"/api/v1/tickets?limit=10", nil)
@@ -287,6 +290,25 @@ func sendDevMail(t *testing.T, smtpAddr string, hc *http.Client, httpAddr, token
 	}
 	t.Fatalf("no ticket %q within 60 s of sending the mail", subject)
 	return 0
+}
+
+// sendSMTP sends msg to the dev inbox, authenticating with auth when set.
+func sendSMTP(t *testing.T, smtpAddr string, auth sasl.Client, from, msg string) {
+	t.Helper()
+	c, err := smtp.Dial(smtpAddr)
+	if err != nil {
+		t.Fatalf("SMTP to the dev inbox: %v", err)
+	}
+	defer c.Close()
+	if auth != nil {
+		if err := c.Auth(auth); err != nil {
+			t.Fatalf("SMTP AUTH to the dev inbox: %v", err)
+		}
+	}
+	if err := c.SendMail(from, []string{"support@helpdesk.local"}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("SMTP to the dev inbox: %v", err)
+	}
+	_ = c.Quit()
 }
 
 // waitForMail waits until address's dev mailbox holds a message whose

@@ -30,7 +30,11 @@ func startDevMail(ctx context.Context, cfg *config.Config, dataDir string) (info
 		return "", nil, fmt.Errorf("dev mail (set dev_mail=false to run without it): %w", err)
 	}
 	smtpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.DevSMTPPort))
-	srv, err := devmail.Start(ctx, devmail.Options{Addr: smtpAddr, Deliver: dc.Deliver, Log: slog.Default().With("component", "devmail")})
+	// The listener stamps Authentication-Results as devmail.AuthservID,
+	// which the dev inbox trusts: mail sent after logging in (any
+	// password) as its From address acts as that person, staff included.
+	srv, err := devmail.Start(ctx, devmail.Options{Addr: smtpAddr, Deliver: dc.Deliver, Log: slog.Default().With("component", "devmail"),
+		AuthservID: devmail.AuthservID})
 	if err != nil {
 		_ = dc.Stop()
 		return "", nil, fmt.Errorf("dev mail: SMTP on %s (option dev_smtp_port): %w", smtpAddr, err)
@@ -38,7 +42,8 @@ func startDevMail(ctx context.Context, cfg *config.Config, dataDir string) (info
 	if len(cfg.Mailboxes) == 0 {
 		cfg.Mailboxes = []config.Mailbox{{Name: "dev-support", Address: devInbox, Host: "127.0.0.1", Port: dc.IMAPPort(),
 			Security: "none", User: devInbox, Password: dc.Password(), Folder: "INBOX", Processed: "move",
-			ProcessedFolder: "Processed", PollInterval: config.Duration(30 * time.Second)}}
+			ProcessedFolder: "Processed", PollInterval: config.Duration(30 * time.Second), AuthservID: devmail.AuthservID,
+			UnverifiedStaff: config.UnverifiedStaffComment}}
 	}
 	if cfg.SMTPHost == "" { // notifications go to the recipients' dev mailboxes
 		cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPSecurity = "127.0.0.1", cfg.DevSMTPPort, "none"

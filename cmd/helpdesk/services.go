@@ -192,7 +192,7 @@ func workerDeps(cfg config.Config, b *backends) worker.Deps {
 // configuration validated both).
 func newMailer(cfg config.Config, b *backends) *activities.Mailer {
 	from, _ := mail.ParseAddress(cfg.MailFrom)
-	return &activities.Mailer{Store: b.store, Users: b.ident, From: *from, Enabled: cfg.EnableEmailNotifications,
+	return &activities.Mailer{Store: b.store, Users: b.ident, From: *from, Enabled: cfg.EnableEmailNotifications, Secret: cfg.MailSecret,
 		SMTP: mailout.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Security: cfg.SMTPSecurity, User: cfg.SMTPUser, Password: cfg.SMTPPassword}}
 }
 

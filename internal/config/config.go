@@ -103,6 +103,15 @@ type Config struct {
 	// mail_rate_window go to quarantine (0: no limit).
 	MailRateLimit  int      `yaml:"mail_rate_limit"`
 	MailRateWindow Duration `yaml:"mail_rate_window"`
+	// MailAuthservID is the authserv-id of the receiving mail server whose
+	// Authentication-Results every mailbox believes unless it names its
+	// own (authserv_id); empty: none, so staff mail is never
+	// authenticated unless a mailbox has trust_sender.
+	MailAuthservID string `yaml:"mail_authserv_id"`
+	// MailSecret keys the HMAC in outbound Message-IDs and return paths,
+	// which makes bounces verifiable; the same on every worker and
+	// intake. Empty: a random key kept in PostgreSQL.
+	MailSecret string `yaml:"mail_secret"`
 	// Outbound mail: notifications go out through this SMTP server, from
 	// mail_from (also the Reply-To). Off while smtp_host is empty (dev
 	// points it at its own SMTP listener).

@@ -35,6 +35,33 @@ type Mailbox struct {
 	// PollInterval is how often the folder is checked when the server has
 	// no IDLE, and how often an idle connection re-checks; default 30s.
 	PollInterval Duration `yaml:"poll_interval" json:"poll_interval"`
+
+	// Sender trust (docs/email.md, "Sender trust"): mail acts as a staff
+	// member only when authenticated. TrustSender believes every From of
+	// this mailbox (an internal relay that authenticates senders itself);
+	// otherwise the top-most Authentication-Results of AuthservID (default
+	// mail_authserv_id) must show DMARC, or DKIM aligned with From, pass.
+	TrustSender bool   `yaml:"trust_sender" json:"trust_sender"`
+	AuthservID  string `yaml:"authserv_id" json:"authserv_id"`
+	// UnverifiedStaff is what becomes of unauthenticated mail from a staff
+	// address: "comment" (default: a participant's comment flagged
+	// unverified_sender) or "quarantine".
+	UnverifiedStaff string `yaml:"unverified_staff" json:"unverified_staff"`
+}
+
+// Unverified staff mail handling (Mailbox.UnverifiedStaff).
+const (
+	UnverifiedStaffComment    = "comment"
+	UnverifiedStaffQuarantine = "quarantine"
+)
+
+// TrustedAuthservID is the authserv-id whose Authentication-Results mb
+// believes: its own, else mail_authserv_id ("" for none).
+func (c Config) TrustedAuthservID(mb Mailbox) string {
+	if mb.AuthservID != "" {
+		return mb.AuthservID
+	}
+	return c.MailAuthservID
 }
 
 // fillMailDefaults fills the unset fields of every mailbox.
@@ -70,7 +97,16 @@ func (m Mailbox) withDefaults() Mailbox {
 		m.PollInterval = Duration(30 * time.Second)
 	}
 	m.Address = strings.ToLower(strings.TrimSpace(m.Address))
+	if m.UnverifiedStaff == "" {
+		m.UnverifiedStaff = UnverifiedStaffComment
+	}
 	return m
+}
+
+// validAuthservID: an authserv-id is a token or a domain name (RFC 8601
+// section 2.5), compared as written, case-insensitively.
+func validAuthservID(id string) bool {
+	return len(id) <= 255 && !strings.ContainsAny(id, " \t\r\n;()\"=\\") && strings.TrimSpace(id) == id
 }
 
 func (c Config) validateMail() error {
@@ -121,6 +157,20 @@ func (c Config) validateMail() error {
 		if m.PollInterval.D() < time.Second {
 			return bad("poll_interval", fmt.Sprintf("must be at least 1s, got %s", m.PollInterval))
 		}
+		if !validAuthservID(m.AuthservID) {
+			return bad("authserv_id", fmt.Sprintf("must be the authserv-id your mail server writes (a host name such as mx.example.com), got %q", m.AuthservID))
+		}
+		switch m.UnverifiedStaff {
+		case UnverifiedStaffComment, UnverifiedStaffQuarantine:
+		default:
+			return bad("unverified_staff", fmt.Sprintf("must be comment or quarantine, got %q", m.UnverifiedStaff))
+		}
+	}
+	if !validAuthservID(c.MailAuthservID) {
+		return &OptionError{Option: "mail_authserv_id", Reason: fmt.Sprintf("must be the authserv-id your mail server writes (a host name such as mx.example.com), got %q", c.MailAuthservID)}
+	}
+	if c.MailSecret != "" && len(c.MailSecret) < 32 {
+		return &OptionError{Option: "mail_secret", Reason: "must be at least 32 characters (empty: a random key kept in PostgreSQL)"}
 	}
 	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address == "" {
 		return &OptionError{Option: "mail_from", Reason: fmt.Sprintf("must be an address such as \"Help Desk <support@example.com>\", got %q", c.MailFrom)}
@@ -182,6 +232,8 @@ func mailEnvOptions(integer func(string, func(*Config) *int) envOption, duration
 		integer("mail_concurrency", func(c *Config) *int { return &c.MailConcurrency }),
 		integer("mail_rate_limit", func(c *Config) *int { return &c.MailRateLimit }),
 		duration("mail_rate_window", func(c *Config) *Duration { return &c.MailRateWindow }),
+		str("mail_authserv_id", func(c *Config) *string { return &c.MailAuthservID }),
+		str("mail_secret", func(c *Config) *string { return &c.MailSecret }),
 		{"mailboxes", func(c *Config, v string) error {
 			var m []Mailbox
 			if err := json.Unmarshal([]byte(v), &m); err != nil {

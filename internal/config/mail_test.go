@@ -44,3 +44,32 @@ func TestBadMailboxesAreNamed(t *testing.T) {
 		t.Errorf("mail_concurrency 0: %v", err)
 	}
 }
+
+func TestMailTrustOptions(t *testing.T) {
+	base := `{"name":"support","address":"support@example.com","host":"imap.example.com","user":"u","password":"p"`
+	cfg, err := Load("", []string{"HELPDESK_MAILBOXES=[" + base + `},` + strings.Replace(base, `"support"`, `"relay"`, 1) +
+		`,"trust_sender":true,"authserv_id":"mx.example.com","unverified_staff":"quarantine"}]`, "HELPDESK_MAIL_AUTHSERV_ID=mx.example.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Mailboxes[0], cfg.Mailboxes[1]
+	if a.TrustSender || a.UnverifiedStaff != UnverifiedStaffComment || cfg.TrustedAuthservID(a) != "mx.example.net" {
+		t.Errorf("defaults: %+v, trusted id %q", a, cfg.TrustedAuthservID(a))
+	}
+	if !b.TrustSender || b.UnverifiedStaff != UnverifiedStaffQuarantine || cfg.TrustedAuthservID(b) != "mx.example.com" {
+		t.Errorf("set: %+v, trusted id %q", b, cfg.TrustedAuthservID(b))
+	}
+	for _, c := range []struct {
+		env    []string
+		option string
+	}{
+		{[]string{"HELPDESK_MAILBOXES=[" + base + `,"unverified_staff":"drop"}]`}, "mailboxes[0].unverified_staff"},
+		{[]string{"HELPDESK_MAILBOXES=[" + base + `,"authserv_id":"mx.example.com; dmarc=pass"}]`}, "mailboxes[0].authserv_id"},
+		{[]string{"HELPDESK_MAIL_AUTHSERV_ID=mx example"}, "mail_authserv_id"},
+		{[]string{"HELPDESK_MAIL_SECRET=short"}, "mail_secret"},
+	} {
+		if _, err := Load("", c.env); err == nil || !strings.Contains(err.Error(), "option "+c.option) {
+			t.Errorf("%v: error %v, want it to name option %s", c.env, err, c.option)
+		}
+	}
+}

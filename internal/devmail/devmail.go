@@ -9,6 +9,12 @@
 // A message is acknowledged only after Deliver returned; if Deliver fails,
 // the client gets a temporary (4xx) error and keeps the message to retry, so
 // nothing is lost.
+//
+// With Options.AuthservID set, the server plays the receiving mail server
+// of the help desk's sender trust (docs/email.md): it removes any
+// Authentication-Results a sender wrote under that id and adds its own on
+// top, with dmarc=pass for the From domain only when the session
+// authenticated (AUTH PLAIN, any password) as the From address itself.
 package devmail
 
 import (
@@ -52,7 +58,14 @@ type Options struct {
 	// Log receives one line per message and the server's errors; default
 	// slog.Default().
 	Log *slog.Logger
+	// AuthservID, when set, makes the server stamp Authentication-Results
+	// under this id (see the package documentation).
+	AuthservID string
 }
+
+// AuthservID is the authserv-id `helpdesk dev` gives its SMTP listener
+// and trusts on its dev inbox.
+const AuthservID = "devmail.helpdesk.local"
 
 // Server is a running SMTP server.
 type Server struct {
@@ -159,6 +172,8 @@ type session struct {
 	remote string
 	from   string
 	to     []string
+	// user is who the session authenticated as ("" when it did not).
+	user string
 }
 
 var _ smtp.AuthSession = (*session)(nil)
@@ -169,7 +184,10 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
-	return sasl.NewPlainServer(func(identity, username, password string) error { return nil }), nil
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		ss.user = username
+		return nil
+	}), nil
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -188,6 +206,9 @@ func (ss *session) Data(r io.Reader) error {
 		return err // e.g. smtp.ErrDataTooLarge: 552
 	}
 	log := ss.srv.opts.Log
+	if id := ss.srv.opts.AuthservID; id != "" {
+		raw = stampAuthResults(raw, id, ss.user)
+	}
 	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.opts.DeliverTimeout)
 	defer cancel()
 	t0 := time.Now()

@@ -6,6 +6,9 @@
 // on automatic mail (acknowledgements, status changes)
 // Auto-Submitted: auto-generated (RFC 3834) plus X-Auto-Response-Suppress,
 // so out-of-office robots do not answer it.
+//
+// Message-IDs and the envelope's return path carry an HMAC (see Signer), so
+// the intake believes a bounce only when it names mail the help desk sent.
 package mailout
 
 import (
@@ -45,16 +48,6 @@ type Message struct {
 	// Automatic mail (not written by a person) is marked as such.
 	Automatic bool
 	Date      time.Time
-}
-
-// MessageID is the Message-ID of outbox notification outboxID of ticket
-// number: deterministic, so a retried send is the same message.
-func MessageID(number, outboxID int64, from mail.Address) string {
-	domain := "helpdesk.local"
-	if _, d, ok := strings.Cut(from.Address, "@"); ok && d != "" {
-		domain = d
-	}
-	return fmt.Sprintf("ticket-%d.n%d@%s", number, outboxID, domain)
 }
 
 var tagRe = regexp.MustCompile(`\[#\d+\]\s*`)

@@ -119,6 +119,18 @@ type Message struct {
 	// ContentHash is the hex sha256 of the raw message without trace
 	// headers, with normalized line endings.
 	ContentHash string
+	// AuthResults are the Authentication-Results values, top-most first
+	// (see internal/mailauth).
+	AuthResults []string
+	// AuthorDomain is the domain of the one address of the one From
+	// header; "" when From is missing, repeated or lists several, so that
+	// no sender authentication can apply to it.
+	AuthorDomain string
+	// Recipients are the addresses the message was delivered to, as the
+	// receiving servers recorded them (Delivered-To, X-Original-To,
+	// Envelope-To, X-Envelope-To) and as To names them; lower-cased. A
+	// bounce comes back to the return path of the mail that failed.
+	Recipients []string
 }
 
 // Own describes the help desk's own mail identity, for loop detection.
@@ -244,6 +256,7 @@ func Parse(raw []byte, lim Limits, own Own) (msg *Message, err error) {
 	}
 
 	m.Reply = StripReply(m.Text)
+	readEnvelope(m, h)
 	classify(m, h, env, own)
 	return m, nil
 }

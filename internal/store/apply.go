@@ -97,6 +97,8 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 			Subject      string                     `json:"subject"`
 			Description  string                     `json:"description"`
 			CustomFields map[string]json.RawMessage `json:"custom_fields"`
+			// UnverifiedSender: mail claimed a staff address unauthenticated.
+			UnverifiedSender bool `json:"unverified_sender"`
 		}
 		needText := false
 		for _, e := range ch.Events {
@@ -152,9 +154,9 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 			switch e.Kind {
 			case "comment":
 				internal, _ := data["internal"].(bool)
-				if err := tx.QueryRow(ctx, `INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, created_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-					ch.Number, e.Seq, ch.Actor, ch.ActorID, text.Body, internal, ch.At).Scan(&out.CommentID); err != nil {
+				if err := tx.QueryRow(ctx, `INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, unverified_sender, created_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+					ch.Number, e.Seq, ch.Actor, ch.ActorID, text.Body, internal, text.UnverifiedSender, ch.At).Scan(&out.CommentID); err != nil {
 					return err
 				}
 			case "attachment":

@@ -19,6 +19,11 @@ type Comment struct {
 	Body         string    `json:"body"`
 	Internal     bool      `json:"internal"`
 	CreatedAt    time.Time `json:"created_at"`
+
+	// UnverifiedSender: the comment came by mail from a staff member's
+	// address without proof that they sent it (docs/email.md, "Sender
+	// trust"); it had no staff powers and is shown flagged.
+	UnverifiedSender bool `json:"unverified_sender"`
 }
 
 // HistoryAttachment describes an attachment in a ticket's history (without
@@ -66,7 +71,7 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryItem, err
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT e.seq, e.kind, e.actor, e.data, e.created_at, au.id, au.email,
-		       c.id, c.author_id, c.body, c.internal, c.created_at,
+		       c.id, c.author_id, c.body, c.internal, c.unverified_sender, c.created_at,
 		       a.id, a.filename, a.size, a.content_type, a.internal
 		FROM ticket_events e
 		LEFT JOIN comments c ON c.ticket_number = e.ticket_number AND c.seq = e.seq
@@ -85,19 +90,19 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryItem, err
 		var it HistoryItem
 		var cID, cAuthor *int64
 		var cBody *string
-		var cInternal *bool
+		var cInternal, cUnverified *bool
 		var cAt *time.Time
 		var aID, aSize *int64
 		var aName, aType *string
 		var aInternal *bool
 		err := row.Scan(&it.Seq, &it.Kind, &it.Actor, &it.Data, &it.At, &it.ActorID, &it.ActorEmail,
-			&cID, &cAuthor, &cBody, &cInternal, &cAt, &aID, &aName, &aSize, &aType, &aInternal)
+			&cID, &cAuthor, &cBody, &cInternal, &cUnverified, &cAt, &aID, &aName, &aSize, &aType, &aInternal)
 		if err != nil {
 			return it, err
 		}
 		if cID != nil {
 			it.Comment = &Comment{ID: *cID, TicketNumber: q.Number, Seq: it.Seq, AuthorID: cAuthor,
-				Body: zeroIfNil(cBody), Internal: zeroIfNil(cInternal), CreatedAt: zeroIfNil(cAt)}
+				Body: zeroIfNil(cBody), Internal: zeroIfNil(cInternal), UnverifiedSender: zeroIfNil(cUnverified), CreatedAt: zeroIfNil(cAt)}
 		}
 		if aID != nil {
 			it.Attachment = &HistoryAttachment{ID: *aID, Filename: zeroIfNil(aName), Size: zeroIfNil(aSize),
@@ -119,9 +124,9 @@ func (s *Store) CommentByID(ctx context.Context, number, id int64) (Comment, err
 // comment reads one comment of ticket number; what names it in errors.
 func (s *Store) comment(ctx context.Context, what, where string, number, arg int64) (Comment, error) {
 	var c Comment
-	err := s.pool.QueryRow(ctx, `SELECT id, ticket_number, seq, author_id, body, internal, created_at
+	err := s.pool.QueryRow(ctx, `SELECT id, ticket_number, seq, author_id, body, internal, unverified_sender, created_at
 		FROM comments WHERE `+where, number, arg).
-		Scan(&c.ID, &c.TicketNumber, &c.Seq, &c.AuthorID, &c.Body, &c.Internal, &c.CreatedAt)
+		Scan(&c.ID, &c.TicketNumber, &c.Seq, &c.AuthorID, &c.Body, &c.Internal, &c.UnverifiedSender, &c.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Comment{}, fmt.Errorf("store: comment %s of ticket %d: %w", what, number, ErrNotFound)
 	}

@@ -73,11 +73,17 @@ type ThreadInfo struct {
 	SuppressAutoReply bool
 }
 
-// TicketThread returns the ticket's mail thread.
+// TicketThread returns the ticket's mail thread. The mail that opened the
+// ticket counts before the intake has finished it (and linked it to the
+// ticket): the ticket's acknowledgement can be mailed first, and must
+// answer it and honour its X-Auto-Response-Suppress. It is found by the
+// key that reserved the ticket's number ("mail:" + its dedupe key).
 func (s *Store) TicketThread(ctx context.Context, number int64) (ThreadInfo, error) {
 	var ti ThreadInfo
 	rows, err := s.pool.Query(ctx, `SELECT message_id, direction, suppress_auto_reply FROM mail_messages
-		WHERE ticket_number = $1 AND message_id <> '' ORDER BY id`, number)
+		WHERE message_id <> '' AND (ticket_number = $1 OR dedupe_key =
+			(SELECT substring(key FROM 6) FROM idempotency_keys WHERE ticket_number = $1 AND key LIKE 'mail:%'))
+		ORDER BY id`, number)
 	if err != nil {
 		return ti, fmt.Errorf("store: ticket thread: %w", err)
 	}

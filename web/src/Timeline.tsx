@@ -247,6 +247,15 @@ export function Timeline({ ticketId, history, names, now }: Props) {
                   {internal ? (
                     <span className="badge badge-internal">{it.kind === 'comment' ? 'Internal note' : 'Internal'}</span>
                   ) : null}
+                  {it.comment?.unverified_sender ? (
+                    <span
+                      className="badge badge-unverified"
+                      data-testid="unverified-sender"
+                      title="Mailed from this address without proof that its owner sent it; it had no staff powers."
+                    >
+                      Unverified sender
+                    </span>
+                  ) : null}
                   <time className="event-time" dateTime={it.at} title={localTime(it.at)}>
                     {relativeTime(it.at, now)}
                   </time>

@@ -106,6 +106,8 @@ export interface Comment {
   author_id: number | null;
   body: string;
   internal: boolean;
+  /** Mailed from a staff address without proof that they sent it (docs/email.md). */
+  unverified_sender: boolean;
   created_at: string;
 }
 
@@ -134,7 +136,7 @@ export interface HistoryItem {
   actor: Actor;
   at: string;
   data: Record<string, unknown>;
-  comment?: { id: number; body: string; internal: boolean };
+  comment?: { id: number; body: string; internal: boolean; unverified_sender?: boolean };
   attachment?: { id: number; filename: string; size: number; content_type: string; internal: boolean };
 }
 
