@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -516,5 +517,61 @@ func TestListsAreScoped(t *testing.T) {
 	a := list(agent)
 	if !a[support] || !a[untriaged] || a[finance] {
 		t.Errorf("agent's list: support %v untriaged %v finance %v", a[support], a[untriaged], a[finance])
+	}
+}
+
+// A lead reroutes only the agents of the teams they lead, and of those
+// agents' tickets only the ones of those teams; an agent sees a ticket
+// assigned to them whatever its team.
+func TestRerouteObeysLeadTeamsAndAssigneeSeesTicket(t *testing.T) {
+	ctx := context.Background()
+	lead := login(t, "lead@example.com", testPassword) // leads Support: agent@example.com
+	agent := login(t, "agent@example.com", testPassword)
+	agentID, agent2ID := env.users["agent"].ID, env.users["agent2"].ID
+
+	// A Finance ticket assigned to agent@example.com, outside their team.
+	finance := createAs(t, login(t, "requester@example.com", testPassword), "assigned across teams")
+	res := call(t, env.baseURL, "PATCH", fmt.Sprintf("/api/v1/tickets/%d", finance), []byte(`{"team":"Finance","assignee":"agent@example.com"}`))
+	if res.status != http.StatusOK {
+		t.Fatalf("assign: %d %s", res.status, res.body)
+	}
+	if res := agent.do(t, "GET", fmt.Sprintf("/api/v1/tickets/%d", finance), ""); res.status != http.StatusOK {
+		t.Errorf("the assignee cannot read their ticket of another team: %d", res.status)
+	}
+	var page struct {
+		Items []ticket.Ticket `json:"items"`
+	}
+	agent.do(t, "GET", "/api/v1/tickets?assignee=me&limit=100", "").decode(t, &page)
+	if !slices.ContainsFunc(page.Items, func(tk ticket.Ticket) bool { return tk.Number == finance }) {
+		t.Errorf("ticket %d assigned to the agent is not in their list", finance)
+	}
+
+	// Not the lead's agent: refused, nothing moves.
+	if res := lead.do(t, "POST", fmt.Sprintf("/api/v1/agents/%d/reroute", agent2ID), ""); res.status != http.StatusForbidden {
+		t.Errorf("lead rerouted another team's agent: %d %s", res.status, res.body)
+	}
+	if res := lead.do(t, "PATCH", fmt.Sprintf("/api/v1/agents/%d", agent2ID), `{"available":false}`); res.status != http.StatusForbidden {
+		t.Errorf("lead changed another team's agent: %d %s", res.status, res.body)
+	}
+
+	// The lead's agent: only the Support tickets move.
+	var inSupport int
+	if err := env.store.Pool().QueryRow(ctx, `SELECT count(*) FROM tickets t JOIN teams m ON m.id = t.team_id
+		WHERE t.assignee_id = $1 AND m.name = 'Support' AND t.status IN ('open', 'in_progress', 'pending') AND t.archived_at IS NULL`,
+		agentID).Scan(&inSupport); err != nil {
+		t.Fatal(err)
+	}
+	res = lead.do(t, "POST", fmt.Sprintf("/api/v1/agents/%d/reroute", agentID), "")
+	var moved struct {
+		Rerouted int `json:"rerouted"`
+	}
+	res.decode(t, &moved)
+	if res.status != http.StatusOK || moved.Rerouted != inSupport {
+		t.Errorf("lead rerouted %d of the agent's tickets (%d %s), want the %d of Support", moved.Rerouted, res.status, res.body, inSupport)
+	}
+	var tk ticket.Ticket
+	call(t, env.baseURL, "GET", fmt.Sprintf("/api/v1/tickets/%d", finance), nil).decode(t, &tk)
+	if tk.AssigneeID == nil || *tk.AssigneeID != agentID {
+		t.Errorf("the lead's reroute moved Finance ticket %d to %v", finance, tk.AssigneeID)
 	}
 }
