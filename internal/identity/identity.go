@@ -36,6 +36,10 @@ var (
 	// ErrUnauthenticated: the session secret or API token is malformed,
 	// unknown, expired or revoked, or its user is disabled.
 	ErrUnauthenticated = errors.New("identity: unauthenticated")
+	// ErrEmailNotVerified: single sign-on offered an identity whose email
+	// belongs to an existing account, but the provider has not verified
+	// the email, so the identity is not linked to that account.
+	ErrEmailNotVerified = errors.New("identity: email not verified by the identity provider")
 )
 
 // FieldError says which input field failed validation and why. It matches

@@ -120,10 +120,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 
 	var hash *string
 	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = $1`, email)
-	var u User
-	var role string
-	err = row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.OrganizationID, &u.Disabled, &u.CreatedAt, &hash)
-	u.Role = Role(role)
+	u, err := scanUser(row, &hash)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("identity: authenticate: %w", err)
 	}

@@ -1,0 +1,21 @@
+-- Identity hardening (issue 18).
+--
+-- Roles: where a user's role comes from. manual_role is the role an admin
+-- (or the CLI, the dev seed, the intake creating a requester) set by hand;
+-- single sign-on never sets a role below it. role_source says which of the
+-- two decided the current role: 'manual' (the admin's) or 'sso' (the
+-- provider's groups mapped to more than that, or no role was ever set by
+-- hand). Accounts that single sign-on created and that have no password
+-- keep following their groups ('sso', no manual role); every other
+-- existing account's role counts as set by hand, so a later SSO sign-in
+-- may raise it but never lowers it.
+ALTER TABLE users ADD COLUMN role_source text NOT NULL DEFAULT 'manual'
+    CHECK (role_source IN ('manual', 'sso'));
+ALTER TABLE users ADD COLUMN manual_role text
+    CHECK (manual_role IN ('requester', 'agent', 'lead', 'admin'));
+UPDATE users SET role_source = 'sso' WHERE oidc_subject IS NOT NULL AND password_hash IS NULL;
+UPDATE users SET manual_role = role WHERE role_source = 'manual';
+
+---- create above / drop below ----
+ALTER TABLE users DROP COLUMN manual_role;
+ALTER TABLE users DROP COLUMN role_source;
