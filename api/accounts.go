@@ -34,7 +34,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return invalid("the sign-in request is not valid", errs...)
 	}
 	ctx := c.UserContext()
-	u, err := s.ident.Authenticate(ctx, *email, *password, c.IP())
+	u, err := s.ident.Authenticate(ctx, *email, *password, s.clientIP(c))
 	switch {
 	case errors.Is(err, identity.ErrThrottled):
 		s.audit(c, nil, "auth.login", "user:"+strings.ToLower(*email), audit.ResultDenied, map[string]any{"reason": "throttled"})
@@ -62,7 +62,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 // startSession creates a session for u and sets the session and CSRF
 // cookies.
 func (s *Server) startSession(c *fiber.Ctx, u identity.User) error {
-	secret, expires, err := s.ident.CreateSession(c.UserContext(), u.ID, c.IP(), string(c.Request().Header.UserAgent()), s.cfg.SessionTTL.D())
+	secret, expires, err := s.ident.CreateSession(c.UserContext(), u.ID, s.clientIP(c), string(c.Request().Header.UserAgent()), s.cfg.SessionTTL.D())
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -66,6 +67,8 @@ type Server struct {
 	log      *slog.Logger
 	// mail processes released quarantine entries as the intake would.
 	mail *intake.Processor
+	// trustedProxies are the parsed trusted_proxies (see clientIP).
+	trustedProxies []netip.Prefix
 }
 
 // New builds the API with every route.
@@ -80,6 +83,13 @@ func New(d Deps) *Server {
 		s.log = slog.Default()
 	}
 	s.mail = intake.NewProcessor(d.Store, d.Identity, d.Temporal, d.Config, s.log)
+	if tp, err := config.ParseTrustedProxies(d.Config.TrustedProxies); err != nil {
+		// Load validated it; a hand-built config that did not pass gets
+		// the safe default: forwarding headers are ignored.
+		s.log.Error("trusted_proxies ignored", "err", err)
+	} else {
+		s.trustedProxies = tp
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "helpdesk",
 		// Fiber (fasthttp) refuses an oversized body before reading it and

@@ -82,6 +82,8 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 		return nil, err
 	}
 	b.ident = identity.New(b.store.Pool())
+	b.ident.Throttle = identity.Throttle{Window: cfg.LoginThrottleWindow.D(),
+		PerEmail: cfg.LoginMaxFailuresPerAccount, PerIP: cfg.LoginMaxFailuresPerAddress}
 	b.audit = audit.New(b.store.Pool())
 	if cfg.BootstrapToken != "" {
 		if err := bootstrapToken(ctx, b.ident, cfg.BootstrapToken); err != nil {

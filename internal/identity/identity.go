@@ -11,6 +11,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -64,6 +65,8 @@ type Service struct {
 	pool *pgxpool.Pool
 	// Throttle limits failed sign-ins; New sets DefaultThrottle.
 	Throttle Throttle
+	// passwordChecks counts argon2 verifications in Authenticate.
+	passwordChecks atomic.Int64
 }
 
 // New returns a Service over pool (store.Store.Pool()). The schema must

@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -573,5 +575,127 @@ func TestRerouteObeysLeadTeamsAndAssigneeSeesTicket(t *testing.T) {
 	call(t, env.baseURL, "GET", fmt.Sprintf("/api/v1/tickets/%d", finance), nil).decode(t, &tk)
 	if tk.AssigneeID == nil || *tk.AssigneeID != agentID {
 		t.Errorf("the lead's reroute moved Finance ticket %d to %v", finance, tk.AssigneeID)
+	}
+}
+
+// The attack: 30 parallel wrong passwords for one account were all
+// checked. Counted before checking, at most 5 are, every guess is answered
+// 401 or 429, and another account from the same address still signs in.
+func TestParallelBadLogins(t *testing.T) {
+	ctx := context.Background()
+	const email = "guessed@example.com"
+	if _, err := env.ident.CreateUser(ctx, identity.NewUser{Email: email, Name: "Guessed", Role: identity.RoleAgent, Password: testPassword}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = env.store.Pool().Exec(context.Background(), `DELETE FROM login_failures WHERE lower(email) = $1`, email)
+	})
+	checked := env.ident.PasswordChecks()
+	const guesses = 30
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			res, err := env.http.Post(env.baseURL+"/api/v1/auth/login", "application/json",
+				strings.NewReader(fmt.Sprintf(`{"email":%q,"password":"guess %d"}`, email, i)))
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			res.Body.Close()
+			statuses <- res.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	wrong := 0
+	for st := range statuses {
+		switch st {
+		case http.StatusUnauthorized:
+			wrong++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a guess was answered %d", st)
+		}
+	}
+	checked = env.ident.PasswordChecks() - checked
+	if wrong > 5 || checked > 5 {
+		t.Errorf("%d parallel guesses: %d answered 401, %d passwords checked; want at most 5", guesses, wrong, checked)
+	}
+	anon := &session{client: &http.Client{Timeout: 30 * time.Second}}
+	if res := anon.do(t, "POST", "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, testPassword)); res.status != http.StatusTooManyRequests {
+		t.Errorf("the right password after the guesses: %d, want 429", res.status)
+	}
+	login(t, "agent@example.com", testPassword) // same address, other account
+}
+
+// The client address (throttling, sessions, audit) comes from a
+// forwarding header only when the peer is a trusted proxy: by default a
+// client naming its own address in X-Forwarded-For is ignored.
+func TestClientAddressFromProxyHeaders(t *testing.T) {
+	ctx := context.Background()
+	// failedFrom signs in with a wrong password through base, sending xff,
+	// and returns the address the failure was counted against.
+	failedFrom := func(base, email, xff string) string {
+		t.Helper()
+		t.Cleanup(func() {
+			_, _ = env.store.Pool().Exec(context.Background(), `DELETE FROM login_failures WHERE lower(email) = $1`, email)
+		})
+		res := call(t, base, "POST", "/api/v1/auth/login", []byte(fmt.Sprintf(`{"email":%q,"password":"wrong password"}`, email)),
+			"Authorization", "", "X-Forwarded-For", xff)
+		if res.status != http.StatusUnauthorized {
+			t.Fatalf("failed login: %d %s", res.status, res.body)
+		}
+		var ip string
+		if err := env.store.Pool().QueryRow(ctx, `SELECT ip FROM login_failures WHERE lower(email) = $1`, email).Scan(&ip); err != nil {
+			t.Fatal(err)
+		}
+		return ip
+	}
+	// signedInFrom signs agent2 in through base, sending xff, and returns
+	// the addresses its session and the audit entry of the sign-in record.
+	signedInFrom := func(base, xff string) (session, audited string) {
+		t.Helper()
+		res := call(t, base, "POST", "/api/v1/auth/login", []byte(fmt.Sprintf(`{"email":"agent2@example.com","password":%q}`, testPassword)),
+			"Authorization", "", "X-Forwarded-For", xff)
+		if res.status != http.StatusOK {
+			t.Fatalf("login: %d %s", res.status, res.body)
+		}
+		id := env.users["agent2"].ID
+		if err := env.store.Pool().QueryRow(ctx, `SELECT ip FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`, id).Scan(&session); err != nil {
+			t.Fatal(err)
+		}
+		for range 50 { // the audit writer may commit a moment after the answer
+			err := env.store.Pool().QueryRow(ctx, `SELECT ip FROM audit_log WHERE action = 'auth.login' AND result = 'allowed' AND object = $1
+				ORDER BY id DESC LIMIT 1`, fmt.Sprintf("user:%d", id)).Scan(&audited)
+			if err == nil && audited == session {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return session, audited
+	}
+	if ip := failedFrom(env.baseURL, "spoofer@example.com", "203.0.113.66"); ip != "127.0.0.1" {
+		t.Errorf("without trusted proxies the failure is counted against %q, want the peer 127.0.0.1", ip)
+	}
+	if sess, audited := signedInFrom(env.baseURL, "203.0.113.66"); sess != "127.0.0.1" || audited != "127.0.0.1" {
+		t.Errorf("without trusted proxies the session says %q and the audit log %q, want the peer 127.0.0.1", sess, audited)
+	}
+
+	cfg := env.cfg
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
+	proxied := newAPI(cfg, nil)
+	addr, err := listenAndServe(proxied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxied.Shutdown(ctx)
+	base := "http://" + addr
+	// The client wrote 6.6.6.6 itself; the proxy appended what it saw.
+	if ip := failedFrom(base, "proxied@example.com", "6.6.6.6, 203.0.113.67"); ip != "203.0.113.67" {
+		t.Errorf("behind a trusted proxy the failure is counted against %q, want 203.0.113.67", ip)
+	}
+	if sess, audited := signedInFrom(base, "6.6.6.6, 203.0.113.68"); sess != "203.0.113.68" || audited != "203.0.113.68" {
+		t.Errorf("behind a trusted proxy the session says %q and the audit log %q, want 203.0.113.68", sess, audited)
 	}
 }
