@@ -37,6 +37,10 @@ var (
 	// ErrUnauthenticated: the session secret or API token is malformed,
 	// unknown, expired or revoked, or its user is disabled.
 	ErrUnauthenticated = errors.New("identity: unauthenticated")
+	// ErrForbidden: the caller is who they say but may not do this, e.g.
+	// mint a token with a scope their own credential or role lacks. The
+	// wrapping error says why in words fit for the caller.
+	ErrForbidden = errors.New("identity: forbidden")
 	// ErrEmailNotVerified: single sign-on offered an identity whose email
 	// belongs to an existing account, but the provider has not verified
 	// the email, so the identity is not linked to that account.
@@ -54,6 +58,19 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Detail }
 
 // Is makes errors.Is(err, ErrInvalid) true for every FieldError.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// ForbiddenError says why the caller may not do something, in words fit
+// for them. It matches ErrForbidden under errors.Is.
+type ForbiddenError struct{ Detail string }
+
+func (e *ForbiddenError) Error() string { return "forbidden: " + e.Detail }
+
+// Is makes errors.Is(err, ErrForbidden) true for every ForbiddenError.
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
+func forbidden(format string, args ...any) error {
+	return &ForbiddenError{Detail: fmt.Sprintf(format, args...)}
+}
 
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Detail: fmt.Sprintf(format, args...)}

@@ -16,6 +16,13 @@ ALTER TABLE users ADD COLUMN manual_role text
 UPDATE users SET role_source = 'sso' WHERE oidc_subject IS NOT NULL AND password_hash IS NULL;
 UPDATE users SET manual_role = role WHERE role_source = 'manual';
 
+-- API tokens: a token made with another token records its parent, so
+-- revoking the parent revokes what it made.
+ALTER TABLE api_tokens ADD COLUMN parent_id bigint REFERENCES api_tokens (id) ON DELETE SET NULL;
+CREATE INDEX api_tokens_parent ON api_tokens (parent_id) WHERE parent_id IS NOT NULL;
+
 ---- create above / drop below ----
+DROP INDEX api_tokens_parent;
+ALTER TABLE api_tokens DROP COLUMN parent_id;
 ALTER TABLE users DROP COLUMN manual_role;
 ALTER TABLE users DROP COLUMN role_source;
