@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// BootstrapTokenSample is the bootstrap_token value the README shows as an
+// example. Everyone can read it, so it is refused like a short token.
+const BootstrapTokenSample = "change-me-to-a-long-random-secret"
+
+// MinBootstrapTokenLen is the shortest bootstrap_token accepted (it was 24
+// before issue 18).
+const MinBootstrapTokenLen = 32
+
 // ParseTrustedProxies parses trusted_proxies entries: CIDR prefixes
 // ("10.0.0.0/8", "fd00::/8") or single addresses ("192.0.2.7"). IPv4-mapped
 // IPv6 forms are unmapped so they match plain IPv4 peers.
@@ -42,9 +50,18 @@ func splitList(v string) []string {
 	return out
 }
 
-// validateAccess checks the client address options and the sign-in
-// throttle.
+// validateAccess checks the bootstrap token, the client address options
+// and the sign-in throttle.
 func (c Config) validateAccess() error {
+	switch {
+	case c.BootstrapToken == "":
+	case c.BootstrapToken == BootstrapTokenSample:
+		return &OptionError{Option: "bootstrap_token", Reason: "is the README's sample value, which everyone can read; " +
+			"choose a random secret, e.g. `openssl rand -base64 32`"}
+	case len(c.BootstrapToken) < MinBootstrapTokenLen:
+		return &OptionError{Option: "bootstrap_token", Reason: fmt.Sprintf("must be at least %d characters (the minimum was 24 before; "+
+			"see the README's upgrade notes), got %d", MinBootstrapTokenLen, len(c.BootstrapToken))}
+	}
 	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return &OptionError{Option: "trusted_proxies", Reason: err.Error()}
 	}

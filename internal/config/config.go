@@ -75,7 +75,8 @@ type Config struct {
 	SessionTTL          Duration `yaml:"session_ttl"`
 	AgentsSeeAllTickets bool     `yaml:"agents_see_all_tickets"`
 	// BootstrapToken, when set, becomes an admin API token at start (for
-	// scripts); at least 24 characters.
+	// scripts); at least 32 characters, not the README's sample. API
+	// processes revoke the previous one when it changes or is removed.
 	BootstrapToken string `yaml:"bootstrap_token"`
 	// TrustedProxies are the addresses (CIDR prefixes) of reverse proxies
 	// whose ClientIPHeader is believed; empty: the peer address is the
@@ -444,9 +445,6 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTTL.D() < time.Minute {
 		return &OptionError{Option: "session_ttl", Reason: "must be at least 1m"}
-	}
-	if c.BootstrapToken != "" && len(c.BootstrapToken) < 24 {
-		return &OptionError{Option: "bootstrap_token", Reason: "must be at least 24 characters"}
 	}
 	if err := c.validateAccess(); err != nil {
 		return err

@@ -86,6 +86,8 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"port", "dev_postgres_port: 70000\n", nil, "dev_postgres_port"},
 		{"session ttl", "session_ttl: 10s\n", nil, "session_ttl"},
 		{"short bootstrap token", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=short"}, "bootstrap_token"},
+		{"bootstrap token of 31 characters", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=" + strings.Repeat("k", 31)}, "bootstrap_token"},
+		{"the README's sample bootstrap token", "bootstrap_token: " + BootstrapTokenSample + "\n", nil, "bootstrap_token"},
 		{"trusted proxy not a prefix", "", []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/8, proxy.local"}, "trusted_proxies"},
 		{"client ip header", "client_ip_header: 'X-Forwarded-For: 1.2.3.4'\n", nil, "client_ip_header"},
 		{"address limit not above account limit", "login_max_failures_per_account: 5\nlogin_max_failures_per_address: 5\n", nil, "login_max_failures_per_address"},
@@ -141,7 +143,8 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 func TestAccessOptions(t *testing.T) {
-	cfg, err := Load("", []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1 ,::ffff:172.16.0.0/108", "HELPDESK_CLIENT_IP_HEADER=X-Real-IP"})
+	cfg, err := Load("", []string{"HELPDESK_BOOTSTRAP_TOKEN=" + strings.Repeat("k", 32),
+		"HELPDESK_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1 ,::ffff:172.16.0.0/108", "HELPDESK_CLIENT_IP_HEADER=X-Real-IP"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,12 +208,17 @@ func (s *Service) insertToken(ctx context.Context, userID int64, name string, sc
 	return token, info, nil
 }
 
-// CreateTokenWithSecret registers a token chosen by the operator (the
-// HELPDESK_BOOTSTRAP_TOKEN), at least 24 characters, that never expires. It
-// is idempotent: registering the same token again returns the existing row
-// unchanged — still revoked if an admin revoked it. The same token for
-// another user is ErrConflict.
+// CreateTokenWithSecret registers a token chosen by the operator, at least
+// 24 characters, that never expires. It is idempotent: registering the same
+// token again returns the existing row unchanged — still revoked if an
+// admin revoked it. The same token for another user is ErrConflict.
 func (s *Service) CreateTokenWithSecret(ctx context.Context, userID int64, name string, scopes []string, token string) (TokenInfo, error) {
+	return s.registerSecret(ctx, s.pool, userID, name, scopes, token, false)
+}
+
+// registerSecret is CreateTokenWithSecret, on q, marking the row as the
+// bootstrap token when bootstrap is set.
+func (s *Service) registerSecret(ctx context.Context, q pgxQuerier, userID int64, name string, scopes []string, token string, bootstrap bool) (TokenInfo, error) {
 	name = strings.TrimSpace(name)
 	if len(token) < minTokenLen || len(token) > maxTokenLen {
 		return TokenInfo{}, fmt.Errorf("identity: create token: %w", invalid("token", "must be %d to %d characters", minTokenLen, maxTokenLen))
@@ -228,12 +233,12 @@ func (s *Service) CreateTokenWithSecret(ctx context.Context, userID int64, name 
 		}
 	}
 	hash := tokenHash(token)
-	info, err := scanToken(s.pool.QueryRow(ctx, `
-		INSERT INTO api_tokens (user_id, name, prefix, token_hash, scopes)
-		VALUES ($1, $2, $3, $4, $5)
+	info, err := scanToken(q.QueryRow(ctx, `
+		INSERT INTO api_tokens (user_id, name, prefix, token_hash, scopes, bootstrap)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (token_hash) DO NOTHING
 		RETURNING `+tokenColumns,
-		userID, name, tokenPrefix(token), hash, scopes))
+		userID, name, tokenPrefix(token), hash, scopes, bootstrap))
 	if err == nil {
 		return info, nil
 	}
@@ -241,7 +246,9 @@ func (s *Service) CreateTokenWithSecret(ctx context.Context, userID int64, name 
 		return TokenInfo{}, fmt.Errorf("identity: create token: %w", err)
 	}
 	// The token is registered already; it is this user's or a conflict.
-	info, err = scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = $1 AND user_id = $2`, hash, userID))
+	info, err = scanToken(q.QueryRow(ctx, `
+		UPDATE api_tokens SET bootstrap = bootstrap OR $3 WHERE token_hash = $1 AND user_id = $2
+		RETURNING `+tokenColumns, hash, userID, bootstrap))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return TokenInfo{}, fmt.Errorf("identity: create token: registered for another user: %w", ErrConflict)
 	}
@@ -249,6 +256,46 @@ func (s *Service) CreateTokenWithSecret(ctx context.Context, userID int64, name 
 		return TokenInfo{}, fmt.Errorf("identity: create token: existing: %w", err)
 	}
 	return info, nil
+}
+
+// MinBootstrapTokenLen is the shortest bootstrap token SetBootstrapToken
+// accepts: 32 characters (the bootstrap_token option's rule).
+const MinBootstrapTokenLen = 32
+
+// SetBootstrapToken makes token the deployment's one bootstrap token (the
+// bootstrap_token option): it registers token for userID with the admin
+// scope, as CreateTokenWithSecret does but marked as the bootstrap token,
+// and revokes every other bootstrap token, with the tokens they made. So
+// changing the option retires the old value at the next start, and an
+// empty token — the option removed — revokes them all. A bootstrap token
+// an admin revoked stays revoked. It returns the registered token (zero
+// when token is empty) and how many tokens it revoked.
+func (s *Service) SetBootstrapToken(ctx context.Context, userID int64, token string) (TokenInfo, int64, error) {
+	if token != "" && len(token) < MinBootstrapTokenLen {
+		return TokenInfo{}, 0, fmt.Errorf("identity: bootstrap token: %w", invalid("token", "must be at least %d characters", MinBootstrapTokenLen))
+	}
+	var info TokenInfo
+	var revoked int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if token != "" {
+			var err error
+			if info, err = s.registerSecret(ctx, tx, userID, "bootstrap", []string{ScopeAdmin}, token, true); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, revokeTreeSQL(`SELECT id FROM api_tokens WHERE bootstrap AND token_hash <> $1`), tokenHash(token))
+		revoked = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return TokenInfo{}, 0, fmt.Errorf("identity: bootstrap token: %w", err)
+	}
+	return info, revoked, nil
+}
+
+// pgxQuerier is a pool or a transaction.
+type pgxQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // revokeTreeSQL revokes the tokens roots selects (program text, never

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -313,5 +314,64 @@ func TestTokenMadeWithTokenEndsWithIt(t *testing.T) {
 	}
 	if _, err := svc.TokenPrincipal(ctx, sibling); err != nil {
 		t.Errorf("a session's token died with another token: %v", err)
+	}
+}
+
+// The bootstrap_token option: changing it revokes the old token (and what
+// it made), removing it revokes it, a short one is refused, and one an
+// admin revoked stays revoked.
+func TestSetBootstrapToken(t *testing.T) {
+	ctx := context.Background()
+	admin := newUser(t, RoleAdmin, nil)
+	const first, second = "first-bootstrap-secret-0123456789abc", "second-bootstrap-secret-0123456789ab"
+	if _, _, err := svc.SetBootstrapToken(ctx, admin.ID, "only-thirty-one-characters-long"); !errors.As(err, new(*FieldError)) {
+		t.Fatalf("31 characters: %v", err)
+	}
+	info, _, err := svc.SetBootstrapToken(ctx, admin.ID, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.TokenPrincipal(ctx, first)
+	if err != nil || !p.HasScope(ScopeAdmin) {
+		t.Fatalf("bootstrap token: %+v, %v", p, err)
+	}
+	made, _, err := svc.IssueToken(ctx, p, "script", []string{ScopeTicketsRead}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Starting again with the same value changes nothing.
+	again, n, err := svc.SetBootstrapToken(ctx, admin.ID, first)
+	if err != nil || again.ID != info.ID || n != 0 {
+		t.Fatalf("same value again: %+v, %d revoked, %v", again, n, err)
+	}
+	// Changed: the old one and the token it made stop working.
+	if _, n, err = svc.SetBootstrapToken(ctx, admin.ID, second); err != nil || n != 2 {
+		t.Fatalf("changed: %d revoked, %v", n, err)
+	}
+	for _, tok := range []string{first, made} {
+		_, err := svc.TokenPrincipal(ctx, tok)
+		wantErr(t, err, ErrUnauthenticated)
+	}
+	if _, err := svc.TokenPrincipal(ctx, second); err != nil {
+		t.Fatalf("new bootstrap token: %v", err)
+	}
+	// Removed: no bootstrap token works any more; ordinary tokens do.
+	ordinary, _, err := svc.CreateToken(ctx, admin.ID, "ordinary", []string{ScopeAdmin}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := svc.SetBootstrapToken(ctx, 0, ""); err != nil || n != 1 {
+		t.Fatalf("removed: %d revoked, %v", n, err)
+	}
+	_, err = svc.TokenPrincipal(ctx, second)
+	wantErr(t, err, ErrUnauthenticated)
+	// Setting an old value again does not revive its revoked row.
+	if _, _, err := svc.SetBootstrapToken(ctx, admin.ID, first); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.TokenPrincipal(ctx, first)
+	wantErr(t, err, ErrUnauthenticated)
+	if _, err := svc.TokenPrincipal(ctx, ordinary); err != nil {
+		t.Errorf("an ordinary token was revoked with the bootstrap token: %v", err)
 	}
 }

@@ -16,13 +16,23 @@ ALTER TABLE users ADD COLUMN manual_role text
 UPDATE users SET role_source = 'sso' WHERE oidc_subject IS NOT NULL AND password_hash IS NULL;
 UPDATE users SET manual_role = role WHERE role_source = 'manual';
 
--- API tokens: a token made with another token records its parent, so
--- revoking the parent revokes what it made.
+-- API tokens: the bootstrap token (bootstrap_token option) is marked so the
+-- next start can revoke it when the option changes or is removed; a token
+-- made with another token records its parent, so revoking the parent
+-- revokes what it made. Bootstrap tokens registered before this migration
+-- are those named "bootstrap" whose listed prefix is a prefix of their hash
+-- (only operator-chosen secrets are listed that way).
+ALTER TABLE api_tokens ADD COLUMN bootstrap boolean NOT NULL DEFAULT false;
 ALTER TABLE api_tokens ADD COLUMN parent_id bigint REFERENCES api_tokens (id) ON DELETE SET NULL;
+UPDATE api_tokens SET bootstrap = true
+WHERE name = 'bootstrap' AND prefix = substr(encode(token_hash, 'hex'), 1, 8);
+CREATE INDEX api_tokens_bootstrap ON api_tokens (id) WHERE bootstrap AND revoked_at IS NULL;
 CREATE INDEX api_tokens_parent ON api_tokens (parent_id) WHERE parent_id IS NOT NULL;
 
 ---- create above / drop below ----
 DROP INDEX api_tokens_parent;
+DROP INDEX api_tokens_bootstrap;
 ALTER TABLE api_tokens DROP COLUMN parent_id;
+ALTER TABLE api_tokens DROP COLUMN bootstrap;
 ALTER TABLE users DROP COLUMN manual_role;
 ALTER TABLE users DROP COLUMN role_source;
