@@ -15,7 +15,10 @@ import (
 // them, a request whose peer is a trusted proxy is attributed by the
 // proxy's client_ip_header (see clientAddr).
 func (s *Server) clientIP(c *fiber.Ctx) string {
-	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
+	if !ok {
+		return "" // not an IP peer: unknown, and not counted per address
+	}
 	if len(s.trustedProxies) == 0 {
 		return peer.Unmap().String()
 	}
