@@ -34,7 +34,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return invalid("the sign-in request is not valid", errs...)
 	}
 	ctx := c.UserContext()
-	u, err := s.ident.Authenticate(ctx, *email, *password, c.IP())
+	u, err := s.ident.Authenticate(ctx, *email, *password, s.clientIP(c))
 	switch {
 	case errors.Is(err, identity.ErrThrottled):
 		s.audit(c, nil, "auth.login", "user:"+strings.ToLower(*email), audit.ResultDenied, map[string]any{"reason": "throttled"})
@@ -62,7 +62,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 // startSession creates a session for u and sets the session and CSRF
 // cookies.
 func (s *Server) startSession(c *fiber.Ctx, u identity.User) error {
-	secret, expires, err := s.ident.CreateSession(c.UserContext(), u.ID, c.IP(), string(c.Request().Header.UserAgent()), s.cfg.SessionTTL.D())
+	secret, expires, err := s.ident.CreateSession(c.UserContext(), u.ID, s.clientIP(c), string(c.Request().Header.UserAgent()), s.cfg.SessionTTL.D())
 	if err != nil {
 		return err
 	}
@@ -108,6 +108,10 @@ func (s *Server) providers(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"local": true, "sso": sso})
 }
 
+// createToken makes a token for the caller with no more than they hold
+// (identity.IssueToken): a token passes on only its own scopes, a session
+// what the user's role allows. Listing and revoking tokens need a session
+// or the admin scope (the route table).
 func (s *Server) createToken(c *fiber.Ctx) error {
 	obj, err := decodeObject(c, "name", "scopes", "expires_at")
 	if err != nil {
@@ -140,7 +144,10 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 		return invalid("the token request is not valid", errs...)
 	}
 	p := principalOf(c)
-	tok, info, err := s.ident.CreateToken(c.UserContext(), p.User.ID, *name, scopes, expires)
+	tok, info, err := s.ident.IssueToken(c.UserContext(), *p, *name, scopes, expires)
+	if errors.Is(err, identity.ErrForbidden) {
+		c.Locals(auditDeniedKey, "token scope escalation")
+	}
 	if err != nil {
 		return identityProblem(err)
 	}
@@ -338,9 +345,12 @@ func (s *Server) auditLogEntries(c *fiber.Ctx) error {
 // identityProblem maps identity errors to problems.
 func identityProblem(err error) error {
 	var fe *identity.FieldError
+	var forb *identity.ForbiddenError
 	switch {
 	case errors.As(err, &fe):
 		return invalid("the request is not valid", FieldError{Field: fe.Field, Detail: fe.Detail})
+	case errors.As(err, &forb):
+		return forbidden(typeForbidden, forb.Detail)
 	case errors.Is(err, identity.ErrConflict):
 		return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict, Detail: err.Error()}
 	case errors.Is(err, identity.ErrNotFound):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +19,10 @@ import (
 
 // Agents: availability (out of office), capacity and skills, which
 // routing honours, and rerouting an agent's open tickets. An agent may set
-// their own availability and reroute their own tickets; leads and admins
-// manage anyone's, and capacity and skills.
+// their own availability and reroute their own tickets; admins manage
+// anyone's, and capacity and skills; leads do so for the agents of the
+// teams they lead, and reroute only those agents' tickets of those teams
+// (identity.ManageScope).
 
 func (s *Server) listAgents(c *fiber.Ctx) error {
 	as, err := s.store.Agents(c.UserContext(), s.cfg.DefaultAgentCapacity)
@@ -35,7 +38,8 @@ type agentAnswer struct {
 }
 
 // agentTarget resolves :id and checks the caller may change that agent:
-// themselves, or anyone with the manage action.
+// themselves, or anyone with the manage action, which a lead has only over
+// members of the teams they lead (403 for others; 404 for no such agent).
 func (s *Server) agentTarget(c *fiber.Ctx, needManage bool) (int64, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -59,6 +63,16 @@ func (s *Server) agentTarget(c *fiber.Ctx, needManage bool) (int64, error) {
 		return 0, notFound(fmt.Sprintf("agent %d does not exist (or is not an active agent, lead or admin)", id))
 	} else if err != nil {
 		return 0, err
+	}
+	if id != p.User.ID && !identity.ManageScope(*p).All() {
+		teams, err := s.ident.TeamsOf(c.UserContext(), id)
+		if err != nil {
+			return 0, err
+		}
+		if !slices.ContainsFunc(teams, func(t int64) bool { return slices.Contains(p.LeadOf, t) }) {
+			c.Locals(auditDeniedKey, "agent outside the teams led")
+			return 0, forbidden(typeForbidden, fmt.Sprintf("agent %d is not in a team you lead", id))
+		}
 	}
 	return id, nil
 }
@@ -159,11 +173,28 @@ func (s *Server) rerouteAgent(c *fiber.Ctx) error {
 
 // reroute asks each open ticket of an agent's to route again, away from
 // them, through the ticket's own workflow (which decides in the routing
-// transaction). Tickets closed for good meanwhile are skipped.
+// transaction). Agents reroute all their own tickets; anyone else only the
+// tickets p manages (identity.ManageScope: a lead, those of the teams they
+// lead). Tickets closed for good meanwhile are skipped.
 func (s *Server) reroute(ctx context.Context, p *identity.Principal, agentID int64) (int, error) {
 	numbers, err := s.store.OpenTicketsOf(ctx, agentID)
 	if err != nil {
 		return 0, err
+	}
+	if sc := identity.ManageScope(*p); agentID != p.User.ID && !sc.All() {
+		sql, args := sc.SQL("t", 2)
+		managed := numbers[:0]
+		for _, number := range numbers {
+			_, err := s.store.TicketInScope(ctx, number, sql, args)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return 0, err
+			}
+			managed = append(managed, number)
+		}
+		numbers = managed
 	}
 	n := 0
 	from := agentID

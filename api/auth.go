@@ -207,7 +207,7 @@ func (s *Server) scope(p *identity.Principal) identity.Scope {
 func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, result string, detail map[string]any) {
 	e := audit.Entry{
 		Actor: "anonymous", Action: action, Object: object, Result: result,
-		IP: c.IP(), UserAgent: string(c.Request().Header.UserAgent()),
+		IP: s.clientIP(c), UserAgent: string(c.Request().Header.UserAgent()),
 		RequestID: c.GetRespHeader(fiber.HeaderXRequestID), Detail: detail,
 	}
 	if e.Detail == nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -71,6 +72,8 @@ type Server struct {
 
 	// rules are the routes with options, for what runs before routing.
 	rules []routeRule
+	// trustedProxies are the parsed trusted_proxies (see clientIP).
+	trustedProxies []netip.Prefix
 }
 
 // New builds the API with every route.
@@ -88,6 +91,13 @@ func New(d Deps) *Server {
 		s.denials = d.Audit.NewDenials(s.log)
 	}
 	s.mail = intake.NewProcessor(d.Store, d.Identity, d.Temporal, d.Config, s.log)
+	if tp, err := config.ParseTrustedProxies(d.Config.TrustedProxies); err != nil {
+		// Load validated it; a hand-built config that did not pass gets
+		// the safe default: forwarding headers are ignored.
+		s.log.Error("trusted_proxies ignored", "err", err)
+	} else {
+		s.trustedProxies = tp
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "helpdesk",
 		// Each request's body limit is set from its headers (headerReceived,
@@ -120,8 +130,8 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/auth/logout", &access{object: "self", action: "read"}, s.logout)
 	s.handle(fiber.MethodGet, v1+"/me", &access{object: "self", action: "read"}, s.me)
 	s.handle(fiber.MethodPost, v1+"/tokens", &access{object: "token", action: "manage"}, s.createToken)
-	s.handle(fiber.MethodGet, v1+"/tokens", &access{object: "token", action: "manage"}, s.listTokens)
-	s.handle(fiber.MethodDelete, v1+"/tokens/:id", &access{object: "token", action: "manage"}, s.revokeToken)
+	s.handle(fiber.MethodGet, v1+"/tokens", &access{object: "token", action: "manage", scope: identity.ScopeAdmin}, s.listTokens)
+	s.handle(fiber.MethodDelete, v1+"/tokens/:id", &access{object: "token", action: "manage", scope: identity.ScopeAdmin}, s.revokeToken)
 	s.handle(fiber.MethodGet, v1+"/users", &access{object: "user", action: "list", scope: identity.ScopeAdmin}, s.listUsers)
 	s.handle(fiber.MethodPost, v1+"/users", &access{object: "user", action: "create", scope: identity.ScopeAdmin}, s.createUser)
 	s.handle(fiber.MethodGet, v1+"/teams", &access{object: "team", action: "list", scope: identity.ScopeTicketsRead}, s.listTeams)

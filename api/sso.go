@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,14 +39,26 @@ func (s *Server) ssoStart(c *fiber.Ctx) error {
 	return c.Redirect(authURL, fiber.StatusFound)
 }
 
-// ssoCallback finishes the code flow, provisions the user on first login
-// and starts a fresh session.
+// typeSSOEmailUnverified: single sign-on offered an unverified email that
+// belongs to an existing account.
+const typeSSOEmailUnverified = "/problems/sso-email-unverified"
+
+// ssoCallback finishes the code flow, provisions or links the user
+// (identity.UpsertOIDCUser: an existing account only for a verified email,
+// never lowering a role set by hand) and starts a fresh session. The
+// sign-in in flight is single use: its cookies are cleared whatever the
+// outcome, so a failed callback cannot be retried with them.
 func (s *Server) ssoCallback(c *fiber.Ctx) error {
 	if s.sso == nil {
 		return notFound("single sign-on is not configured")
 	}
 	ctx := c.UserContext()
-	pending, err := sso.DecodePending(c.Cookies(ssoCookie), s.ssoKey, ssoMaxAge)
+	rawPending, returnTo := c.Cookies(ssoCookie), c.Cookies(ssoReturnKey)
+	for _, name := range []string{ssoCookie, ssoReturnKey} {
+		c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: ssoCookiePath, MaxAge: -1, Expires: time.Unix(0, 0), HTTPOnly: true,
+			Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
+	}
+	pending, err := sso.DecodePending(rawPending, s.ssoKey, ssoMaxAge)
 	if err != nil {
 		s.audit(c, nil, "auth.sso", "", audit.ResultDenied, map[string]any{"reason": "no valid sign-in in flight"})
 		return &Problem{Type: typeUnauthenticated, Title: "Unauthenticated", Status: fiber.StatusUnauthorized,
@@ -66,8 +79,19 @@ func (s *Server) ssoCallback(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.ident.UpsertOIDCUser(ctx, who.Issuer, who.Subject, who.Email, who.Name, role)
-	if err != nil {
+	u, err := s.ident.UpsertOIDCUser(ctx, identity.OIDCLogin{Issuer: who.Issuer, Subject: who.Subject,
+		Email: who.Email, EmailVerified: who.EmailVerified, Name: who.Name, Role: role})
+	switch {
+	case errors.Is(err, identity.ErrEmailNotVerified):
+		s.audit(c, nil, "auth.sso", "user:"+who.Email, audit.ResultDenied, map[string]any{"reason": "email not verified", "issuer": who.Issuer})
+		return &Problem{Type: typeSSOEmailUnverified, Title: "Email address not verified", Status: fiber.StatusForbidden,
+			Detail: fmt.Sprintf("the identity provider has not verified the email address %s, which an existing help desk account uses, "+
+				"so this sign-in was not linked to that account; verify the address at the identity provider, then sign in again", who.Email)}
+	case errors.Is(err, identity.ErrConflict):
+		s.audit(c, nil, "auth.sso", "user:"+who.Email, audit.ResultDenied, map[string]any{"reason": "linked to another identity", "issuer": who.Issuer})
+		return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict,
+			Detail: fmt.Sprintf("the help desk account for %s is linked to another single sign-on identity", who.Email)}
+	case err != nil:
 		return identityProblem(err)
 	}
 	if old := c.Cookies(sessionCookie); old != "" {
@@ -76,12 +100,9 @@ func (s *Server) ssoCallback(c *fiber.Ctx) error {
 	if err := s.startSession(c, u); err != nil {
 		return err
 	}
-	for _, name := range []string{ssoCookie, ssoReturnKey} {
-		c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: ssoCookiePath, MaxAge: -1, Expires: time.Unix(0, 0), HTTPOnly: true})
-	}
 	p := &identity.Principal{User: u, Via: identity.ViaSession}
-	s.audit(c, p, "auth.sso", fmt.Sprintf("user:%d", u.ID), audit.ResultAllowed, map[string]any{"issuer": who.Issuer})
-	return c.Redirect(localPath(c.Cookies(ssoReturnKey)), fiber.StatusFound)
+	s.audit(c, p, "auth.sso", fmt.Sprintf("user:%d", u.ID), audit.ResultAllowed, map[string]any{"issuer": who.Issuer, "role_source": u.RoleSource})
+	return c.Redirect(localPath(returnTo), fiber.StatusFound)
 }
 
 // localPath keeps redirects on this site: only absolute paths, never

@@ -174,7 +174,9 @@ func TestRoutingHoldsAcrossTwoAPIsAndTwoWorkers(t *testing.T) {
 		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
 		"HELPDESK_DATABASE_URL=" + pgURL,
 		"HELPDESK_ELASTICSEARCH_URL=" + esURL,
-		"HELPDESK_BOOTSTRAP_TOKEN=",
+		// The same deployment, the same option: an API process started
+		// without it would revoke the bootstrap token.
+		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
 	}
 	startCommand(t, append(joined, "HELPDESK_HTTP_ADDR="+api2), "api listening", "api")
 	startCommand(t, joined, "worker polling", "worker")

@@ -87,20 +87,29 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 		return nil, err
 	}
 	b.ident = identity.New(b.store.Pool())
+	b.ident.Throttle = identity.Throttle{Window: cfg.LoginThrottleWindow.D(),
+		PerEmail: cfg.LoginMaxFailuresPerAccount, PerIP: cfg.LoginMaxFailuresPerAddress}
 	b.audit = audit.New(b.store.Pool())
-	if cfg.BootstrapToken != "" {
-		if err := bootstrapToken(ctx, b.ident, cfg.BootstrapToken); err != nil {
-			b.Close()
-			return nil, err
-		}
-	}
 	return b, nil
 }
 
-// bootstrapToken makes HELPDESK_BOOTSTRAP_TOKEN an admin API token of the
-// first admin (creating "admin@localhost" when there is none), so scripts
-// can call the API on a fresh installation.
+// bootstrapToken applies the bootstrap_token option. Set, it becomes an
+// admin API token of the first admin (creating "admin@localhost" when there
+// is none), so scripts can call the API on a fresh installation, and any
+// earlier bootstrap token is revoked; unset, every bootstrap token is
+// revoked. Only API processes apply it (the token is an API credential):
+// a worker or intake started without the option leaves it alone.
 func bootstrapToken(ctx context.Context, ident *identity.Service, token string) error {
+	if token == "" {
+		_, n, err := ident.SetBootstrapToken(ctx, 0, "")
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			slog.Info("bootstrap_token is not set: revoked the earlier bootstrap token", "revoked", n)
+		}
+		return nil
+	}
 	users, err := ident.ListUsers(ctx, 1000, 0)
 	if err != nil {
 		return err
@@ -119,8 +128,12 @@ func bootstrapToken(ctx context.Context, ident *identity.Service, token string) 
 		}
 		admin = &u
 	}
-	if _, err := ident.CreateTokenWithSecret(ctx, admin.ID, "bootstrap", []string{identity.ScopeAdmin}, token); err != nil {
+	_, n, err := ident.SetBootstrapToken(ctx, admin.ID, token)
+	if err != nil {
 		return &config.OptionError{Option: "bootstrap_token", Reason: err.Error()}
+	}
+	if n > 0 {
+		slog.Info("bootstrap_token changed: revoked the earlier bootstrap token", "revoked", n)
 	}
 	return nil
 }
@@ -141,7 +154,12 @@ func retry(ctx context.Context, within time.Duration, f func() error) error {
 	}
 }
 
+// newAPI builds the API of `helpdesk api` and `helpdesk dev`, applying the
+// bootstrap token first.
 func newAPI(ctx context.Context, cfg config.Config, b *backends) (*api.Server, error) {
+	if err := bootstrapToken(ctx, b.ident, cfg.BootstrapToken); err != nil {
+		return nil, err
+	}
 	enforcer, err := policies.NewEnforcer()
 	if err != nil {
 		return nil, err

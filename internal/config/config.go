@@ -77,8 +77,20 @@ type Config struct {
 	SessionTTL          Duration `yaml:"session_ttl"`
 	AgentsSeeAllTickets bool     `yaml:"agents_see_all_tickets"`
 	// BootstrapToken, when set, becomes an admin API token at start (for
-	// scripts); at least 24 characters.
+	// scripts); at least 32 characters, not the README's sample. API
+	// processes revoke the previous one when it changes or is removed.
 	BootstrapToken string `yaml:"bootstrap_token"`
+	// TrustedProxies are the addresses (CIDR prefixes) of reverse proxies
+	// whose ClientIPHeader is believed; empty: the peer address is the
+	// client's, and the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	ClientIPHeader string   `yaml:"client_ip_header"`
+	// Sign-in throttling: failed attempts per account and per client
+	// address within the window.
+	LoginThrottleWindow        Duration `yaml:"login_throttle_window"`
+	LoginMaxFailuresPerAccount int      `yaml:"login_max_failures_per_account"`
+	LoginMaxFailuresPerAddress int      `yaml:"login_max_failures_per_address"`
+
 	AuditExportDir string `yaml:"audit_export_dir"`
 	// CookieSecret signs short-lived cookies (single sign-on in flight);
 	// every API process must share it. Empty: random per process.
@@ -171,6 +183,11 @@ func Default() Config {
 
 		SessionTTL:      Duration(7 * 24 * time.Hour),
 		OIDCGroupsClaim: "groups",
+
+		ClientIPHeader:             "X-Forwarded-For",
+		LoginThrottleWindow:        Duration(15 * time.Minute),
+		LoginMaxFailuresPerAccount: 5,
+		LoginMaxFailuresPerAddress: 50,
 
 		MailMaxMessageBytes: 25 << 20,
 		MailMaxAttachments:  20,
@@ -364,6 +381,11 @@ func envOptions() []envOption {
 		duration("session_ttl", func(c *Config) *Duration { return &c.SessionTTL }),
 		boolean("agents_see_all_tickets", func(c *Config) *bool { return &c.AgentsSeeAllTickets }),
 		str("bootstrap_token", func(c *Config) *string { return &c.BootstrapToken }),
+		{"trusted_proxies", func(c *Config, v string) error { c.TrustedProxies = splitList(v); return nil }},
+		str("client_ip_header", func(c *Config) *string { return &c.ClientIPHeader }),
+		duration("login_throttle_window", func(c *Config) *Duration { return &c.LoginThrottleWindow }),
+		integer("login_max_failures_per_account", func(c *Config) *int { return &c.LoginMaxFailuresPerAccount }),
+		integer("login_max_failures_per_address", func(c *Config) *int { return &c.LoginMaxFailuresPerAddress }),
 		str("audit_export_dir", func(c *Config) *string { return &c.AuditExportDir }),
 		str("cookie_secret", func(c *Config) *string { return &c.CookieSecret }),
 		str("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
@@ -460,8 +482,8 @@ func (c Config) Validate() error {
 	if c.SessionTTL.D() < time.Minute {
 		return &OptionError{Option: "session_ttl", Reason: "must be at least 1m"}
 	}
-	if c.BootstrapToken != "" && len(c.BootstrapToken) < 24 {
-		return &OptionError{Option: "bootstrap_token", Reason: "must be at least 24 characters"}
+	if err := c.validateAccess(); err != nil {
+		return err
 	}
 	if c.CookieSecret != "" && len(c.CookieSecret) < 32 {
 		return &OptionError{Option: "cookie_secret", Reason: "must be at least 32 characters"}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,12 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"port", "dev_postgres_port: 70000\n", nil, "dev_postgres_port"},
 		{"session ttl", "session_ttl: 10s\n", nil, "session_ttl"},
 		{"short bootstrap token", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=short"}, "bootstrap_token"},
+		{"bootstrap token of 31 characters", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=" + strings.Repeat("k", 31)}, "bootstrap_token"},
+		{"the README's sample bootstrap token", "bootstrap_token: " + BootstrapTokenSample + "\n", nil, "bootstrap_token"},
+		{"trusted proxy not a prefix", "", []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/8, proxy.local"}, "trusted_proxies"},
+		{"client ip header", "client_ip_header: 'X-Forwarded-For: 1.2.3.4'\n", nil, "client_ip_header"},
+		{"address limit not above account limit", "login_max_failures_per_account: 5\nlogin_max_failures_per_address: 5\n", nil, "login_max_failures_per_address"},
+		{"throttle window", "", []string{"HELPDESK_LOGIN_THROTTLE_WINDOW=10s"}, "login_throttle_window"},
 		{"oidc without client", "oidc_issuer: http://127.0.0.1:9000\n", nil, "oidc_client_id"},
 		{"oidc role mapping", "", []string{`HELPDESK_OIDC_ROLE_MAPPING={"staff":"wizard"}`}, "oidc_role_mapping"},
 		{"request timeout within update timeout", "request_timeout: 5s\n", nil, "request_timeout"},
@@ -146,5 +153,21 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if cfg.TemporalRetention.D() != 30*24*time.Hour {
 		t.Errorf("example retention %s", cfg.TemporalRetention)
+	}
+}
+
+func TestAccessOptions(t *testing.T) {
+	cfg, err := Load("", []string{"HELPDESK_BOOTSTRAP_TOKEN=" + strings.Repeat("k", 32),
+		"HELPDESK_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1 ,::ffff:172.16.0.0/108", "HELPDESK_CLIENT_IP_HEADER=X-Real-IP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes, err := ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil || fmt.Sprint(prefixes) != "[10.0.0.0/8 192.0.2.1/32 172.16.0.0/12]" || cfg.ClientIPHeader != "X-Real-IP" {
+		t.Errorf("trusted proxies %v (%v), header %q", prefixes, err, cfg.ClientIPHeader)
+	}
+	def := Default()
+	if len(def.TrustedProxies) != 0 || def.LoginMaxFailuresPerAddress <= def.LoginMaxFailuresPerAccount {
+		t.Errorf("defaults: trusted proxies %v, per account %d, per address %d", def.TrustedProxies, def.LoginMaxFailuresPerAccount, def.LoginMaxFailuresPerAddress)
 	}
 }

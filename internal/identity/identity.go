@@ -11,6 +11,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,6 +37,14 @@ var (
 	// ErrUnauthenticated: the session secret or API token is malformed,
 	// unknown, expired or revoked, or its user is disabled.
 	ErrUnauthenticated = errors.New("identity: unauthenticated")
+	// ErrForbidden: the caller is who they say but may not do this, e.g.
+	// mint a token with a scope their own credential or role lacks. The
+	// wrapping error says why in words fit for the caller.
+	ErrForbidden = errors.New("identity: forbidden")
+	// ErrEmailNotVerified: single sign-on offered an identity whose email
+	// belongs to an existing account, but the provider has not verified
+	// the email, so the identity is not linked to that account.
+	ErrEmailNotVerified = errors.New("identity: email not verified by the identity provider")
 )
 
 // FieldError says which input field failed validation and why. It matches
@@ -50,6 +59,19 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Detail }
 // Is makes errors.Is(err, ErrInvalid) true for every FieldError.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 
+// ForbiddenError says why the caller may not do something, in words fit
+// for them. It matches ErrForbidden under errors.Is.
+type ForbiddenError struct{ Detail string }
+
+func (e *ForbiddenError) Error() string { return "forbidden: " + e.Detail }
+
+// Is makes errors.Is(err, ErrForbidden) true for every ForbiddenError.
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
+func forbidden(format string, args ...any) error {
+	return &ForbiddenError{Detail: fmt.Sprintf(format, args...)}
+}
+
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Detail: fmt.Sprintf(format, args...)}
 }
@@ -60,6 +82,8 @@ type Service struct {
 	pool *pgxpool.Pool
 	// Throttle limits failed sign-ins; New sets DefaultThrottle.
 	Throttle Throttle
+	// passwordChecks counts argon2 verifications in Authenticate.
+	passwordChecks atomic.Int64
 }
 
 // New returns a Service over pool (store.Store.Pool()). The schema must

@@ -104,26 +104,25 @@ var dummyHash = sync.OnceValues(func() (string, error) {
 
 // Authenticate signs in with email and password from address ip. Every kind
 // of failure — unknown email, wrong password, disabled account, account
-// without a password (SSO only) — is ErrInvalidCredentials, costs one
-// argon2 verification, and is recorded for throttling. While the email or
-// ip is throttled (see Throttle) it returns ErrThrottled without checking
-// the password.
+// without a password (SSO only) — is ErrInvalidCredentials and costs one
+// argon2 verification. Each attempt is counted before the password is
+// checked (see Throttle); while the email or ip is over its limit it
+// returns ErrThrottled without checking the password. An email or password
+// longer than any account can have is refused at once, unhashed and
+// uncounted.
 func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (User, error) {
 	email = normalizeEmail(email)
-	throttled, err := s.throttled(ctx, email, ip)
+	if len(email) > maxEmailLen || len(password) > maxPasswordLen {
+		return User{}, fmt.Errorf("identity: authenticate: oversized input: %w", ErrInvalidCredentials)
+	}
+	attempt, err := s.admit(ctx, email, ip)
 	if err != nil {
 		return User{}, fmt.Errorf("identity: authenticate: %w", err)
-	}
-	if throttled {
-		return User{}, fmt.Errorf("identity: authenticate: %w", ErrThrottled)
 	}
 
 	var hash *string
 	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = $1`, email)
-	var u User
-	var role string
-	err = row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.OrganizationID, &u.Disabled, &u.CreatedAt, &hash)
-	u.Role = Role(role)
+	u, err := scanUser(row, &hash)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("identity: authenticate: %w", err)
 	}
@@ -134,15 +133,21 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	} else if check, err = dummyHash(); err != nil {
 		return User{}, fmt.Errorf("identity: authenticate: %w", err)
 	}
+	s.passwordChecks.Add(1)
 	ok, err := VerifyPassword(check, password)
 	if err != nil {
 		return User{}, fmt.Errorf("identity: authenticate user %d: %w", u.ID, err)
 	}
 	if !known || !ok || u.Disabled {
-		if err := s.recordFailure(ctx, email, ip); err != nil {
-			return User{}, fmt.Errorf("identity: authenticate: %w", err)
-		}
+		// The attempt's row stays: it is the recorded failure.
 		return User{}, fmt.Errorf("identity: authenticate: %w", ErrInvalidCredentials)
+	}
+	if err := s.forgive(ctx, attempt); err != nil {
+		return User{}, fmt.Errorf("identity: authenticate: %w", err)
 	}
 	return u, nil
 }
+
+// PasswordChecks is how many passwords this Service has verified in
+// Authenticate (argon2 verifications, the cost of a sign-in attempt).
+func (s *Service) PasswordChecks() int64 { return s.passwordChecks.Load() }

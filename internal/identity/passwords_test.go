@@ -3,8 +3,10 @@ package identity
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
@@ -188,12 +190,12 @@ func TestAuthenticateThrottledByIP(t *testing.T) {
 	ctx := context.Background()
 	const ip = "203.0.113.7"
 	u := newUser(t, RoleRequester, nil)
-	// 19 failures for 19 different emails from one address.
-	for range 19 {
+	// PerIP-1 failures for as many different emails from one address.
+	for range svc.Throttle.PerIP - 1 {
 		mustExec(t, `INSERT INTO login_failures (email, ip) VALUES ($1, $2)`, newEmail(), ip)
 	}
 	if _, err := svc.Authenticate(ctx, u.Email, testPassword, ip); err != nil {
-		t.Fatalf("after 19 failures: %v", err)
+		t.Fatalf("after PerIP-1 failures: %v", err)
 	}
 	_, err := svc.Authenticate(ctx, newEmail(), testPassword, ip)
 	wantErr(t, err, ErrInvalidCredentials)
@@ -204,9 +206,86 @@ func TestAuthenticateThrottledByIP(t *testing.T) {
 	}
 
 	// Limits are configurable.
-	strict := New(testPool)
-	strict.Throttle.PerIP = 100
-	if _, err := strict.Authenticate(ctx, u.Email, testPassword, ip); err != nil {
-		t.Fatalf("with PerIP 100: %v", err)
+	lenient := New(testPool)
+	lenient.Throttle.PerIP = svc.Throttle.PerIP + 1
+	if _, err := lenient.Authenticate(ctx, u.Email, testPassword, ip); err != nil {
+		t.Fatalf("with a higher PerIP: %v", err)
+	}
+}
+
+// The attack: 30 parallel wrong passwords for one account were all checked
+// because each was counted only after its hash. Counted first, at most
+// PerEmail are checked, the rest are refused unhashed, and the lockout is
+// the account's alone. The guesses come from different addresses, as from
+// a botnet, so only the per-account count stands between them.
+func TestParallelGuessesAreCountedBeforeChecking(t *testing.T) {
+	ctx := context.Background()
+	s := New(testPool)
+	victim, bystander := newUser(t, RoleAgent, nil), newUser(t, RoleAgent, nil)
+	const guesses = 30
+	errs := make(chan error, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			_, err := s.Authenticate(ctx, victim.Email, fmt.Sprintf("guess %d", i), fmt.Sprintf("198.51.100.%d", 100+i))
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	invalid, throttled := 0, 0
+	for err := range errs {
+		switch {
+		case errors.Is(err, ErrInvalidCredentials):
+			invalid++
+		case errors.Is(err, ErrThrottled):
+			throttled++
+		default:
+			t.Errorf("guess answered %v", err)
+		}
+	}
+	if checks := s.PasswordChecks(); checks > int64(s.Throttle.PerEmail) || invalid != int(checks) || invalid+throttled != guesses {
+		t.Errorf("%d guesses: %d passwords checked, %d refused as wrong, %d throttled; want at most %d checked",
+			guesses, checks, invalid, throttled, s.Throttle.PerEmail)
+	}
+	if n := countFailures(t, victim.Email); n > s.Throttle.PerEmail {
+		t.Errorf("%d failures recorded, want at most %d", n, s.Throttle.PerEmail)
+	}
+	// The right password is refused too now, unhashed.
+	before := s.PasswordChecks()
+	_, err := s.Authenticate(ctx, victim.Email, testPassword, "198.51.100.78")
+	wantErr(t, err, ErrThrottled)
+	if s.PasswordChecks() != before {
+		t.Error("a throttled attempt was hashed")
+	}
+	// Someone else behind an attacking address still signs in.
+	if _, err := s.Authenticate(ctx, bystander.Email, testPassword, "198.51.100.100"); err != nil {
+		t.Fatalf("another account from the same address: %v", err)
+	}
+}
+
+// A successful sign-in takes back only its own attempt: it leaves no row
+// and does not forgive the failures before it.
+func TestSuccessForgivesOnlyItself(t *testing.T) {
+	ctx := context.Background()
+	u := newUser(t, RoleAgent, nil)
+	_, err := svc.Authenticate(ctx, u.Email, "wrong password", "192.0.2.50")
+	wantErr(t, err, ErrInvalidCredentials)
+	for range 3 {
+		if _, err := svc.Authenticate(ctx, u.Email, testPassword, "192.0.2.50"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countFailures(t, u.Email); n != 1 {
+		t.Errorf("%d attempts on record after 1 failure and 3 successes, want 1", n)
+	}
+	// Oversized input is refused without a hash or a row.
+	before := svc.PasswordChecks()
+	_, err = svc.Authenticate(ctx, u.Email, strings.Repeat("p", maxPasswordLen+1), "192.0.2.50")
+	wantErr(t, err, ErrInvalidCredentials)
+	_, err = svc.Authenticate(ctx, strings.Repeat("e", maxEmailLen)+"@example.test", testPassword, "192.0.2.50")
+	wantErr(t, err, ErrInvalidCredentials)
+	if svc.PasswordChecks() != before || countFailures(t, u.Email) != 1 {
+		t.Error("oversized input was hashed or recorded")
 	}
 }

@@ -23,6 +23,7 @@ type ScopeOptions struct {
 type Scope struct {
 	all         bool
 	requesterID int64   // tickets this user asked for; 0: none
+	assigneeID  int64   // tickets assigned to this user; 0: none
 	orgID       int64   // tickets asked for by members of this organization; 0: none
 	teamIDs     []int64 // tickets routed to these teams
 	untriaged   bool    // tickets routed to no team yet
@@ -33,8 +34,10 @@ type Scope struct {
 //   - requester: tickets they asked for, and when their organization shares
 //     tickets, those asked for by anyone in the organization;
 //   - agent and lead: tickets of their teams (led or member), untriaged
-//     tickets (no team) and tickets they asked for themselves; everything
-//     when o.AgentsSeeAllTickets;
+//     tickets (no team), tickets they asked for themselves and tickets
+//     assigned to them, whatever their team (someone may assign a ticket to
+//     a person outside its team, and its assignee must be able to work
+//     it); everything when o.AgentsSeeAllTickets;
 //   - admin: everything;
 //   - anyone else (no user, disabled user, unknown role): nothing.
 func TicketScope(p Principal, o ScopeOptions) Scope {
@@ -51,13 +54,34 @@ func TicketScope(p Principal, o ScopeOptions) Scope {
 		}
 		teams := append(slices.Clone(p.TeamIDs), p.LeadOf...)
 		slices.Sort(teams)
-		return Scope{requesterID: u.ID, teamIDs: slices.Compact(teams), untriaged: true}
+		return Scope{requesterID: u.ID, assigneeID: u.ID, teamIDs: slices.Compact(teams), untriaged: true}
 	case RoleRequester:
 		sc := Scope{requesterID: u.ID}
 		if p.OrganizationShared && u.OrganizationID != nil {
 			sc.orgID = *u.OrganizationID
 		}
 		return sc
+	}
+	return Scope{}
+}
+
+// ManageScope is the set of tickets p may manage on behalf of others, such
+// as moving another agent's tickets away from them (reroute): every ticket
+// for an admin, the tickets of the teams a lead leads, and none for anyone
+// else. Unlike TicketScope it does not grow with agents_see_all_tickets or
+// include untriaged tickets: seeing a ticket is not running its team.
+func ManageScope(p Principal) Scope {
+	u := p.User
+	if u.ID == 0 || u.Disabled {
+		return Scope{}
+	}
+	switch u.Role {
+	case RoleAdmin:
+		return Scope{all: true}
+	case RoleLead:
+		teams := slices.Clone(p.LeadOf)
+		slices.Sort(teams)
+		return Scope{teamIDs: slices.Compact(teams)}
 	}
 	return Scope{}
 }
@@ -99,6 +123,9 @@ func (sc Scope) SQL(alias string, argStart int) (predicate string, args []any) {
 	if sc.requesterID != 0 {
 		conds = append(conds, col("requester_id")+" = "+arg(sc.requesterID))
 	}
+	if sc.assigneeID != 0 {
+		conds = append(conds, col("assignee_id")+" = "+arg(sc.assigneeID))
+	}
 	if sc.orgID != 0 {
 		conds = append(conds, col("requester_id")+" IN (SELECT scope_u.id FROM users scope_u WHERE scope_u.organization_id = "+arg(sc.orgID)+")")
 	}
@@ -116,7 +143,8 @@ func (sc Scope) SQL(alias string, argStart int) (predicate string, args []any) {
 
 // ElasticsearchFilter renders the scope as a query clause for the filter
 // context of a ticket search, over the document fields requester_id,
-// requester_org_id and team_id (longs; team_id absent when untriaged):
+// assignee_id, requester_org_id and team_id (longs; team_id absent when
+// untriaged):
 // match_all for everything, match_none for nothing, else a bool "should"
 // of the conditions.
 //
@@ -130,6 +158,9 @@ func (sc Scope) ElasticsearchFilter() map[string]any {
 	var should []any
 	if sc.requesterID != 0 {
 		should = append(should, map[string]any{"term": map[string]any{"requester_id": sc.requesterID}})
+	}
+	if sc.assigneeID != 0 {
+		should = append(should, map[string]any{"term": map[string]any{"assignee_id": sc.assigneeID}})
 	}
 	if sc.orgID != 0 {
 		should = append(should, map[string]any{"term": map[string]any{"requester_org_id": sc.orgID}})

@@ -60,42 +60,56 @@ func TestTicketScope(t *testing.T) {
 		number    int64
 		requester *int64
 		team      *int64
+		assignee  *int64
 	}
 	seeds := []seed{
-		{1001, &acme1.ID, &teamA.ID},
-		{1002, &acme2.ID, &teamB.ID},
-		{1003, &globex1.ID, nil},
-		{1004, &globex2.ID, &teamB.ID},
-		{1005, &agentA.ID, &teamB.ID}, // an agent's own request, routed elsewhere
-		{1006, nil, &teamA.ID},
+		{1001, &acme1.ID, &teamA.ID, nil},
+		{1002, &acme2.ID, &teamB.ID, nil},
+		{1003, &globex1.ID, nil, nil},
+		{1004, &globex2.ID, &teamB.ID, nil},
+		{1005, &agentA.ID, &teamB.ID, nil}, // an agent's own request, routed elsewhere
+		{1006, nil, &teamA.ID, nil},
+		// assigned to agentA though it is team B's: its assignee sees it.
+		{1007, &globex2.ID, &teamB.ID, &agentA.ID},
 	}
 	for _, s := range seeds {
-		mustExec(t, `INSERT INTO tickets (number, subject, status, priority, created_at, updated_at, last_seq, requester_id, team_id)
-			VALUES ($1, 'scope test', 'open', 'medium', now(), now(), 1, $2, $3)`, s.number, s.requester, s.team)
+		mustExec(t, `INSERT INTO tickets (number, subject, status, priority, created_at, updated_at, last_seq, requester_id, team_id, assignee_id)
+			VALUES ($1, 'scope test', 'open', 'medium', now(), now(), 1, $2, $3, $4)`, s.number, s.requester, s.team, s.assignee)
 	}
 
 	disabled := principalOf(t, newUser(t, RoleAgent, nil))
 	disabled.User.Disabled = true
-	all := []int64{1001, 1002, 1003, 1004, 1005, 1006}
+	all := []int64{1001, 1002, 1003, 1004, 1005, 1006, 1007}
 	for _, tc := range []struct {
 		name string
 		p    Principal
 		o    ScopeOptions
 		want []int64
+		// manage: test ManageScope(p) instead of TicketScope(p, o)
+		manage bool
 	}{
-		{"requester in sharing organization", principalOf(t, acme1), ScopeOptions{}, []int64{1001, 1002}},
-		{"requester in private organization", principalOf(t, globex1), ScopeOptions{}, []int64{1003}},
-		{"requester when agents see all", principalOf(t, globex2), ScopeOptions{AgentsSeeAllTickets: true}, []int64{1004}},
-		{"agent: own team, untriaged, own request", principalOf(t, agentA), ScopeOptions{}, []int64{1001, 1003, 1005, 1006}},
-		{"agent of the other team", principalOf(t, agentB), ScopeOptions{}, []int64{1002, 1003, 1004, 1005}},
-		{"lead who is not a member", principalOf(t, leadB), ScopeOptions{}, []int64{1002, 1003, 1004, 1005}},
-		{"agent when agents see all", principalOf(t, agentA), ScopeOptions{AgentsSeeAllTickets: true}, all},
-		{"admin", principalOf(t, admin), ScopeOptions{}, all},
-		{"nobody", Principal{}, ScopeOptions{AgentsSeeAllTickets: true}, nil},
-		{"disabled", disabled, ScopeOptions{}, nil},
+		{"requester in sharing organization", principalOf(t, acme1), ScopeOptions{}, []int64{1001, 1002}, false},
+		{"requester in private organization", principalOf(t, globex1), ScopeOptions{}, []int64{1003}, false},
+		{"requester when agents see all", principalOf(t, globex2), ScopeOptions{AgentsSeeAllTickets: true}, []int64{1004, 1007}, false},
+		{"agent: own team, untriaged, own request, assigned", principalOf(t, agentA), ScopeOptions{}, []int64{1001, 1003, 1005, 1006, 1007}, false},
+		{"agent of the other team", principalOf(t, agentB), ScopeOptions{}, []int64{1002, 1003, 1004, 1005, 1007}, false},
+		{"lead who is not a member", principalOf(t, leadB), ScopeOptions{}, []int64{1002, 1003, 1004, 1005, 1007}, false},
+		{"agent when agents see all", principalOf(t, agentA), ScopeOptions{AgentsSeeAllTickets: true}, all, false},
+		{"admin", principalOf(t, admin), ScopeOptions{}, all, false},
+		{"nobody", Principal{}, ScopeOptions{AgentsSeeAllTickets: true}, nil, false},
+		{"disabled", disabled, ScopeOptions{}, nil, false},
+		// What one may manage for others (reroute): a lead, only the
+		// tickets of the teams they lead, however much they may see.
+		{"manage: lead", principalOf(t, leadB), ScopeOptions{AgentsSeeAllTickets: true}, []int64{1002, 1004, 1005, 1007}, true},
+		{"manage: agent", principalOf(t, agentB), ScopeOptions{}, nil, true},
+		{"manage: admin", principalOf(t, admin), ScopeOptions{}, all, true},
+		{"manage: disabled", disabled, ScopeOptions{}, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := TicketScope(tc.p, tc.o)
+			if tc.manage {
+				sc = ManageScope(tc.p)
+			}
 			if sc.All() != slices.Equal(tc.want, all) {
 				t.Errorf("All() = %v", sc.All())
 			}
@@ -134,7 +148,7 @@ func esMatches(t *testing.T, filter map[string]any) []int64 {
 	if err := json.Unmarshal(b, &q); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := testPool.Query(context.Background(), `SELECT t.number, t.requester_id, u.organization_id, t.team_id
+	rows, err := testPool.Query(context.Background(), `SELECT t.number, t.requester_id, u.organization_id, t.team_id, t.assignee_id
 		FROM tickets t LEFT JOIN users u ON u.id = t.requester_id WHERE t.number BETWEEN 1001 AND 1099 ORDER BY t.number`)
 	if err != nil {
 		t.Fatal(err)
@@ -142,12 +156,12 @@ func esMatches(t *testing.T, filter map[string]any) []int64 {
 	var out []int64
 	for rows.Next() {
 		var number int64
-		var requester, org, team *int64
-		if err := rows.Scan(&number, &requester, &org, &team); err != nil {
+		var requester, org, team, assignee *int64
+		if err := rows.Scan(&number, &requester, &org, &team, &assignee); err != nil {
 			t.Fatal(err)
 		}
 		doc := map[string]float64{}
-		for field, v := range map[string]*int64{"requester_id": requester, "requester_org_id": org, "team_id": team} {
+		for field, v := range map[string]*int64{"requester_id": requester, "requester_org_id": org, "team_id": team, "assignee_id": assignee} {
 			if v != nil {
 				doc[field] = float64(*v)
 			}
@@ -236,8 +250,8 @@ func TestScopeSQLText(t *testing.T) {
 			"(tickets.requester_id = $1 OR tickets.requester_id IN (SELECT scope_u.id FROM users scope_u WHERE scope_u.organization_id = $2))",
 			[]any{int64(9876543210), int64(8765432109)}},
 		{"agent", TicketScope(agent, ScopeOptions{}), "", 5,
-			"(requester_id = $5 OR team_id = ANY($6) OR team_id IS NULL)",
-			[]any{int64(9876543210), []int64{6543210987, 7654321098}}},
+			"(requester_id = $5 OR assignee_id = $6 OR team_id = ANY($7) OR team_id IS NULL)",
+			[]any{int64(9876543210), int64(9876543210), []int64{6543210987, 7654321098}}},
 		{"admin", TicketScope(Principal{User: User{ID: 1, Role: RoleAdmin}}, ScopeOptions{}), "t", 1, "TRUE", nil},
 		{"unknown role", TicketScope(Principal{User: User{ID: 1, Role: "root"}}, ScopeOptions{}), "t", 1, "FALSE", nil},
 	} {
@@ -304,7 +318,7 @@ func TestElasticsearchFilter(t *testing.T) {
 		{"shared organization", Principal{User: User{ID: 7, Role: RoleRequester, OrganizationID: &org}, OrganizationShared: true},
 			`{"bool":{"minimum_should_match":1,"should":[{"term":{"requester_id":7}},{"term":{"requester_org_id":4}}]}}`},
 		{"agent", Principal{User: User{ID: 8, Role: RoleAgent}, TeamIDs: []int64{3, 2}},
-			`{"bool":{"minimum_should_match":1,"should":[{"term":{"requester_id":8}},{"terms":{"team_id":[2,3]}},{"bool":{"must_not":[{"exists":{"field":"team_id"}}]}}]}}`},
+			`{"bool":{"minimum_should_match":1,"should":[{"term":{"requester_id":8}},{"term":{"assignee_id":8}},{"terms":{"team_id":[2,3]}},{"bool":{"must_not":[{"exists":{"field":"team_id"}}]}}]}}`},
 		{"admin", Principal{User: User{ID: 1, Role: RoleAdmin}}, `{"match_all":{}}`},
 		{"nobody", Principal{}, `{"match_none":{}}`},
 	} {

@@ -2,48 +2,96 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// Throttle limits password guessing. Every failed sign-in is recorded in
-// login_failures; an attempt is refused with ErrThrottled, before the
-// password is looked at, while its email has PerEmail or more failures, or
-// its address PerIP or more, within the last Window. Refused attempts are
-// not recorded, so the lock lifts Window after the failures that set it,
-// and a success does not reset the count.
+// Throttle limits password guessing. Every sign-in attempt is counted
+// before its password is looked at: it is written to login_failures as a
+// failure, and only a successful check takes its own row out again. An
+// attempt is refused with ErrThrottled, without hashing anything and
+// without being recorded, while its account already has PerEmail or more
+// attempts, or its address PerIP or more, within the last Window.
+//
+// Attempts for one account, and for one address, are admitted one at a
+// time (advisory locks held while counting and recording), so N parallel
+// guesses are N attempts and at most PerEmail of them are checked.
+//
+// The account limit is per account only: locking one account does not
+// affect others from the same address. The address limit is higher, so
+// that one locked account never locks out everyone behind a shared proxy
+// or NAT; it bounds guessing spread over many accounts. A success takes
+// back only its own attempt and does not reset the count, so guesses made
+// around a successful sign-in still count, and refused attempts are not
+// recorded, so a lock lifts Window after the failures that set it.
 type Throttle struct {
 	Window   time.Duration
 	PerEmail int
 	PerIP    int
 }
 
-// DefaultThrottle allows 5 failures per email and 20 per address in 15
+// DefaultThrottle allows 5 failures per account and 50 per address in 15
 // minutes.
 func DefaultThrottle() Throttle {
-	return Throttle{Window: 15 * time.Minute, PerEmail: 5, PerIP: 20}
+	return Throttle{Window: 15 * time.Minute, PerEmail: 5, PerIP: 50}
 }
 
-// throttled reports whether sign-ins for email (normalized) from ip are
-// currently refused. An empty ip is not counted per address, since it would
+// Advisory lock classes (the first key of the two-int form, a key space of
+// its own) that serialize admission per account and per address.
+const (
+	lockClassLoginAccount = 0x5f1d_0001
+	lockClassLoginAddress = 0x5f1d_0002
+)
+
+// admit counts a sign-in attempt for email (normalized) from ip before its
+// password is checked: it returns the id of the attempt's row, or
+// ErrThrottled when the account or the address is over its limit (nothing
+// recorded then). An empty ip is not counted per address, since it would
 // lump unrelated callers together.
-func (s *Service) throttled(ctx context.Context, email, ip string) (bool, error) {
+//
+// Locks are always taken account first, then address, so two admissions
+// never wait on each other in a cycle.
+func (s *Service) admit(ctx context.Context, email, ip string) (int64, error) {
 	th := s.Throttle
-	var byEmail, byIP int
-	err := s.pool.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM login_failures WHERE lower(email) = $1 AND at > now() - $3 * interval '1 microsecond'),
-		       (SELECT count(*) FROM login_failures WHERE $2 <> '' AND ip = $2 AND at > now() - $3 * interval '1 microsecond')`,
-		email, ip, th.Window.Microseconds()).Scan(&byEmail, &byIP)
-	if err != nil {
-		return false, fmt.Errorf("identity: throttle: %w", err)
+	var attempt int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClassLoginAccount, email); err != nil {
+			return err
+		}
+		if ip != "" {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClassLoginAddress, ip); err != nil {
+				return err
+			}
+		}
+		// Under the locks, this statement's snapshot holds every attempt
+		// admitted before this one for the account and the address.
+		return tx.QueryRow(ctx, `
+			INSERT INTO login_failures (email, ip)
+			SELECT $1, $2
+			WHERE (SELECT count(*) FROM login_failures
+			       WHERE lower(email) = $1 AND at > clock_timestamp() - $3 * interval '1 microsecond') < $4
+			  AND ($2 = '' OR (SELECT count(*) FROM login_failures
+			       WHERE ip = $2 AND at > clock_timestamp() - $3 * interval '1 microsecond') < $5)
+			RETURNING id`,
+			email, ip, th.Window.Microseconds(), th.PerEmail, th.PerIP).Scan(&attempt)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrThrottled
 	}
-	return byEmail >= th.PerEmail || (ip != "" && byIP >= th.PerIP), nil
+	if err != nil {
+		return 0, fmt.Errorf("identity: throttle: %w", err)
+	}
+	return attempt, nil
 }
 
-// recordFailure notes a failed sign-in for throttling.
-func (s *Service) recordFailure(ctx context.Context, email, ip string) error {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO login_failures (email, ip) VALUES ($1, $2)`, email, ip); err != nil {
-		return fmt.Errorf("identity: record login failure: %w", err)
+// forgive takes back the attempt of a successful sign-in, so successes
+// never count towards a limit.
+func (s *Service) forgive(ctx context.Context, attempt int64) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM login_failures WHERE id = $1`, attempt); err != nil {
+		return fmt.Errorf("identity: throttle: forgive attempt: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -200,5 +201,177 @@ func TestBootstrapToken(t *testing.T) {
 	info, err := svc.CreateTokenWithSecret(ctx, admin.ID, "shaped", []string{ScopeTicketsRead}, shaped)
 	if err != nil || info.Prefix != "0a1b2c3d" {
 		t.Fatalf("shaped bootstrap token: %+v, %v", info, err)
+	}
+}
+
+// tokenPrincipal issues a token for p with scopes and returns the caller
+// holding it.
+func tokenPrincipal(t *testing.T, p Principal, scopes []string, expires *time.Time) (Principal, TokenInfo) {
+	t.Helper()
+	ctx := context.Background()
+	token, info, err := svc.IssueToken(ctx, p, "parent", scopes, expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := svc.TokenPrincipal(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp, info
+}
+
+func tokenCount(t *testing.T, userID int64) int {
+	t.Helper()
+	var n int
+	if err := testPool.QueryRow(context.Background(), `SELECT count(*) FROM api_tokens WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The attack: a tickets:read token of an admin minted an admin token. A
+// token passes on only scopes it holds; a session what the role allows.
+func TestIssueTokenPassesOnNoMoreThanItHolds(t *testing.T) {
+	ctx := context.Background()
+	admin, requester := newUser(t, RoleAdmin, nil), newUser(t, RoleRequester, nil)
+	adminSession, requesterSession := principalOf(t, admin), principalOf(t, requester)
+	readOnly, _ := tokenPrincipal(t, adminSession, []string{ScopeTicketsRead}, nil)
+
+	before := tokenCount(t, admin.ID)
+	for _, scopes := range [][]string{{ScopeAdmin}, {ScopeTicketsWrite}, {ScopeTicketsRead, ScopeAdmin}} {
+		_, _, err := svc.IssueToken(ctx, readOnly, "escalate", scopes, nil)
+		wantErr(t, err, ErrForbidden)
+	}
+	if n := tokenCount(t, admin.ID); n != before {
+		t.Fatalf("refused requests made %d tokens", n-before)
+	}
+	if _, _, err := svc.IssueToken(ctx, readOnly, "same", []string{ScopeTicketsRead}, nil); err != nil {
+		t.Fatalf("a read token making a read token: %v", err)
+	}
+
+	// A session: what the role allows; a requester never gets admin.
+	_, _, err := svc.IssueToken(ctx, requesterSession, "mine", []string{ScopeAdmin}, nil)
+	wantErr(t, err, ErrForbidden)
+	if _, _, err := svc.IssueToken(ctx, requesterSession, "mine", []string{ScopeTicketsRead, ScopeTicketsWrite}, nil); err != nil {
+		t.Fatalf("requester's ticket token: %v", err)
+	}
+	// An admin token holds every scope and may pass them all on.
+	adminToken, _ := tokenPrincipal(t, adminSession, []string{ScopeAdmin}, nil)
+	if _, _, err := svc.IssueToken(ctx, adminToken, "all", TokenScopes(), nil); err != nil {
+		t.Fatalf("admin token making an admin token: %v", err)
+	}
+	// Once the user is no longer an admin, their admin token cannot make
+	// another, though the row still lists the scope.
+	if err := svc.SetRole(ctx, admin.ID, RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = svc.IssueToken(ctx, adminToken, "stale", []string{ScopeAdmin}, nil)
+	wantErr(t, err, ErrForbidden)
+	// Nobody signed in makes nothing.
+	_, _, err = svc.IssueToken(ctx, Principal{User: requester}, "anon", []string{ScopeTicketsRead}, nil)
+	wantErr(t, err, ErrUnauthenticated)
+}
+
+// A token made with a token cannot outlive it: it expires no later, and
+// revoking the parent revokes the children.
+func TestTokenMadeWithTokenEndsWithIt(t *testing.T) {
+	ctx := context.Background()
+	u := newUser(t, RoleAgent, nil)
+	session := principalOf(t, u)
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	parent, parentInfo := tokenPrincipal(t, session, []string{ScopeTicketsRead, ScopeTicketsWrite}, &at)
+
+	childToken, child, err := svc.IssueToken(ctx, parent, "child", []string{ScopeTicketsRead}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.ExpiresAt == nil || !child.ExpiresAt.Equal(at) {
+		t.Errorf("child expires %v, want the parent's %v", child.ExpiresAt, at)
+	}
+	later := at.Add(time.Minute)
+	_, _, err = svc.IssueToken(ctx, parent, "longer", []string{ScopeTicketsRead}, &later)
+	wantField(t, err, "expires_at")
+	childP, err := svc.TokenPrincipal(ctx, childToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchildToken, _, err := svc.IssueToken(ctx, childP, "grandchild", []string{ScopeTicketsRead}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A session's token is not tied to anything.
+	sibling, _, err := svc.IssueToken(ctx, session, "sibling", []string{ScopeTicketsRead}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := svc.RevokeToken(ctx, u.ID, parentInfo.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{childToken, grandchildToken} {
+		_, err := svc.TokenPrincipal(ctx, tok)
+		wantErr(t, err, ErrUnauthenticated)
+	}
+	if _, err := svc.TokenPrincipal(ctx, sibling); err != nil {
+		t.Errorf("a session's token died with another token: %v", err)
+	}
+}
+
+// The bootstrap_token option: changing it revokes the old token (and what
+// it made), removing it revokes it, a short one is refused, and one an
+// admin revoked stays revoked.
+func TestSetBootstrapToken(t *testing.T) {
+	ctx := context.Background()
+	admin := newUser(t, RoleAdmin, nil)
+	const first, second = "first-bootstrap-secret-0123456789abc", "second-bootstrap-secret-0123456789ab"
+	if _, _, err := svc.SetBootstrapToken(ctx, admin.ID, "only-thirty-one-characters-long"); !errors.As(err, new(*FieldError)) {
+		t.Fatalf("31 characters: %v", err)
+	}
+	info, _, err := svc.SetBootstrapToken(ctx, admin.ID, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.TokenPrincipal(ctx, first)
+	if err != nil || !p.HasScope(ScopeAdmin) {
+		t.Fatalf("bootstrap token: %+v, %v", p, err)
+	}
+	made, _, err := svc.IssueToken(ctx, p, "script", []string{ScopeTicketsRead}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Starting again with the same value changes nothing.
+	again, n, err := svc.SetBootstrapToken(ctx, admin.ID, first)
+	if err != nil || again.ID != info.ID || n != 0 {
+		t.Fatalf("same value again: %+v, %d revoked, %v", again, n, err)
+	}
+	// Changed: the old one and the token it made stop working.
+	if _, n, err = svc.SetBootstrapToken(ctx, admin.ID, second); err != nil || n != 2 {
+		t.Fatalf("changed: %d revoked, %v", n, err)
+	}
+	for _, tok := range []string{first, made} {
+		_, err := svc.TokenPrincipal(ctx, tok)
+		wantErr(t, err, ErrUnauthenticated)
+	}
+	if _, err := svc.TokenPrincipal(ctx, second); err != nil {
+		t.Fatalf("new bootstrap token: %v", err)
+	}
+	// Removed: no bootstrap token works any more; ordinary tokens do.
+	ordinary, _, err := svc.CreateToken(ctx, admin.ID, "ordinary", []string{ScopeAdmin}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := svc.SetBootstrapToken(ctx, 0, ""); err != nil || n != 1 {
+		t.Fatalf("removed: %d revoked, %v", n, err)
+	}
+	_, err = svc.TokenPrincipal(ctx, second)
+	wantErr(t, err, ErrUnauthenticated)
+	// Setting an old value again does not revive its revoked row.
+	if _, _, err := svc.SetBootstrapToken(ctx, admin.ID, first); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.TokenPrincipal(ctx, first)
+	wantErr(t, err, ErrUnauthenticated)
+	if _, err := svc.TokenPrincipal(ctx, ordinary); err != nil {
+		t.Errorf("an ordinary token was revoked with the bootstrap token: %v", err)
 	}
 }

@@ -51,7 +51,17 @@ type User struct {
 	OrganizationID *int64    `json:"organization_id"`
 	Disabled       bool      `json:"disabled"`
 	CreatedAt      time.Time `json:"created_at"`
+	// RoleSource says what decided Role: RoleSourceManual (an admin, the
+	// CLI or the system set it by hand) or RoleSourceSSO (single sign-on
+	// mapped the person's groups to it). See UpsertOIDCUser.
+	RoleSource string `json:"role_source"`
 }
+
+// Where a user's role comes from (User.RoleSource).
+const (
+	RoleSourceManual = "manual"
+	RoleSourceSSO    = "sso"
+)
 
 // NewUser is the input of CreateUser.
 type NewUser struct {
@@ -72,14 +82,31 @@ const (
 	maxPasswordLen = 1024 // bytes; argon2 copes, but nobody needs more
 )
 
-const userColumns = `id, email, name, role, organization_id, disabled, created_at`
+const userColumns = `id, email, name, role, organization_id, disabled, created_at, role_source`
 
-func scanUser(row pgx.Row) (User, error) {
+// scanUser scans a row of userColumns followed by extra columns.
+func scanUser(row pgx.Row, extra ...any) (User, error) {
 	var u User
 	var role string
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.OrganizationID, &u.Disabled, &u.CreatedAt)
+	dest := append([]any{&u.ID, &u.Email, &u.Name, &role, &u.OrganizationID, &u.Disabled, &u.CreatedAt, &u.RoleSource}, extra...)
+	err := row.Scan(dest...)
 	u.Role = Role(role)
 	return u, err
+}
+
+// rank orders roles by privilege; 0 for an unknown role.
+func (r Role) rank() int {
+	switch r {
+	case RoleRequester:
+		return 1
+	case RoleAgent:
+		return 2
+	case RoleLead:
+		return 3
+	case RoleAdmin:
+		return 4
+	}
+	return 0
 }
 
 // normalizeEmail lower-cases and trims an address so that one mailbox is one
@@ -121,7 +148,8 @@ func validatePassword(password string) error {
 }
 
 // CreateUser adds a user. The email is stored trimmed and lower-case; an
-// email already taken (in any case) is ErrConflict.
+// email already taken (in any case) is ErrConflict. The role counts as set
+// by hand: single sign-on never lowers it (see UpsertOIDCUser).
 func (s *Service) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 	email := normalizeEmail(nu.Email)
 	name := strings.TrimSpace(nu.Name)
@@ -147,8 +175,8 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 		hash = &h
 	}
 	u, err := scanUser(s.pool.QueryRow(ctx, `
-		INSERT INTO users (email, name, role, password_hash, organization_id)
-		VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO users (email, name, role, manual_role, role_source, password_hash, organization_id)
+		VALUES ($1, $2, $3, $3, 'manual', $4, $5)
 		RETURNING `+userColumns,
 		email, name, string(role), hash, nu.OrganizationID))
 	switch {
@@ -242,13 +270,15 @@ func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool) 
 	return nil
 }
 
-// SetRole changes what a user may do; it takes effect on their next request.
+// SetRole changes what a user may do by hand (an admin's decision); it
+// takes effect on their next request. Single sign-on never lowers a role
+// set this way, but may raise it (see UpsertOIDCUser).
 func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 	role, err := ParseRole(string(role))
 	if err != nil {
 		return fmt.Errorf("identity: set role: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET role = $2, updated_at = now() WHERE id = $1`, userID, string(role))
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET role = $2, manual_role = $2, role_source = 'manual', updated_at = now() WHERE id = $1`, userID, string(role))
 	if err != nil {
 		return fmt.Errorf("identity: set role: %w", err)
 	}
@@ -258,39 +288,57 @@ func (s *Service) SetRole(ctx context.Context, userID int64, role Role) error {
 	return nil
 }
 
+// OIDCLogin is who an OpenID provider vouched for at a sign-in, and the
+// role the deployment maps their groups to.
+type OIDCLogin struct {
+	Issuer, Subject string
+	Email           string
+	// EmailVerified is the ID token's email_verified claim.
+	EmailVerified bool
+	Name          string
+	// Role is the caller's mapping of the provider's groups.
+	Role Role
+}
+
 // UpsertOIDCUser provisions the account of someone signing in through an
 // OpenID provider, and is called on every such sign-in:
 //
-//   - a user already linked to (issuer, subject) gets role (and name, when
-//     the provider sends one) refreshed; their email is left as it is;
-//   - otherwise a user with the same email is linked to (issuer, subject) and
-//     gets role; one already linked to another subject is ErrConflict;
-//   - otherwise a user without a password is created.
+//   - a user already linked to (issuer, subject) gets their role updated
+//     (below) and their name, when the provider sends one; their email is
+//     left as it is;
+//   - otherwise a user with the same email is linked to (issuer, subject)
+//     only when the provider has verified the email (ErrEmailNotVerified
+//     otherwise, nothing changed); one already linked to another subject is
+//     ErrConflict;
+//   - otherwise a user without a password is created with the mapped role.
 //
-// Linking by email hands an existing account to whoever the provider vouches
-// for, so pass only an email the provider has verified (email_verified).
-// role is the caller's mapping of the provider's groups. A disabled user is
+// The role rule: single sign-on never lowers a role set by hand (CreateUser,
+// SetRole). The new role is the mapped role when no role was set by hand
+// or when the mapping ranks higher (admin > lead > agent > requester), and
+// the hand-set role otherwise; so SSO may raise a role, and may take back
+// what it raised, but never below what an admin chose. A disabled user is
 // returned as such; CreateSession refuses them.
-func (s *Service) UpsertOIDCUser(ctx context.Context, issuer, subject, email, name string, role Role) (User, error) {
-	email = normalizeEmail(email)
-	name = strings.TrimSpace(name)
-	if issuer == "" || subject == "" {
+func (s *Service) UpsertOIDCUser(ctx context.Context, in OIDCLogin) (User, error) {
+	in.Email = normalizeEmail(in.Email)
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Issuer == "" || in.Subject == "" {
 		return User{}, fmt.Errorf("identity: oidc user: %w", invalid("subject", "issuer and subject are required"))
 	}
-	if err := validateEmail(email); err != nil {
+	if err := validateEmail(in.Email); err != nil {
 		return User{}, fmt.Errorf("identity: oidc user: %w", err)
 	}
-	if err := validateName(name); err != nil {
+	if err := validateName(in.Name); err != nil {
 		return User{}, fmt.Errorf("identity: oidc user: %w", err)
 	}
-	role, err := ParseRole(string(role))
+	role, err := ParseRole(string(in.Role))
 	if err != nil {
 		return User{}, fmt.Errorf("identity: oidc user: %w", err)
 	}
+	in.Role = role
 	// Two first sign-ins of one person can race to create the account; the
 	// loser's insert hits the unique index and the retry finds the winner's.
 	for attempt := 0; ; attempt++ {
-		u, err := s.upsertOIDCUser(ctx, issuer, subject, email, name, role)
+		u, err := s.upsertOIDCUser(ctx, in)
 		if pgCode(err) == pgUniqueViolation && attempt == 0 {
 			continue
 		}
@@ -301,37 +349,55 @@ func (s *Service) UpsertOIDCUser(ctx context.Context, issuer, subject, email, na
 	}
 }
 
-func (s *Service) upsertOIDCUser(ctx context.Context, issuer, subject, email, name string, role Role) (User, error) {
+// ssoRole decides a role at an SSO sign-in from the role an admin set by
+// hand (nil: none) and the role the groups map to.
+func ssoRole(manual *Role, mapped Role) (Role, string) {
+	if manual == nil || mapped.rank() > manual.rank() {
+		return mapped, RoleSourceSSO
+	}
+	return *manual, RoleSourceManual
+}
+
+func (s *Service) upsertOIDCUser(ctx context.Context, in OIDCLogin) (User, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return User{}, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 
-	u, err := scanUser(tx.QueryRow(ctx, `
-		UPDATE users SET role = $3, name = CASE WHEN $4 = '' THEN name ELSE $4 END, updated_at = now()
-		WHERE oidc_issuer = $1 AND oidc_subject = $2
-		RETURNING `+userColumns, issuer, subject, string(role), name))
+	var id int64
+	var manual *string
+	err = tx.QueryRow(ctx, `SELECT id, manual_role FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2 FOR UPDATE`,
+		in.Issuer, in.Subject).Scan(&id, &manual)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var linked bool
-		var id int64
-		err = tx.QueryRow(ctx, `SELECT id, oidc_subject IS NOT NULL FROM users WHERE lower(email) = $1 FOR UPDATE`, email).Scan(&id, &linked)
+		err = tx.QueryRow(ctx, `SELECT id, manual_role, oidc_subject IS NOT NULL FROM users WHERE lower(email) = $1 FOR UPDATE`,
+			in.Email).Scan(&id, &manual, &linked)
 		switch {
 		case err == nil && linked:
-			return User{}, fmt.Errorf("%s is linked to another single sign-on account: %w", email, ErrConflict)
-		case err == nil:
-			u, err = scanUser(tx.QueryRow(ctx, `
-				UPDATE users SET oidc_issuer = $2, oidc_subject = $3, role = $4,
-				       name = CASE WHEN $5 = '' THEN name ELSE $5 END, updated_at = now()
-				WHERE id = $1
-				RETURNING `+userColumns, id, issuer, subject, string(role), name))
+			return User{}, fmt.Errorf("%s is linked to another single sign-on account: %w", in.Email, ErrConflict)
+		case err == nil && !in.EmailVerified:
+			return User{}, fmt.Errorf("%s belongs to an existing account: %w", in.Email, ErrEmailNotVerified)
 		case errors.Is(err, pgx.ErrNoRows):
-			u, err = scanUser(tx.QueryRow(ctx, `
-				INSERT INTO users (email, name, role, oidc_issuer, oidc_subject)
-				VALUES ($1, $2, $3, $4, $5)
-				RETURNING `+userColumns, email, name, string(role), issuer, subject))
+			u, err := scanUser(tx.QueryRow(ctx, `
+				INSERT INTO users (email, name, role, role_source, oidc_issuer, oidc_subject)
+				VALUES ($1, $2, $3, 'sso', $4, $5)
+				RETURNING `+userColumns, in.Email, in.Name, string(in.Role), in.Issuer, in.Subject))
+			if err != nil {
+				return User{}, err
+			}
+			return u, tx.Commit(ctx)
 		}
 	}
+	if err != nil {
+		return User{}, err
+	}
+	role, source := ssoRole((*Role)(manual), in.Role)
+	u, err := scanUser(tx.QueryRow(ctx, `
+		UPDATE users SET oidc_issuer = $2, oidc_subject = $3, role = $4, role_source = $5,
+		       name = CASE WHEN $6 = '' THEN name ELSE $6 END, updated_at = now()
+		WHERE id = $1
+		RETURNING `+userColumns, id, in.Issuer, in.Subject, string(role), source, in.Name))
 	if err != nil {
 		return User{}, err
 	}

@@ -127,56 +127,144 @@ func TestCreateOrganization(t *testing.T) {
 func TestUpsertOIDCUser(t *testing.T) {
 	ctx := context.Background()
 	const issuer = "https://sso.example.test"
+	login := func(subject, email, name string, role Role) OIDCLogin {
+		return OIDCLogin{Issuer: issuer, Subject: subject, Email: email, EmailVerified: true, Name: name, Role: role}
+	}
 
 	t.Run("new user", func(t *testing.T) {
 		email := newEmail()
-		u, err := svc.UpsertOIDCUser(ctx, issuer, "sub-new", strings.ToUpper(email), "Nia", RoleAgent)
+		u, err := svc.UpsertOIDCUser(ctx, login("sub-new", strings.ToUpper(email), "Nia", RoleAgent))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.Email != email || u.Name != "Nia" || u.Role != RoleAgent {
+		if u.Email != email || u.Name != "Nia" || u.Role != RoleAgent || u.RoleSource != RoleSourceSSO {
 			t.Fatalf("created %+v", u)
 		}
 		// No password: password sign-in is refused like any other failure.
 		_, err = svc.Authenticate(ctx, email, "", "192.0.2.10")
 		wantErr(t, err, ErrInvalidCredentials)
 
-		// Same subject again: same account, role follows the provider.
-		again, err := svc.UpsertOIDCUser(ctx, issuer, "sub-new", email, "", RoleLead)
+		// Same subject again: same account; the role SSO set follows the
+		// provider, up and down.
+		again, err := svc.UpsertOIDCUser(ctx, login("sub-new", email, "", RoleLead))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if again.ID != u.ID || again.Role != RoleLead || again.Name != "Nia" {
 			t.Fatalf("second sign-in %+v, want user %d as lead named Nia", again, u.ID)
 		}
+		if down, err := svc.UpsertOIDCUser(ctx, login("sub-new", email, "", RoleRequester)); err != nil || down.Role != RoleRequester {
+			t.Fatalf("after leaving the leads' group: %+v, %v", down, err)
+		}
 	})
 
-	t.Run("link by email", func(t *testing.T) {
+	t.Run("link by verified email", func(t *testing.T) {
 		local := newUser(t, RoleRequester, nil)
-		u, err := svc.UpsertOIDCUser(ctx, issuer, "sub-link", strings.ToUpper(local.Email), "Lin", RoleAgent)
+		u, err := svc.UpsertOIDCUser(ctx, login("sub-link", strings.ToUpper(local.Email), "Lin", RoleAgent))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.ID != local.ID || u.Role != RoleAgent {
-			t.Fatalf("linked %+v, want user %d as agent", u, local.ID)
+		if u.ID != local.ID || u.Role != RoleAgent || u.RoleSource != RoleSourceSSO {
+			t.Fatalf("linked %+v, want user %d as agent from SSO", u, local.ID)
 		}
-		if again, err := svc.UpsertOIDCUser(ctx, issuer, "sub-link", local.Email, "Lin", RoleAgent); err != nil || again.ID != local.ID {
+		if again, err := svc.UpsertOIDCUser(ctx, login("sub-link", local.Email, "Lin", RoleAgent)); err != nil || again.ID != local.ID {
 			t.Fatalf("after linking: %+v, %v", again, err)
 		}
 		// Another subject claiming the same email does not take the account.
-		_, err = svc.UpsertOIDCUser(ctx, issuer, "sub-intruder", local.Email, "Eve", RoleAdmin)
+		_, err = svc.UpsertOIDCUser(ctx, login("sub-intruder", local.Email, "Eve", RoleAdmin))
 		wantErr(t, err, ErrConflict)
 		if got, err := svc.UserByID(ctx, local.ID); err != nil || got.Role != RoleAgent {
 			t.Fatalf("after conflict: %+v, %v", got, err)
 		}
 	})
 
+	// The attack: an identity whose provider lets anyone type any email
+	// claims a local admin's address. Unverified, it is not linked and the
+	// account is untouched.
+	t.Run("unverified email of an existing account", func(t *testing.T) {
+		admin := newUser(t, RoleAdmin, nil)
+		in := login("sub-unverified", admin.Email, "Mallory", RoleRequester)
+		in.EmailVerified = false
+		_, err := svc.UpsertOIDCUser(ctx, in)
+		wantErr(t, err, ErrEmailNotVerified)
+		var subject *string
+		var role string
+		if err := testPool.QueryRow(ctx, `SELECT oidc_subject, role FROM users WHERE id = $1`, admin.ID).Scan(&subject, &role); err != nil {
+			t.Fatal(err)
+		}
+		if subject != nil || role != string(RoleAdmin) {
+			t.Fatalf("after the attempt the admin is linked to %v as %s", subject, role)
+		}
+		// An unverified email nobody uses yet makes a new account.
+		in = login("sub-unverified-new", newEmail(), "Nora", RoleRequester)
+		in.EmailVerified = false
+		if u, err := svc.UpsertOIDCUser(ctx, in); err != nil || u.Email != in.Email {
+			t.Fatalf("new account from an unverified email: %+v, %v", u, err)
+		}
+	})
+
+	// The attack: every SSO sign-in re-set the role from the groups, so a
+	// local admin linked to SSO was demoted to the default role.
+	t.Run("never lowers a role set by hand", func(t *testing.T) {
+		admin := newUser(t, RoleAdmin, nil)
+		u, err := svc.UpsertOIDCUser(ctx, login("sub-admin", admin.Email, "", RoleRequester))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Role != RoleAdmin || u.RoleSource != RoleSourceManual {
+			t.Fatalf("local admin after SSO sign-in: %+v", u)
+		}
+		// A hand-set agent is raised by the leads' group, and falls back
+		// to agent — not to requester — when the group goes away.
+		agent := newUser(t, RoleAgent, nil)
+		if u, err = svc.UpsertOIDCUser(ctx, login("sub-agent", agent.Email, "", RoleLead)); err != nil || u.Role != RoleLead || u.RoleSource != RoleSourceSSO {
+			t.Fatalf("raised: %+v, %v", u, err)
+		}
+		if u, err = svc.UpsertOIDCUser(ctx, login("sub-agent", agent.Email, "", RoleRequester)); err != nil || u.Role != RoleAgent || u.RoleSource != RoleSourceManual {
+			t.Fatalf("after leaving the group: %+v, %v", u, err)
+		}
+		// An admin setting an SSO user's role by hand makes it the floor.
+		sso, err := svc.UpsertOIDCUser(ctx, login("sub-floor", newEmail(), "", RoleRequester))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SetRole(ctx, sso.ID, RoleLead); err != nil {
+			t.Fatal(err)
+		}
+		if u, err = svc.UpsertOIDCUser(ctx, login("sub-floor", sso.Email, "", RoleAgent)); err != nil || u.Role != RoleLead || u.RoleSource != RoleSourceManual {
+			t.Fatalf("after SetRole: %+v, %v", u, err)
+		}
+	})
+
 	t.Run("validation", func(t *testing.T) {
-		_, err := svc.UpsertOIDCUser(ctx, issuer, "", newEmail(), "", RoleAgent)
+		_, err := svc.UpsertOIDCUser(ctx, login("", newEmail(), "", RoleAgent))
 		wantField(t, err, "subject")
-		_, err = svc.UpsertOIDCUser(ctx, issuer, "sub-x", "not-an-email", "", RoleAgent)
+		_, err = svc.UpsertOIDCUser(ctx, login("sub-x", "not-an-email", "", RoleAgent))
 		wantField(t, err, "email")
-		_, err = svc.UpsertOIDCUser(ctx, issuer, "sub-x", newEmail(), "", "")
+		_, err = svc.UpsertOIDCUser(ctx, login("sub-x", newEmail(), "", ""))
 		wantField(t, err, "role")
 	})
+}
+
+func TestSSORole(t *testing.T) {
+	r := func(role Role) *Role { return &role }
+	for _, tc := range []struct {
+		manual     *Role
+		mapped     Role
+		want       Role
+		wantSource string
+	}{
+		{nil, RoleRequester, RoleRequester, RoleSourceSSO},
+		{nil, RoleAdmin, RoleAdmin, RoleSourceSSO},
+		{r(RoleAdmin), RoleRequester, RoleAdmin, RoleSourceManual},
+		{r(RoleAgent), RoleAgent, RoleAgent, RoleSourceManual},
+		{r(RoleAgent), RoleLead, RoleLead, RoleSourceSSO},
+		{r(RoleLead), RoleAgent, RoleLead, RoleSourceManual},
+		{r(RoleRequester), RoleAdmin, RoleAdmin, RoleSourceSSO},
+	} {
+		got, source := ssoRole(tc.manual, tc.mapped)
+		if got != tc.want || source != tc.wantSource {
+			t.Errorf("ssoRole(%v, %s) = %s, %s; want %s, %s", tc.manual, tc.mapped, got, source, tc.want, tc.wantSource)
+		}
+	}
 }

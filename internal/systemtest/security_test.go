@@ -4,16 +4,20 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -112,7 +116,7 @@ func setTeam(t *testing.T, number int64, team string) {
 }
 
 var matrixBodies = map[string]string{
-	"POST /api/v1/auth/login":            `{"email":"nobody@example.com","password":"wrong password"}`,
+	"POST /api/v1/auth/login":            `{"email":"nobody-%d@example.com","password":"wrong password"}`,
 	"POST /api/v1/tokens":                `{"name":"matrix","scopes":["tickets:read"]}`,
 	"POST /api/v1/users":                 `{"email":"matrix-%d@example.com","name":"Matrix","role":"requester","password":"long enough password"}`,
 	"POST /api/v1/teams":                 `{"name":"Matrix team %d"}`,
@@ -152,9 +156,28 @@ func TestRouteMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// Callers in column order: sessions (and anonymous) left of the "|",
+	// API tokens right of it.
 	roles := []string{"anonymous", "requester", "agent", "lead", "admin"}
 	emails := map[string]string{"requester": "requester@example.com", "agent": "agent@example.com",
 		"lead": "lead@example.com", "admin": "admin@example.com"}
+	tokenCallers := []struct{ name, user, scope string }{
+		{"agent:read", "agent", identity.ScopeTicketsRead},
+		{"agent:write", "agent", identity.ScopeTicketsWrite},
+		{"admin:read", "admin", identity.ScopeTicketsRead},
+		{"admin:admin", "admin", identity.ScopeAdmin},
+	}
+	tokens := map[string]string{}
+	for _, tc := range tokenCallers {
+		tok, _, err := env.ident.CreateToken(context.Background(), env.users[tc.user].ID, "matrix "+tc.name, []string{tc.scope}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[tc.name] = tok
+		roles = append(roles, tc.name)
+		emails[tc.name] = emails[tc.user]
+	}
+	sessions := map[string]*session{} // signed in once per role
 	covered := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	n := 0
@@ -163,9 +186,10 @@ func TestRouteMatrix(t *testing.T) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fields := strings.Fields(line)
-		if len(fields) != 2+len(roles) {
-			t.Fatalf("bad matrix row %q", line)
+		sessionCols, tokenCols, ok := strings.Cut(line, "|")
+		fields := append(strings.Fields(sessionCols), strings.Fields(tokenCols)...)
+		if !ok || len(fields) != 2+len(roles) {
+			t.Fatalf("bad matrix row %q: want method, path, %d session statuses | %d token statuses", line, len(roles)-len(tokenCallers), len(tokenCallers))
 		}
 		method, path := fields[0], fields[1]
 		route := path
@@ -190,12 +214,22 @@ func TestRouteMatrix(t *testing.T) {
 				body = fmt.Sprintf(body, time.Now().UnixNano())
 			}
 			var got response
-			if role == "anonymous" {
+			anonymous := &session{client: &http.Client{Timeout: 30 * time.Second}}
+			switch {
+			case role == "anonymous":
 				flushDenials(t) // so that this attempt's count is an audit row of its own
-				got = (&session{client: &http.Client{Timeout: 30 * time.Second}}).do(t, method, path, body)
+				got = anonymous.do(t, method, path, body)
 				flushDenials(t)
-			} else {
-				got = login(t, emails[role], testPassword).do(t, method, path, body)
+			case tokens[role] != "":
+				got = anonymous.do(t, method, path, body, "Authorization", "Bearer "+tokens[role])
+			default:
+				if sessions[role] == nil {
+					sessions[role] = login(t, emails[role], testPassword)
+				}
+				got = sessions[role].do(t, method, path, body)
+				if method == "POST" && path == "/api/v1/auth/logout" {
+					delete(sessions, role) // signed out: sign in again for the next row
+				}
 			}
 			if got.status != want {
 				t.Errorf("%s %s as %s: %d, want %d: %.200s", method, fields[1], role, got.status, want, got.body)
@@ -206,10 +240,15 @@ func TestRouteMatrix(t *testing.T) {
 				if role != "anonymous" {
 					actor = emails[role]
 				}
+				via := "" // a token caller's refusals say so
+				if tokens[role] != "" {
+					via = "token"
+				}
 				var n int
 				err := env.store.Pool().QueryRow(context.Background(),
-					`SELECT count(*) FROM audit_log WHERE result = 'denied' AND actor = $1 AND detail->>'method' = $2 AND detail->>'path' = $3`,
-					actor, method, strings.SplitN(path, "?", 2)[0]).Scan(&n)
+					`SELECT count(*) FROM audit_log WHERE result = 'denied' AND actor = $1 AND detail->>'method' = $2 AND detail->>'path' = $3
+					 AND ($4 = '' OR detail->>'via' = $4)`,
+					actor, method, strings.SplitN(path, "?", 2)[0], via).Scan(&n)
 				if err != nil || n == 0 {
 					t.Errorf("%s %s as %s was refused but is not in the audit log as denied (%v)", method, fields[1], role, err)
 				}
@@ -513,5 +552,248 @@ func TestListsAreScoped(t *testing.T) {
 	a := list(agent)
 	if !a[support] || !a[untriaged] || a[finance] {
 		t.Errorf("agent's list: support %v untriaged %v finance %v", a[support], a[untriaged], a[finance])
+	}
+}
+
+// The attack: a tickets:read token of an admin asked POST /tokens for the
+// admin scope, got it, and made an admin user with it. Now the request is
+// refused as a problem, nothing is created, and the read token can
+// neither list nor revoke tokens.
+func TestTokenCannotEscalateScope(t *testing.T) {
+	ctx := context.Background()
+	admin := env.users["admin"]
+	readTok, readInfo, err := env.ident.CreateToken(ctx, admin.ID, "read only", []string{identity.ScopeTicketsRead}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := []string{"Authorization", "Bearer " + readTok}
+	tokenRows := func() int {
+		var n int
+		if err := env.store.Pool().QueryRow(ctx, `SELECT count(*) FROM api_tokens WHERE user_id = $1`, admin.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := tokenRows()
+	for _, scopes := range []string{`["admin"]`, `["tickets:write"]`, `["tickets:read","admin"]`} {
+		res := call(t, env.baseURL, "POST", "/api/v1/tokens", []byte(`{"name":"escalate","scopes":`+scopes+`}`), bearer...)
+		var p problem
+		res.decode(t, &p)
+		if res.status != http.StatusForbidden || !strings.HasPrefix(res.header.Get("Content-Type"), "application/problem+json") || p.Type != "/problems/forbidden" {
+			t.Errorf("scopes %s: %d %s %s", scopes, res.status, res.header.Get("Content-Type"), res.body)
+		}
+	}
+	if n := tokenRows(); n != before {
+		t.Fatalf("refused requests created %d tokens", n-before)
+	}
+	res := call(t, env.baseURL, "POST", "/api/v1/users",
+		[]byte(`{"email":"mallory-admin@example.com","name":"Mallory","role":"admin","password":"long enough password"}`), bearer...)
+	if res.status != http.StatusForbidden {
+		t.Errorf("read token created a user: %d %s", res.status, res.body)
+	}
+	if _, err := env.ident.UserByEmail(ctx, "mallory-admin@example.com"); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("the admin user exists: %v", err)
+	}
+	if res := call(t, env.baseURL, "GET", "/api/v1/tokens", nil, bearer...); res.status != http.StatusForbidden {
+		t.Errorf("read token listed tokens: %d", res.status)
+	}
+	if res := call(t, env.baseURL, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", readInfo.ID), nil, bearer...); res.status != http.StatusForbidden {
+		t.Errorf("read token revoked a token: %d", res.status)
+	}
+
+	// What it holds it may pass on; revoking it (from a session) takes
+	// the new token with it.
+	res = call(t, env.baseURL, "POST", "/api/v1/tokens", []byte(`{"name":"child","scopes":["tickets:read"]}`), bearer...)
+	if res.status != http.StatusCreated {
+		t.Fatalf("read token making a read token: %d %s", res.status, res.body)
+	}
+	var child struct {
+		Token string `json:"token"`
+	}
+	res.decode(t, &child)
+	s := login(t, "admin@example.com", testPassword)
+	if res := s.do(t, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", readInfo.ID), ""); res.status != http.StatusNoContent {
+		t.Fatalf("revoke from a session: %d %s", res.status, res.body)
+	}
+	if res := call(t, env.baseURL, "GET", "/api/v1/me", nil, "Authorization", "Bearer "+child.Token); res.status != http.StatusUnauthorized {
+		t.Errorf("token made by a revoked token still works: %d", res.status)
+	}
+}
+
+// The attack: 30 parallel wrong passwords for one account were all
+// checked. Counted before checking, at most 5 are, every guess is answered
+// 401 or 429, and another account from the same address still signs in.
+func TestParallelBadLogins(t *testing.T) {
+	ctx := context.Background()
+	const email = "guessed@example.com"
+	if _, err := env.ident.CreateUser(ctx, identity.NewUser{Email: email, Name: "Guessed", Role: identity.RoleAgent, Password: testPassword}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = env.store.Pool().Exec(context.Background(), `DELETE FROM login_failures WHERE lower(email) = $1`, email)
+	})
+	checked := env.ident.PasswordChecks()
+	const guesses = 30
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			res, err := env.http.Post(env.baseURL+"/api/v1/auth/login", "application/json",
+				strings.NewReader(fmt.Sprintf(`{"email":%q,"password":"guess %d"}`, email, i)))
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			res.Body.Close()
+			statuses <- res.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	wrong := 0
+	for st := range statuses {
+		switch st {
+		case http.StatusUnauthorized:
+			wrong++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a guess was answered %d", st)
+		}
+	}
+	checked = env.ident.PasswordChecks() - checked
+	if wrong > 5 || checked > 5 {
+		t.Errorf("%d parallel guesses: %d answered 401, %d passwords checked; want at most 5", guesses, wrong, checked)
+	}
+	anon := &session{client: &http.Client{Timeout: 30 * time.Second}}
+	if res := anon.do(t, "POST", "/api/v1/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, testPassword)); res.status != http.StatusTooManyRequests {
+		t.Errorf("the right password after the guesses: %d, want 429", res.status)
+	}
+	login(t, "agent@example.com", testPassword) // same address, other account
+}
+
+// The client address (throttling, sessions, audit) comes from a
+// forwarding header only when the peer is a trusted proxy: by default a
+// client naming its own address in X-Forwarded-For is ignored.
+func TestClientAddressFromProxyHeaders(t *testing.T) {
+	ctx := context.Background()
+	// failedFrom signs in with a wrong password through base, sending xff,
+	// and returns the address the failure was counted against.
+	failedFrom := func(base, email, xff string) string {
+		t.Helper()
+		t.Cleanup(func() {
+			_, _ = env.store.Pool().Exec(context.Background(), `DELETE FROM login_failures WHERE lower(email) = $1`, email)
+		})
+		res := call(t, base, "POST", "/api/v1/auth/login", []byte(fmt.Sprintf(`{"email":%q,"password":"wrong password"}`, email)),
+			"Authorization", "", "X-Forwarded-For", xff)
+		if res.status != http.StatusUnauthorized {
+			t.Fatalf("failed login: %d %s", res.status, res.body)
+		}
+		var ip string
+		if err := env.store.Pool().QueryRow(ctx, `SELECT ip FROM login_failures WHERE lower(email) = $1`, email).Scan(&ip); err != nil {
+			t.Fatal(err)
+		}
+		return ip
+	}
+	// signedInFrom signs agent2 in through base, sending xff, and returns
+	// the addresses its session and the audit entry of the sign-in record.
+	signedInFrom := func(base, xff string) (session, audited string) {
+		t.Helper()
+		res := call(t, base, "POST", "/api/v1/auth/login", []byte(fmt.Sprintf(`{"email":"agent2@example.com","password":%q}`, testPassword)),
+			"Authorization", "", "X-Forwarded-For", xff)
+		if res.status != http.StatusOK {
+			t.Fatalf("login: %d %s", res.status, res.body)
+		}
+		id := env.users["agent2"].ID
+		if err := env.store.Pool().QueryRow(ctx, `SELECT ip FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`, id).Scan(&session); err != nil {
+			t.Fatal(err)
+		}
+		for range 50 { // the audit writer may commit a moment after the answer
+			err := env.store.Pool().QueryRow(ctx, `SELECT ip FROM audit_log WHERE action = 'auth.login' AND result = 'allowed' AND object = $1
+				ORDER BY id DESC LIMIT 1`, fmt.Sprintf("user:%d", id)).Scan(&audited)
+			if err == nil && audited == session {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return session, audited
+	}
+	if ip := failedFrom(env.baseURL, "spoofer@example.com", "203.0.113.66"); ip != "127.0.0.1" {
+		t.Errorf("without trusted proxies the failure is counted against %q, want the peer 127.0.0.1", ip)
+	}
+	if sess, audited := signedInFrom(env.baseURL, "203.0.113.66"); sess != "127.0.0.1" || audited != "127.0.0.1" {
+		t.Errorf("without trusted proxies the session says %q and the audit log %q, want the peer 127.0.0.1", sess, audited)
+	}
+
+	cfg := env.cfg
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
+	proxied := newAPI(cfg, nil)
+	addr, err := listenAndServe(proxied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxied.Shutdown(ctx)
+	base := "http://" + addr
+	// The client wrote 6.6.6.6 itself; the proxy appended what it saw.
+	if ip := failedFrom(base, "proxied@example.com", "6.6.6.6, 203.0.113.67"); ip != "203.0.113.67" {
+		t.Errorf("behind a trusted proxy the failure is counted against %q, want 203.0.113.67", ip)
+	}
+	if sess, audited := signedInFrom(base, "6.6.6.6, 203.0.113.68"); sess != "203.0.113.68" || audited != "203.0.113.68" {
+		t.Errorf("behind a trusted proxy the session says %q and the audit log %q, want 203.0.113.68", sess, audited)
+	}
+}
+
+// A lead reroutes only the agents of the teams they lead, and of those
+// agents' tickets only the ones of those teams; an agent sees a ticket
+// assigned to them whatever its team.
+func TestRerouteObeysLeadTeamsAndAssigneeSeesTicket(t *testing.T) {
+	ctx := context.Background()
+	lead := login(t, "lead@example.com", testPassword) // leads Support: agent@example.com
+	agent := login(t, "agent@example.com", testPassword)
+	agentID, agent2ID := env.users["agent"].ID, env.users["agent2"].ID
+
+	// A Finance ticket assigned to agent@example.com, outside their team.
+	finance := createAs(t, login(t, "requester@example.com", testPassword), "assigned across teams")
+	res := call(t, env.baseURL, "PATCH", fmt.Sprintf("/api/v1/tickets/%d", finance), []byte(`{"team":"Finance","assignee":"agent@example.com"}`))
+	if res.status != http.StatusOK {
+		t.Fatalf("assign: %d %s", res.status, res.body)
+	}
+	if res := agent.do(t, "GET", fmt.Sprintf("/api/v1/tickets/%d", finance), ""); res.status != http.StatusOK {
+		t.Errorf("the assignee cannot read their ticket of another team: %d", res.status)
+	}
+	var page struct {
+		Items []ticket.Ticket `json:"items"`
+	}
+	agent.do(t, "GET", "/api/v1/tickets?assignee=me&limit=100", "").decode(t, &page)
+	if !slices.ContainsFunc(page.Items, func(tk ticket.Ticket) bool { return tk.Number == finance }) {
+		t.Errorf("ticket %d assigned to the agent is not in their list", finance)
+	}
+
+	// Not the lead's agent: refused, nothing moves.
+	if res := lead.do(t, "POST", fmt.Sprintf("/api/v1/agents/%d/reroute", agent2ID), ""); res.status != http.StatusForbidden {
+		t.Errorf("lead rerouted another team's agent: %d %s", res.status, res.body)
+	}
+	if res := lead.do(t, "PATCH", fmt.Sprintf("/api/v1/agents/%d", agent2ID), `{"available":false}`); res.status != http.StatusForbidden {
+		t.Errorf("lead changed another team's agent: %d %s", res.status, res.body)
+	}
+
+	// The lead's agent: only the Support tickets move.
+	var inSupport int
+	if err := env.store.Pool().QueryRow(ctx, `SELECT count(*) FROM tickets t JOIN teams m ON m.id = t.team_id
+		WHERE t.assignee_id = $1 AND m.name = 'Support' AND t.status IN ('open', 'in_progress', 'pending') AND t.archived_at IS NULL`,
+		agentID).Scan(&inSupport); err != nil {
+		t.Fatal(err)
+	}
+	res = lead.do(t, "POST", fmt.Sprintf("/api/v1/agents/%d/reroute", agentID), "")
+	var moved struct {
+		Rerouted int `json:"rerouted"`
+	}
+	res.decode(t, &moved)
+	if res.status != http.StatusOK || moved.Rerouted != inSupport {
+		t.Errorf("lead rerouted %d of the agent's tickets (%d %s), want the %d of Support", moved.Rerouted, res.status, res.body, inSupport)
+	}
+	var tk ticket.Ticket
+	call(t, env.baseURL, "GET", fmt.Sprintf("/api/v1/tickets/%d", finance), nil).decode(t, &tk)
+	if tk.AssigneeID == nil || *tk.AssigneeID != agentID {
+		t.Errorf("the lead's reroute moved Finance ticket %d to %v", finance, tk.AssigneeID)
 	}
 }
