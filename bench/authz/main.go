@@ -4,7 +4,19 @@
 // against the same read served without access control, on the same
 // PostgreSQL in the same run; plus the cost of one Casbin decision.
 //
-//	GOTOOLCHAIN=go1.27.3 go run ./bench/authz -requests 4000 -clients 16
+// Two loads, each alternating halves between the paths so drift on a
+// shared machine hits both alike:
+//   - closed loop at saturation: -clients clients each send their next
+//     request when the last answered; the unprotected path's throughput
+//     is the no-access-control capacity;
+//   - open loop at -fraction (0.5) of that capacity: requests leave on a
+//     fixed schedule whether or not earlier ones answered, and each latency
+//     runs from its scheduled send time (no coordinated omission).
+//
+// At the end the API is shut down (its audit writer flushed) and every
+// protected request must have its audit row.
+//
+//	GOTOOLCHAIN=go1.27.3 go run ./bench/authz -requests 4000 -clients 16 -fraction 0.5 -open-duration 10s
 package main
 
 import (
@@ -20,6 +32,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,10 +48,13 @@ import (
 )
 
 func main() {
-	requests := flag.Int("requests", 4000, "requests per path")
-	clients := flag.Int("clients", 16, "concurrent clients")
+	var o options
+	flag.IntVar(&o.requests, "requests", 4000, "closed loop: requests per path")
+	flag.IntVar(&o.clients, "clients", 16, "closed loop: concurrent clients")
+	flag.Float64Var(&o.fraction, "fraction", 0.5, "open loop: offered rate as a fraction of the no-access-control capacity (0: skip the open loop)")
+	flag.DurationVar(&o.openDuration, "open-duration", 10*time.Second, "open loop: time each path is offered load")
 	flag.Parse()
-	if err := run(*requests, *clients); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -53,7 +69,14 @@ func serve(app interface{ Listener(net.Listener) error }) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-func run(requests, clients int) error {
+type options struct {
+	requests, clients int
+	fraction          float64
+	openDuration      time.Duration
+}
+
+func run(o options) error {
+	requests, clients := o.requests, o.clients
 	ctx := context.Background()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	dir, err := os.MkdirTemp("", "helpdesk-bench-authz-")
@@ -113,7 +136,9 @@ func run(requests, clients int) error {
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	// An open loop may have many requests in flight at once; keep their
+	// connections for reuse instead of closing all but a few.
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
 	get := func(base string, auth bool) func(int) error {
 		return func(int) error {
 			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/tickets/%d", base, 1+rand.IntN(tickets)), nil)
@@ -144,6 +169,31 @@ func run(requests, clients int) error {
 	if on.Errors+off.Errors > 0 {
 		return fmt.Errorf("%d protected and %d unprotected calls failed; the figures would mean nothing", on.Errors, off.Errors)
 	}
+	protected := 500 + len(on.Latencies)
+
+	// Open loop at a fraction of the unprotected capacity.
+	var openOn, openOff loadgen.Result
+	rate := o.fraction * off.Throughput()
+	if o.fraction > 0 {
+		perRun := max(1, int(rate*o.openDuration.Seconds()/2))
+		ons, offs = nil, nil
+		for round := 0; round < 2; round++ {
+			ons = append(ons, loadgen.RunOpenLoop("open rbac on", rate, perRun, get(withRBAC, true)))
+			offs = append(offs, loadgen.RunOpenLoop("open rbac off", rate, perRun, get(without, false)))
+		}
+		openOn, openOff = loadgen.Merge("rbac on", ons...), loadgen.Merge("rbac off", offs...)
+		if openOn.Errors+openOff.Errors > 0 {
+			return fmt.Errorf("open loop: %d protected and %d unprotected calls failed; the figures would mean nothing", openOn.Errors, openOff.Errors)
+		}
+		protected += len(openOn.Latencies)
+	}
+	// Every protected request must have left its audit row once the API
+	// has shut down (and flushed whatever it had queued).
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := full.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut the API down: %w", err)
+	}
 
 	// One Casbin decision.
 	const decisions = 200000
@@ -155,17 +205,51 @@ func run(requests, clients int) error {
 	}
 	perDecision := time.Since(t0) / decisions
 	var count int64
-	_ = st.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log`).Scan(&count)
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log`).Scan(&count); err != nil {
+		return err
+	}
 
-	fmt.Printf("machine: %d CPUs, %s; PostgreSQL local; %d clients, %d requests per path, GET /api/v1/tickets/{id} over %d tickets\n\n",
-		runtime.NumCPU(), runtime.Version(), clients, requests, tickets)
+	fmt.Printf("machine: %d CPUs, %s, load average %s; PostgreSQL local; GET /api/v1/tickets/{id} over %d tickets\n\n",
+		runtime.NumCPU(), runtime.Version(), loadAverage(), tickets)
+	fmt.Printf("closed loop at saturation: %d clients, %d requests per path\n\n", clients, requests)
+	table(on, off)
+	fmt.Printf("\np99 rbac on / off, closed loop: %.2f\n", ratio(on, off))
+	if o.fraction > 0 {
+		fmt.Printf("\nopen loop: %.0f requests/s offered to each path (%.0f %% of the unprotected capacity %.0f/s), %d requests per path, latency from the scheduled send time\n\n",
+			rate, 100*o.fraction, off.Throughput(), len(openOn.Latencies))
+		table(openOn, openOff)
+		fmt.Printf("\np99 rbac on / off, open loop at %.0f %%: %.2f (target ≤ 1.1)\n", 100*o.fraction, ratio(openOn, openOff))
+	}
+	fmt.Printf("\nCasbin decision: %s (target ≤ 50µs); protected requests: %d; audit rows written: %d\n", perDecision, protected, count)
+	if count < int64(protected) {
+		return fmt.Errorf("%d protected requests but only %d audit rows: audit entries were lost", protected, count)
+	}
+	return nil
+}
+
+func table(rs ...loadgen.Result) {
 	fmt.Println("| path | throughput (/s) | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|")
-	for _, r := range []loadgen.Result{on, off} {
+	for _, r := range rs {
 		fmt.Printf("| %s | %.0f | %s | %s | %d |\n", r.Name, r.Throughput(),
 			r.Percentile(0.5).Round(10*time.Microsecond), r.Percentile(0.99).Round(10*time.Microsecond), r.Errors)
 	}
-	fmt.Printf("\np99 rbac on / off: %.2f (target ≤ 1.1); Casbin decision: %s (target ≤ 50µs); audit rows written: %d\n",
-		float64(on.Percentile(0.99))/float64(off.Percentile(0.99)), perDecision, count)
-	return nil
+}
+
+func ratio(on, off loadgen.Result) float64 {
+	return float64(on.Percentile(0.99)) / float64(off.Percentile(0.99))
+}
+
+// loadAverage is the 1-minute load average, to tell a busy machine's run
+// from a quiet one's.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
 }
