@@ -43,6 +43,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/pgbus"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/policies"
 )
@@ -116,8 +117,13 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	bus, err := pgbus.New(pg.URL(), pgbus.Options{})
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
 	cfg := config.Default()
-	full := api.New(api.Deps{Config: cfg, Store: st, Identity: ident, Audit: audit.New(st.Pool()), Enforcer: enforcer})
+	full := api.New(api.Deps{Config: cfg, Store: st, Identity: ident, Audit: audit.New(st.Pool()), Enforcer: enforcer, Bus: bus})
 	withRBAC, err := serve(full.App())
 	if err != nil {
 		return err

@@ -115,6 +115,10 @@ type Config struct {
 	MaxBodyBytes   int      `yaml:"max_body_bytes"`
 	UpdateTimeout  Duration `yaml:"update_timeout"`
 	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+	// PrincipalCacheTTL: how long an API process may answer a token or
+	// session from memory (revocations reach it over LISTEN/NOTIFY within
+	// moments; this is the backstop). 0 turns the cache off.
+	PrincipalCacheTTL Duration `yaml:"principal_cache_ttl"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -165,6 +169,8 @@ func Default() Config {
 		MaxBodyBytes:   1 << 20,
 		UpdateTimeout:  Duration(10 * time.Second),
 		IdempotencyTTL: Duration(24 * time.Hour),
+
+		PrincipalCacheTTL: Duration(30 * time.Second),
 	}
 }
 
@@ -350,6 +356,7 @@ func envOptions() []envOption {
 		integer("max_body_bytes", func(c *Config) *int { return &c.MaxBodyBytes }),
 		duration("update_timeout", func(c *Config) *Duration { return &c.UpdateTimeout }),
 		duration("idempotency_ttl", func(c *Config) *Duration { return &c.IdempotencyTTL }),
+		duration("principal_cache_ttl", func(c *Config) *Duration { return &c.PrincipalCacheTTL }),
 	}...)
 }
 
@@ -456,6 +463,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdempotencyTTL.D() < time.Minute {
 		return &OptionError{Option: "idempotency_ttl", Reason: "must be at least 1m"}
+	}
+	if c.PrincipalCacheTTL.D() < 0 || c.PrincipalCacheTTL.D() > 10*time.Minute {
+		return &OptionError{Option: "principal_cache_ttl", Reason: "must be between 0 (off) and 10m"}
 	}
 	return nil
 }

@@ -87,6 +87,8 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"short bootstrap token", "", []string{"HELPDESK_BOOTSTRAP_TOKEN=short"}, "bootstrap_token"},
 		{"oidc without client", "oidc_issuer: http://127.0.0.1:9000\n", nil, "oidc_client_id"},
 		{"oidc role mapping", "", []string{`HELPDESK_OIDC_ROLE_MAPPING={"staff":"wizard"}`}, "oidc_role_mapping"},
+		{"principal cache ttl", "principal_cache_ttl: 1h\n", nil, "principal_cache_ttl"},
+		{"principal cache ttl env", "", []string{"HELPDESK_PRINCIPAL_CACHE_TTL=-1s"}, "principal_cache_ttl"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
