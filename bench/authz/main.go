@@ -31,8 +31,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -54,6 +56,7 @@ func main() {
 	flag.IntVar(&o.clients, "clients", 16, "closed loop: concurrent clients")
 	flag.Float64Var(&o.fraction, "fraction", 0.5, "open loop: offered rate as a fraction of the no-access-control capacity (0: skip the open loop)")
 	flag.DurationVar(&o.openDuration, "open-duration", 10*time.Second, "open loop: time each path is offered load")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the closed-loop protected runs to FILE")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -74,6 +77,20 @@ type options struct {
 	requests, clients int
 	fraction          float64
 	openDuration      time.Duration
+	cpuProfile        string
+}
+
+// cpuUse is the CPU time used so far by this process (API, the
+// unprotected server and the load generator alike) and by PostgreSQL.
+type cpuUse struct{ self, pg time.Duration }
+
+func (c cpuUse) sub(o cpuUse) cpuUse { return cpuUse{c.self - o.self, c.pg - o.pg} }
+func (c cpuUse) add(o cpuUse) cpuUse { return cpuUse{c.self + o.self, c.pg + o.pg} }
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func run(o options) error {
@@ -166,10 +183,28 @@ func run(o options) error {
 	loadgen.Run("warmup", clients, 500, get(withRBAC, true))
 	loadgen.Run("warmup", clients, 500, get(without, false))
 	// Alternate halves so drift on a shared machine hits both paths alike.
+	use := func() cpuUse { return cpuUse{selfCPU(), pg.CPUTime()} }
+	var onCPU, offCPU cpuUse
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	var ons, offs []loadgen.Result
 	for round := 0; round < 2; round++ {
+		before := use()
 		ons = append(ons, loadgen.Run("rbac on", clients, requests/2, get(withRBAC, true)))
+		between := use()
 		offs = append(offs, loadgen.Run("rbac off", clients, requests/2, get(without, false)))
+		onCPU, offCPU = onCPU.add(between.sub(before)), offCPU.add(use().sub(between))
+	}
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
 	}
 	on, off := loadgen.Merge("rbac on", ons...), loadgen.Merge("rbac off", offs...)
 	if on.Errors+off.Errors > 0 {
@@ -220,6 +255,14 @@ func run(o options) error {
 	fmt.Printf("closed loop at saturation: %d clients, %d requests per path\n\n", clients, requests)
 	table(on, off)
 	fmt.Printf("\np99 rbac on / off, closed loop: %.2f\n", ratio(on, off))
+	perRequest := func(d time.Duration, n int) string {
+		return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(n))
+	}
+	fmt.Printf("\nCPU per request, closed loop (this process: API, bare server and load generator; PostgreSQL):\n\n")
+	fmt.Println("| path | this process | PostgreSQL |")
+	fmt.Println("|---|---|---|")
+	fmt.Printf("| rbac on | %s | %s |\n", perRequest(onCPU.self, len(on.Latencies)), perRequest(onCPU.pg, len(on.Latencies)))
+	fmt.Printf("| rbac off | %s | %s |\n", perRequest(offCPU.self, len(off.Latencies)), perRequest(offCPU.pg, len(off.Latencies)))
 	if o.fraction > 0 {
 		fmt.Printf("\nopen loop: %.0f requests/s offered to each path (%.0f %% of the unprotected capacity %.0f/s), %d requests per path, latency from the scheduled send time\n\n",
 			rate, 100*o.fraction, off.Throughput(), len(openOn.Latencies))

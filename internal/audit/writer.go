@@ -243,6 +243,22 @@ func entryLog(e Entry) slog.Attr {
 		"result", e.Result, "ip", e.IP, "user_agent", e.UserAgent, "request_id", e.RequestID, "detail", e.Detail)
 }
 
+// insertBatchSQL inserts rows from parallel arrays in their order, moves
+// the chain head to the last one ($13 is its hash) and returns each row's
+// id with its hash.
+const insertBatchSQL = `
+WITH ins AS (
+    INSERT INTO audit_log (at, actor_id, actor, action, object, result, ip, user_agent, request_id, detail, prev_hash, hash)
+    SELECT $1::timestamptz, u.actor_id, u.actor, u.action, u.object, u.result, u.ip, u.user_agent, u.request_id, u.detail::jsonb, u.prev_hash, u.hash
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[])
+        WITH ORDINALITY AS u(actor_id, actor, action, object, result, ip, user_agent, request_id, detail, prev_hash, hash, ord)
+    ORDER BY u.ord
+    RETURNING id, hash
+), moved AS (
+    UPDATE audit_chain_head SET last_id = (SELECT id FROM ins WHERE hash = $13::bytea), last_hash = $13::bytea
+)
+SELECT id, hash FROM ins`
+
 // appendBatch writes a batch in one transaction: lock the head, chain each
 // entry's hash onto the previous one, insert, move the head. It answers
 // each entry on its own: an invalid one fails alone.
@@ -251,16 +267,25 @@ func (l *Log) appendBatch(batch []writeReq) ([]Entry, []error) {
 	defer cancel()
 	entries := make([]Entry, len(batch))
 	details := make([][]byte, len(batch))
-	canons := make([][]byte, len(batch))
 	errs := make([]error, len(batch))
+	// Normalize before taking the chain head: the head is held only for
+	// hashing and the inserts.
 	bad := false
 	for i, r := range batch {
 		e := r.e
 		if e.Actor == "" || e.Action == "" || !validResult(e.Result) {
 			bad = true
-		} else if _, _, err := normalizeDetail(e.Detail); err != nil {
-			bad = true
+			continue
 		}
+		for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
+			*s = cleanString(*s)
+		}
+		detail, detailJSON, err := normalizeDetail(e.Detail)
+		if err != nil {
+			bad = true
+			continue
+		}
+		e.Detail, details[i] = detail, detailJSON
 		entries[i] = e
 	}
 	if bad {
@@ -280,42 +305,56 @@ func (l *Log) appendBatch(batch []writeReq) ([]Entry, []error) {
 		for i := range entries {
 			e := &entries[i]
 			e.ID, e.At = 0, at
-			for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
-				*s = cleanString(*s)
-			}
-			detail, detailJSON, err := normalizeDetail(e.Detail)
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalid, err)
-			}
-			e.Detail, details[i] = detail, detailJSON
 			canon, err := Canonical(*e)
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrInvalid, err)
 			}
-			canons[i] = canon
 			sum := sha256.Sum256(append(append([]byte{}, lastHash...), canon...))
 			e.PrevHash, e.Hash = lastHash, sum[:]
 			lastHash = e.Hash
 		}
-		b := &pgx.Batch{}
+		// One statement inserts the batch in chain order (identity values
+		// follow it, and Verify walks by id) and moves the head.
+		n := len(entries)
+		actorIDs := make([]*int64, n)
+		cols := make([][]string, 8) // actor, action, object, result, ip, user_agent, request_id, detail
+		for c := range cols {
+			cols[c] = make([]string, n)
+		}
+		prevs, hashes := make([][]byte, n), make([][]byte, n)
 		for i, e := range entries {
-			b.Queue(`INSERT INTO audit_log (at, actor_id, actor, action, object, result, ip, user_agent, request_id, detail, prev_hash, hash)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12) RETURNING id`,
-				e.At, e.ActorID, e.Actor, e.Action, e.Object, e.Result, e.IP, e.UserAgent, e.RequestID, string(details[i]), e.PrevHash, e.Hash)
-		}
-		br := tx.SendBatch(ctx, b)
-		for i := range entries {
-			if err := br.QueryRow().Scan(&entries[i].ID); err != nil {
-				br.Close()
-				return err
+			actorIDs[i] = e.ActorID
+			for c, v := range []string{e.Actor, e.Action, e.Object, e.Result, e.IP, e.UserAgent, e.RequestID, string(details[i])} {
+				cols[c][i] = v
 			}
+			prevs[i], hashes[i] = e.PrevHash, e.Hash
 		}
-		if err := br.Close(); err != nil {
+		rows, err := tx.Query(ctx, insertBatchSQL, entries[0].At, actorIDs, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7],
+			prevs, hashes, lastHash)
+		if err != nil {
 			return err
 		}
-		last := entries[len(entries)-1]
-		_, err := tx.Exec(ctx, `UPDATE audit_chain_head SET last_id = $1, last_hash = $2`, last.ID, last.Hash)
-		return err
+		ids := make(map[string]int64, n)
+		for rows.Next() {
+			var id int64
+			var hash []byte
+			if err := rows.Scan(&id, &hash); err != nil {
+				rows.Close()
+				return err
+			}
+			ids[string(hash)] = id
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range entries {
+			id, ok := ids[string(entries[i].Hash)]
+			if !ok || (i > 0 && id <= entries[i-1].ID) {
+				return fmt.Errorf("rows not numbered in chain order")
+			}
+			entries[i].ID = id
+		}
+		return nil
 	})
 	if err != nil {
 		for i := range errs {
