@@ -3,9 +3,11 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -243,6 +245,43 @@ func entryLog(e Entry) slog.Attr {
 		"result", e.Result, "ip", e.IP, "user_agent", e.UserAgent, "request_id", e.RequestID, "detail", e.Detail)
 }
 
+// normalizeFlatDetail is normalizeDetail without its four JSON passes for
+// the detail every request's entry has: a flat object of strings (valid
+// UTF-8, no NUL), booleans and integers, which those passes would return
+// unchanged but for integers becoming json.Number. Anything else takes
+// normalizeDetail. (TestFlatDetailIsNormalizeDetail holds them equal.)
+func normalizeFlatDetail(detail map[string]any) (map[string]any, []byte, error) {
+	if len(detail) == 0 {
+		return normalizeDetail(detail)
+	}
+	m := make(map[string]any, len(detail))
+	for k, v := range detail {
+		if cleanString(k) != k {
+			return normalizeDetail(detail)
+		}
+		switch v := v.(type) {
+		case string:
+			if cleanString(v) != v {
+				return normalizeDetail(detail)
+			}
+			m[k] = v
+		case bool:
+			m[k] = v
+		case int:
+			m[k] = json.Number(strconv.FormatInt(int64(v), 10))
+		case int64:
+			m[k] = json.Number(strconv.FormatInt(v, 10))
+		default:
+			return normalizeDetail(detail)
+		}
+	}
+	canon, err := appendValue(nil, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, canon, nil
+}
+
 // insertBatchSQL inserts rows from parallel arrays in their order, moves
 // the chain head to the last one ($13 is its hash) and returns each row's
 // id with its hash.
@@ -280,7 +319,7 @@ func (l *Log) appendBatch(batch []writeReq) ([]Entry, []error) {
 		for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
 			*s = cleanString(*s)
 		}
-		detail, detailJSON, err := normalizeDetail(e.Detail)
+		detail, detailJSON, err := normalizeFlatDetail(e.Detail)
 		if err != nil {
 			bad = true
 			continue

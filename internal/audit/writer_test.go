@@ -1,10 +1,13 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,5 +203,45 @@ func TestFailedBatchIsRetriedUntilCommitted(t *testing.T) {
 	}
 	if res := mustVerify(t, l); !res.OK {
 		t.Fatalf("chain: %+v", res)
+	}
+}
+
+// The writer's shortcut for flat details must store and hash exactly what
+// normalizeDetail would, for every kind of detail (including ones that
+// must take the long way).
+func TestFlatDetailIsNormalizeDetail(t *testing.T) {
+	cases := []map[string]any{
+		nil,
+		{},
+		{"status": 200, "method": "GET", "path": "/api/v1/tickets/12", "via": "token", "token_id": int64(7)},
+		{"n": -42, "big": int64(1) << 62, "ok": true, "no": false},
+		{"html": "<a href=\"x\">&amp;</a>", "unicode": "Grüße, 東京 🎫", "empty": ""},
+		{"long": strings.Repeat("x", 1<<20)},
+		{"bad utf8": "a\xffb\xfe\xfdc"},
+		{"nul": "a\x00b"},
+		{"bad\xffkey": "v"},
+		{"float": 1.5, "s": "x"},
+		{"nested": map[string]any{"a": 1}, "list": []any{1, "two"}},
+		{"uint": uint(3)},
+	}
+	for _, d := range cases {
+		wantMap, wantJSON, wantErr := normalizeDetail(d)
+		gotMap, gotJSON, gotErr := normalizeFlatDetail(d)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Errorf("%.80v: error %v, want %v", d, gotErr, wantErr)
+			continue
+		}
+		if !bytes.Equal(gotJSON, wantJSON) || !reflect.DeepEqual(gotMap, wantMap) {
+			t.Errorf("%.80v:\n got  %.200s %#.200v\n want %.200s %#.200v", d, gotJSON, gotMap, wantJSON, wantMap)
+		}
+	}
+}
+
+func BenchmarkNormalizeFlatDetail(b *testing.B) {
+	d := map[string]any{"status": 200, "method": "GET", "path": "/api/v1/tickets/123", "via": "token", "token_id": int64(7)}
+	for b.Loop() {
+		if _, _, err := normalizeFlatDetail(d); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
