@@ -173,6 +173,16 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 			return forbidden(typeForbidden, fmt.Sprintf("the %s role may not %s %s", p.User.Role, a.action, a.object))
 		}
 		herr := h(c)
+		if herr == nil && isUnsafe(c.Method()) && changesPrincipals(a.object) && s.principalCache != nil {
+			// This process must not serve the next request from a cache
+			// entry the change just made stale (a revoked token, an
+			// ended session, a demoted user).
+			sctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+			if err := s.principalCache.Sync(sctx); err != nil {
+				s.log.Warn("principal cache not yet in step with this change", "err", err)
+			}
+			cancel()
+		}
 		result := audit.ResultAllowed
 		status := c.Response().StatusCode()
 		if herr != nil {
@@ -205,6 +215,17 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 		}
 		return herr
 	}
+}
+
+// changesPrincipals reports whether a change to objects of this kind can
+// alter or end what a credential stands for (migration 012's triggers
+// announce those changes).
+func changesPrincipals(object string) bool {
+	switch object {
+	case "self", "token", "user", "team", "organization":
+		return true
+	}
+	return false
 }
 
 func isUnsafe(method string) bool {

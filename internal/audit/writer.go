@@ -22,7 +22,7 @@ import (
 //
 // Append waits until its entry is durable. Enqueue only waits until the
 // entry is queued: the caller goes on while the entry is committed with
-// the next batch, a few milliseconds later. Nothing queued is dropped: the
+// the next batch, within lingerFor (10 ms) plus one commit. Nothing queued is dropped: the
 // queue is bounded and Enqueue waits for room when it is full
 // (backpressure), a batch that fails is retried until it commits, and
 // Close writes everything queued. What Enqueue trades away is only this:
@@ -59,10 +59,12 @@ type writeResult struct {
 	err error
 }
 
-// maxBatch bounds one transaction; queueLen bounds what may wait for one.
+// maxBatch bounds one transaction; queueLen bounds what may wait for one;
+// lingerFor is how long a batch of queued entries waits for more.
 const (
-	maxBatch = 256
-	queueLen = 4096
+	maxBatch  = 256
+	queueLen  = 4096
+	lingerFor = 10 * time.Millisecond
 )
 
 // NewWriter starts the writer goroutine; Close stops it.
@@ -147,8 +149,44 @@ func (w *Writer) run() {
 				}
 			}
 		}
-		w.write(w.fill([]writeReq{first}))
+		w.write(w.linger(w.fill([]writeReq{first})))
 	}
+}
+
+// linger holds a batch of queued entries only (nobody waiting on it) open
+// for up to lingerFor, collecting more: a transaction costs PostgreSQL far
+// more than a row, and reads arrive one by one. An Append, a full batch or
+// Close ends the wait at once.
+func (w *Writer) linger(batch []writeReq) []writeReq {
+	if len(batch) >= maxBatch || waited(batch) {
+		return batch
+	}
+	t := time.NewTimer(lingerFor)
+	defer t.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case r := <-w.reqs:
+			batch = append(batch, r)
+			if r.out != nil {
+				return w.fill(batch)
+			}
+		case <-t.C:
+			return batch
+		case <-w.quit:
+			return batch
+		}
+	}
+	return batch
+}
+
+// waited reports whether someone waits for the batch's commit.
+func waited(batch []writeReq) bool {
+	for _, r := range batch {
+		if r.out != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // fill adds what is already queued to batch, up to maxBatch.

@@ -43,6 +43,7 @@ type PrincipalCacheOptions struct {
 // expiry; uses are written back in batches every TouchEvery.
 type PrincipalCache struct {
 	svc  *Service
+	bus  *pgbus.Bus
 	opts PrincipalCacheOptions
 	now  func() time.Time
 
@@ -105,7 +106,7 @@ func NewPrincipalCache(svc *Service, bus *pgbus.Bus, opts PrincipalCacheOptions)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &PrincipalCache{svc: svc, opts: opts, now: time.Now,
+	c := &PrincipalCache{svc: svc, bus: bus, opts: opts, now: time.Now,
 		entries: map[credKey]*cachedPrincipal{}, byUser: map[int64]map[credKey]struct{}{}, byCred: map[credID]credKey{},
 		usedTokens: map[int64]struct{}{}, usedSessions: map[int64]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{})}
@@ -130,6 +131,17 @@ func (c *PrincipalCache) Close() {
 		<-c.done
 		c.reset(false)
 	})
+}
+
+// Sync returns once the cache has applied every change committed before
+// the call: a process that has just revoked a token or ended a session
+// calls it before answering, so its next request cannot be served from a
+// stale entry (other processes catch up within moments).
+func (c *PrincipalCache) Sync(ctx context.Context) error {
+	if err := c.bus.Sync(ctx, c.svc.pool); err != nil {
+		return fmt.Errorf("identity: principal cache: %w", err)
+	}
+	return nil
 }
 
 // TokenPrincipal is Service.TokenPrincipal, from memory when it can be.

@@ -131,6 +131,29 @@ func TestRevokedTokenIsRefusedByEveryProcess(t *testing.T) {
 	}
 }
 
+// The process that revokes a token refuses it on the very next request
+// once it has synced, without waiting for anything else.
+func TestRevokingProcessReadsItsOwnRevocation(t *testing.T) {
+	ctx := context.Background()
+	a := newProcess(t, PrincipalCacheOptions{}, pgbus.Options{})
+	u := newUser(t, RoleAgent, nil)
+	for i := 0; i < 20; i++ {
+		tok, info := mustToken(t, u.ID)
+		if _, err := a.cache.TokenPrincipal(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.svc.RevokeToken(ctx, u.ID, info.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.cache.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.cache.TokenPrincipal(ctx, tok); !refused(err) {
+			t.Fatalf("round %d: revoked token right after Sync: err = %v, want refused", i, err)
+		}
+	}
+}
+
 // Signing out, an admin ending every session, and pruning a session row
 // outright all reach the other process.
 func TestEndedSessionsAreRefusedByEveryProcess(t *testing.T) {

@@ -19,7 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"crypto/rand"
+	mathrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -119,6 +120,7 @@ type Bus struct {
 	live      bool            // connected, and listening on every channel
 	wake      context.CancelFunc
 	changed   bool // subscriptions changed since the last sync
+	waiters   map[string]chan struct{} // Sync markers in flight
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -154,9 +156,57 @@ func New(url string, opts Options) (*Bus, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bus{cfg: cfg, opts: opts, subs: map[string]map[*subscription]struct{}{},
-		listening: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
+		listening: map[string]bool{}, waiters: map[string]chan struct{}{}, cancel: cancel, done: make(chan struct{})}
+	b.subs[syncChannel] = map[*subscription]struct{}{{channel: syncChannel, s: Subscriber{Notify: b.marker}}: {}}
 	go b.run(ctx)
 	return b, nil
+}
+
+// syncChannel carries Sync's markers. Every bus listens on it; a marker
+// another process sent is ignored.
+const syncChannel = "pgbus_sync"
+
+// Sync returns once every message committed before it was called has been
+// handed to this bus's subscribers, so a process that just changed
+// something and announced it is sure its own subscribers acted on it
+// before it answers (read your own writes). It publishes a marker through
+// db and waits for it: PostgreSQL delivers a connection's notifications in
+// commit order. If the bus is not listening it returns at once: its
+// subscribers have been told (Lost) to trust nothing they hold; likewise
+// if the connection is lost while waiting.
+func (b *Bus) Sync(ctx context.Context, db Execer) error {
+	token := rand.Text()
+	arrived := make(chan struct{})
+	b.mu.Lock()
+	if !b.live {
+		b.mu.Unlock()
+		return nil
+	}
+	b.waiters[token] = arrived
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.waiters, token)
+		b.mu.Unlock()
+	}()
+	if err := Publish(ctx, db, syncChannel, token); err != nil {
+		return err
+	}
+	select {
+	case <-arrived:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pgbus: sync: %w", ctx.Err())
+	}
+}
+
+func (b *Bus) marker(token string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ch, ok := b.waiters[token]; ok {
+		close(ch)
+		delete(b.waiters, token)
+	}
 }
 
 // Close stops listening and closes the connection. Subscribers get no
@@ -225,7 +275,7 @@ func (b *Bus) run(ctx context.Context) {
 		if connected {
 			backoff = b.opts.MinBackoff
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + mathrand.N(backoff/2+1)
 		b.opts.Logger.Warn("pgbus: connection lost; reconnecting", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
@@ -369,7 +419,6 @@ func (b *Bus) deliver(n *pgconn.Notification) {
 // lost marks every subscription as needing a Resync and tells it.
 func (b *Bus) lost() {
 	b.mu.Lock()
-	b.live = false
 	clear(b.listening)
 	var lost []*subscription
 	for _, subs := range b.subs {
@@ -386,4 +435,13 @@ func (b *Bus) lost() {
 			sub.s.Lost()
 		}
 	}
+	// Only now, with every subscriber told to distrust what it holds, is
+	// there nothing left for a Sync to wait for.
+	b.mu.Lock()
+	b.live = false
+	for token, ch := range b.waiters {
+		close(ch)
+		delete(b.waiters, token)
+	}
+	b.mu.Unlock()
 }

@@ -278,3 +278,40 @@ func TestPayloadLimits(t *testing.T) {
 	}
 	eventually(t, "the odd channel's message", func() bool { return odd.has("odd") })
 }
+
+// After Sync, every message committed before it has been handled: a
+// process reads its own writes.
+func TestSyncWaitsForEverythingCommittedBefore(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newBus(t)
+	var handled atomic.Int64
+	if _, err := b.Subscribe("bus_sync", Subscriber{
+		Notify: func(string) { time.Sleep(time.Millisecond); handled.Add(1) }, // a subscriber slower than the wire
+		Resync: func() {},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "listening", b.Live)
+	const n = 50
+	for i := 0; i < n; i++ {
+		if err := Publish(ctx, pool, "bus_sync", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Sync(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := handled.Load(); got != n {
+		t.Fatalf("Sync returned with %d of %d earlier messages handled", got, n)
+	}
+	// Another process's markers are not ours to wait for, nor anyone's
+	// subscription's business.
+	other, _ := newBus(t)
+	eventually(t, "the other bus listening", other.Live)
+	if err := other.Sync(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := handled.Load(); got != n {
+		t.Fatalf("a Sync marker reached a subscriber: %d messages handled", got)
+	}
+}
