@@ -16,7 +16,7 @@
 // At the end the API is shut down (its audit writer flushed) and every
 // protected request must have its audit row.
 //
-//	GOTOOLCHAIN=go1.27.3 go run ./bench/authz -requests 4000 -clients 16 -fraction 0.5 -open-duration 10s
+//	GOTOOLCHAIN=go1.27.3 go run ./bench/authz -requests 4000 -clients 16 -fraction 0.5 -open-duration 10s -rounds 10
 package main
 
 import (
@@ -56,6 +56,7 @@ func main() {
 	flag.IntVar(&o.clients, "clients", 16, "closed loop: concurrent clients")
 	flag.Float64Var(&o.fraction, "fraction", 0.5, "open loop: offered rate as a fraction of the no-access-control capacity (0: skip the open loop)")
 	flag.DurationVar(&o.openDuration, "open-duration", 10*time.Second, "open loop: time each path is offered load")
+	flag.IntVar(&o.rounds, "rounds", 10, "open loop: alternations between the paths (a stall of a busy machine then hits both alike)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the closed-loop protected runs to FILE")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -77,6 +78,7 @@ type options struct {
 	requests, clients int
 	fraction          float64
 	openDuration      time.Duration
+	rounds            int
 	cpuProfile        string
 }
 
@@ -216,9 +218,10 @@ func run(o options) error {
 	var openOn, openOff loadgen.Result
 	rate := o.fraction * off.Throughput()
 	if o.fraction > 0 {
-		perRun := max(1, int(rate*o.openDuration.Seconds()/2))
+		rounds := max(1, o.rounds)
+		perRun := max(1, int(rate*o.openDuration.Seconds()/float64(rounds)))
 		ons, offs = nil, nil
-		for round := 0; round < 2; round++ {
+		for round := 0; round < rounds; round++ {
 			ons = append(ons, loadgen.RunOpenLoop("open rbac on", rate, perRun, get(withRBAC, true)))
 			offs = append(offs, loadgen.RunOpenLoop("open rbac off", rate, perRun, get(without, false)))
 		}
