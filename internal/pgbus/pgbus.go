@@ -216,8 +216,9 @@ func (b *Bus) Close() {
 	<-b.done
 }
 
-// Live reports whether the bus is connected and listening on every
-// subscribed channel.
+// Live reports whether the bus is connected and listening. A channel
+// subscribed to a moment ago may still be joining; its subscriber's Resync
+// says when it has.
 func (b *Bus) Live() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
