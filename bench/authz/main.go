@@ -57,7 +57,7 @@ func main() {
 	flag.Float64Var(&o.fraction, "fraction", 0.5, "open loop: offered rate as a fraction of the no-access-control capacity (0: skip the open loop)")
 	flag.DurationVar(&o.openDuration, "open-duration", 10*time.Second, "open loop: time each path is offered load")
 	flag.IntVar(&o.rounds, "rounds", 10, "open loop: alternations between the paths (a stall of a busy machine then hits both alike)")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the closed-loop protected runs to FILE")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write Go CPU profiles of one closed-loop half of each path to FILE.rbac-on and FILE.rbac-off, to compare")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -187,26 +187,30 @@ func run(o options) error {
 	// Alternate halves so drift on a shared machine hits both paths alike.
 	use := func() cpuUse { return cpuUse{selfCPU(), pg.CPUTime()} }
 	var onCPU, offCPU cpuUse
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-	}
 	var ons, offs []loadgen.Result
-	for round := 0; round < 2; round++ {
-		before := use()
-		ons = append(ons, loadgen.Run("rbac on", clients, requests/2, get(withRBAC, true)))
-		between := use()
-		offs = append(offs, loadgen.Run("rbac off", clients, requests/2, get(without, false)))
-		onCPU, offCPU = onCPU.add(between.sub(before)), offCPU.add(use().sub(between))
+	type path struct {
+		name, base string
+		auth       bool
+		results    *[]loadgen.Result
+		cpu        *cpuUse
 	}
-	if o.cpuProfile != "" {
-		pprof.StopCPUProfile()
+	paths := []path{{"rbac on", withRBAC, true, &ons, &onCPU}, {"rbac off", without, false, &offs, &offCPU}}
+	for round := 0; round < 2; round++ {
+		for i := range paths {
+			p := paths[(round+i)%2] // on, off, then off, on
+			profile := i == 0 && o.cpuProfile != ""
+			if profile {
+				if err := startProfile(o.cpuProfile + "." + strings.ReplaceAll(p.name, " ", "-")); err != nil {
+					return err
+				}
+			}
+			before := use()
+			*p.results = append(*p.results, loadgen.Run(p.name, clients, requests/2, get(p.base, p.auth)))
+			*p.cpu = p.cpu.add(use().sub(before))
+			if profile {
+				pprof.StopCPUProfile()
+			}
+		}
 	}
 	on, off := loadgen.Merge("rbac on", ons...), loadgen.Merge("rbac off", offs...)
 	if on.Errors+off.Errors > 0 {
@@ -277,6 +281,16 @@ func run(o options) error {
 		return fmt.Errorf("%d protected requests but only %d audit rows: audit entries were lost", protected, count)
 	}
 	return nil
+}
+
+// startProfile starts a Go CPU profile into path (closed by the runtime's
+// StopCPUProfile flush; the file is closed when the process exits).
+func startProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
 }
 
 func table(rs ...loadgen.Result) {
