@@ -4,11 +4,14 @@
 // against the same read served without access control, on the same
 // PostgreSQL in the same run; plus the cost of one Casbin decision.
 //
-// Two loads, each alternating halves between the paths so drift on a
-// shared machine hits both alike:
+// Three paths: "rbac on" (the API route), "api stack, no access control"
+// (the same read on an unguarded route of the same API server, behind its
+// middleware) and "rbac off" (a bare Fiber app: the capacity baseline and
+// the target's reference). Two loads, alternating the paths in rotating
+// order so drift on a shared machine hits them alike:
 //   - closed loop at saturation: -clients clients each send their next
-//     request when the last answered; the unprotected path's throughput
-//     is the no-access-control capacity;
+//     request when the last answered; the bare path's throughput is the
+//     no-access-control capacity;
 //   - open loop at -fraction (0.5) of that capacity: requests leave on a
 //     fixed schedule whether or not earlier ones answered, and each latency
 //     runs from its scheduled send time (no coordinated omission).
@@ -147,16 +150,21 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	// The same read with no access control at all.
-	bare := fiber.New(fiber.Config{DisableStartupMessage: true})
-	bare.Get("/api/v1/tickets/:id", func(c *fiber.Ctx) error {
+	// The same read with no access control at all, served two ways: by a
+	// bare Fiber app (the capacity baseline), and by the API's own stack
+	// (its middleware: request id, panic recovery, limits, headers) on an
+	// unguarded route, so the figures can tell access control from the rest.
+	read := func(c *fiber.Ctx) error {
 		n, _ := strconv.ParseInt(c.Params("id"), 10, 64)
 		t, err := st.Ticket(c.UserContext(), n)
 		if err != nil {
 			return err
 		}
 		return c.JSON(t)
-	})
+	}
+	full.App().Get("/bench/tickets/:id", read)
+	bare := fiber.New(fiber.Config{DisableStartupMessage: true})
+	bare.Get("/api/v1/tickets/:id", read)
 	without, err := serve(bare)
 	if err != nil {
 		return err
@@ -164,10 +172,10 @@ func run(o options) error {
 	// An open loop may have many requests in flight at once; keep their
 	// connections for reuse instead of closing all but a few.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
-	get := func(base string, auth bool) func(int) error {
+	get := func(p *path) func(int) error {
 		return func(int) error {
-			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/tickets/%d", base, 1+rand.IntN(tickets)), nil)
-			if auth {
+			req, _ := http.NewRequest("GET", fmt.Sprintf(p.url, 1+rand.IntN(tickets)), nil)
+			if p.auth {
 				req.Header.Set("Authorization", "Bearer "+token)
 			}
 			res, err := hc.Do(req)
@@ -182,58 +190,59 @@ func run(o options) error {
 			return nil
 		}
 	}
-	loadgen.Run("warmup", clients, 500, get(withRBAC, true))
-	loadgen.Run("warmup", clients, 500, get(without, false))
-	// Alternate halves so drift on a shared machine hits both paths alike.
-	use := func() cpuUse { return cpuUse{selfCPU(), pg.CPUTime()} }
-	var onCPU, offCPU cpuUse
-	var ons, offs []loadgen.Result
-	type path struct {
-		name, base string
-		auth       bool
-		results    *[]loadgen.Result
-		cpu        *cpuUse
+	on := &path{name: "rbac on", url: withRBAC + "/api/v1/tickets/%d", auth: true}
+	stack := &path{name: "api stack, no access control", url: withRBAC + "/bench/tickets/%d"}
+	off := &path{name: "rbac off", url: without + "/api/v1/tickets/%d"}
+	paths := []*path{on, stack, off}
+	for _, p := range paths {
+		loadgen.Run("warmup", clients, 500, get(p))
 	}
-	paths := []path{{"rbac on", withRBAC, true, &ons, &onCPU}, {"rbac off", without, false, &offs, &offCPU}}
+	// Alternate the paths (in a rotating order) so drift on a shared
+	// machine hits them alike.
+	use := func() cpuUse { return cpuUse{selfCPU(), pg.CPUTime()} }
 	for round := 0; round < 2; round++ {
 		for i := range paths {
-			p := paths[(round+i)%2] // on, off, then off, on
-			profile := i == 0 && o.cpuProfile != ""
+			p := paths[(round+i)%len(paths)]
+			profile := round == 0 && o.cpuProfile != ""
 			if profile {
-				if err := startProfile(o.cpuProfile + "." + strings.ReplaceAll(p.name, " ", "-")); err != nil {
+				if err := startProfile(o.cpuProfile + "." + strings.NewReplacer(" ", "-", ",", "").Replace(p.name)); err != nil {
 					return err
 				}
 			}
 			before := use()
-			*p.results = append(*p.results, loadgen.Run(p.name, clients, requests/2, get(p.base, p.auth)))
-			*p.cpu = p.cpu.add(use().sub(before))
+			p.closed = append(p.closed, loadgen.Run(p.name, clients, requests/2, get(p)))
+			p.cpu = p.cpu.add(use().sub(before))
 			if profile {
 				pprof.StopCPUProfile()
 			}
 		}
 	}
-	on, off := loadgen.Merge("rbac on", ons...), loadgen.Merge("rbac off", offs...)
-	if on.Errors+off.Errors > 0 {
-		return fmt.Errorf("%d protected and %d unprotected calls failed; the figures would mean nothing", on.Errors, off.Errors)
+	for _, p := range paths {
+		p.closedAll = loadgen.Merge(p.name, p.closed...)
+		if p.closedAll.Errors > 0 {
+			return fmt.Errorf("%d calls of %s failed; the figures would mean nothing", p.closedAll.Errors, p.name)
+		}
 	}
-	protected := 500 + len(on.Latencies)
+	protected := 500 + len(on.closedAll.Latencies)
 
 	// Open loop at a fraction of the unprotected capacity.
-	var openOn, openOff loadgen.Result
-	rate := o.fraction * off.Throughput()
+	rate := o.fraction * off.closedAll.Throughput()
 	if o.fraction > 0 {
 		rounds := max(1, o.rounds)
 		perRun := max(1, int(rate*o.openDuration.Seconds()/float64(rounds)))
-		ons, offs = nil, nil
 		for round := 0; round < rounds; round++ {
-			ons = append(ons, loadgen.RunOpenLoop("open rbac on", rate, perRun, get(withRBAC, true)))
-			offs = append(offs, loadgen.RunOpenLoop("open rbac off", rate, perRun, get(without, false)))
+			for i := range paths {
+				p := paths[(round+i)%len(paths)]
+				p.open = append(p.open, loadgen.RunOpenLoop("open "+p.name, rate, perRun, get(p)))
+			}
 		}
-		openOn, openOff = loadgen.Merge("rbac on", ons...), loadgen.Merge("rbac off", offs...)
-		if openOn.Errors+openOff.Errors > 0 {
-			return fmt.Errorf("open loop: %d protected and %d unprotected calls failed; the figures would mean nothing", openOn.Errors, openOff.Errors)
+		for _, p := range paths {
+			p.openAll = loadgen.Merge(p.name, p.open...)
+			if p.openAll.Errors > 0 {
+				return fmt.Errorf("open loop: %d calls of %s failed; the figures would mean nothing", p.openAll.Errors, p.name)
+			}
 		}
-		protected += len(openOn.Latencies)
+		protected += len(on.openAll.Latencies)
 	}
 	// Every protected request must have left its audit row once the API
 	// has shut down (and flushed whatever it had queued).
@@ -260,27 +269,39 @@ func run(o options) error {
 	fmt.Printf("machine: %d CPUs, %s, load average %s; PostgreSQL local; GET /api/v1/tickets/{id} over %d tickets\n\n",
 		runtime.NumCPU(), runtime.Version(), loadAverage(), tickets)
 	fmt.Printf("closed loop at saturation: %d clients, %d requests per path\n\n", clients, requests)
-	table(on, off)
-	fmt.Printf("\np99 rbac on / off, closed loop: %.2f\n", ratio(on, off))
+	table(on.closedAll, stack.closedAll, off.closedAll)
+	fmt.Printf("\np99 rbac on / off, closed loop: %.2f (on / api stack: %.2f)\n", ratio(on.closedAll, off.closedAll), ratio(on.closedAll, stack.closedAll))
 	perRequest := func(d time.Duration, n int) string {
 		return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(n))
 	}
 	fmt.Printf("\nCPU per request, closed loop (this process: API, bare server and load generator; PostgreSQL):\n\n")
 	fmt.Println("| path | this process | PostgreSQL |")
 	fmt.Println("|---|---|---|")
-	fmt.Printf("| rbac on | %s | %s |\n", perRequest(onCPU.self, len(on.Latencies)), perRequest(onCPU.pg, len(on.Latencies)))
-	fmt.Printf("| rbac off | %s | %s |\n", perRequest(offCPU.self, len(off.Latencies)), perRequest(offCPU.pg, len(off.Latencies)))
+	for _, p := range paths {
+		n := len(p.closedAll.Latencies)
+		fmt.Printf("| %s | %s | %s |\n", p.name, perRequest(p.cpu.self, n), perRequest(p.cpu.pg, n))
+	}
 	if o.fraction > 0 {
-		fmt.Printf("\nopen loop: %.0f requests/s offered to each path (%.0f %% of the unprotected capacity %.0f/s), %d requests per path, latency from the scheduled send time\n\n",
-			rate, 100*o.fraction, off.Throughput(), len(openOn.Latencies))
-		table(openOn, openOff)
-		fmt.Printf("\np99 rbac on / off, open loop at %.0f %%: %.2f (target ≤ 1.1)\n", 100*o.fraction, ratio(openOn, openOff))
+		fmt.Printf("\nopen loop: %.0f requests/s offered to each path (%.0f %% of the unprotected capacity %.0f/s), %d requests per path in %d rounds, latency from the scheduled send time\n\n",
+			rate, 100*o.fraction, off.closedAll.Throughput(), len(on.openAll.Latencies), max(1, o.rounds))
+		table(on.openAll, stack.openAll, off.openAll)
+		fmt.Printf("\np99 rbac on / off, open loop at %.0f %%: %.2f (target ≤ 1.1; on / api stack: %.2f)\n",
+			100*o.fraction, ratio(on.openAll, off.openAll), ratio(on.openAll, stack.openAll))
 	}
 	fmt.Printf("\nCasbin decision: %s (target ≤ 50µs); protected requests: %d; audit rows written: %d\n", perDecision, protected, count)
 	if count < int64(protected) {
 		return fmt.Errorf("%d protected requests but only %d audit rows: audit entries were lost", protected, count)
 	}
 	return nil
+}
+
+// path is one way of serving the read, and what the loads measured.
+type path struct {
+	name, url          string // url has %d for the ticket number
+	auth               bool
+	closed, open       []loadgen.Result
+	closedAll, openAll loadgen.Result
+	cpu                cpuUse
 }
 
 // startProfile starts a Go CPU profile into path (closed by the runtime's
