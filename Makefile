@@ -61,7 +61,7 @@ bench-routing: services
 bench-intake: services
 	$(GO) run ./bench/intake -messages 1000
 
-## bench-authz: GET /api/v1/tickets/{id} with and without access control, closed loop at saturation and open loop at half the unprotected capacity; p50/p99 and their ratio (docs/benchmarks.md)
+## bench-authz: GET /api/v1/tickets/{id} with and without access control (and on the API stack without the guard), closed loop at saturation and open loop at half the unprotected capacity; p50/p99, their ratio, CPU per request (docs/benchmarks.md)
 bench-authz: services
 	$(GO) run ./bench/authz -requests 4000 -clients 16 -fraction 0.5 -open-duration 10s -rounds 10
 

@@ -60,7 +60,7 @@ func main() {
 	flag.Float64Var(&o.fraction, "fraction", 0.5, "open loop: offered rate as a fraction of the no-access-control capacity (0: skip the open loop)")
 	flag.DurationVar(&o.openDuration, "open-duration", 10*time.Second, "open loop: time each path is offered load")
 	flag.IntVar(&o.rounds, "rounds", 10, "open loop: alternations between the paths (a stall of a busy machine then hits both alike)")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write Go CPU profiles of one closed-loop half of each path to FILE.rbac-on and FILE.rbac-off, to compare")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write Go CPU profiles of one closed-loop half of each path to FILE.<path name>, to compare")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
