@@ -381,18 +381,7 @@ func (b *Bus) sync(ctx context.Context, conn *pgx.Conn) error {
 			continue
 		}
 		b.live = true
-		var resync []*subscription
-		for ch, subs := range b.subs {
-			if !b.listening[ch] {
-				continue
-			}
-			for sub := range subs {
-				if !sub.synced {
-					sub.synced = true
-					resync = append(resync, sub)
-				}
-			}
-		}
+		resync := b.markSynced(true)
 		b.mu.Unlock()
 		for _, sub := range resync {
 			if sub.s.Resync != nil {
@@ -401,6 +390,25 @@ func (b *Bus) sync(ctx context.Context, conn *pgx.Conn) error {
 		}
 		return nil
 	}
+}
+
+// markSynced sets the synced flag of every subscription (for true: on a
+// channel being listened on) and returns those whose flag changed; b.mu
+// is held.
+func (b *Bus) markSynced(synced bool) []*subscription {
+	var changed []*subscription
+	for ch, subs := range b.subs {
+		if synced && !b.listening[ch] {
+			continue
+		}
+		for sub := range subs {
+			if sub.synced != synced {
+				sub.synced = synced
+				changed = append(changed, sub)
+			}
+		}
+	}
+	return changed
 }
 
 func (b *Bus) deliver(n *pgconn.Notification) {
@@ -421,15 +429,7 @@ func (b *Bus) deliver(n *pgconn.Notification) {
 func (b *Bus) lost() {
 	b.mu.Lock()
 	clear(b.listening)
-	var lost []*subscription
-	for _, subs := range b.subs {
-		for sub := range subs {
-			if sub.synced {
-				sub.synced = false
-				lost = append(lost, sub)
-			}
-		}
-	}
+	lost := b.markSynced(false)
 	b.mu.Unlock()
 	for _, sub := range lost {
 		if sub.s.Lost != nil {
