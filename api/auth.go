@@ -30,7 +30,17 @@ const (
 	// attachment, answered 404 like a missing one) sets the reason here so
 	// the attempt is audited as denied.
 	auditDeniedKey = "audit_denied"
+	// auditQueuedKey: guard sets it for an allowed read, whose audit entry
+	// is queued for the next group commit instead of awaited.
+	auditQueuedKey = "audit_queued"
 )
+
+// principalSource resolves credentials: *identity.Service, or the
+// *identity.PrincipalCache in front of it.
+type principalSource interface {
+	TokenPrincipal(ctx context.Context, token string) (identity.Principal, error)
+	SessionPrincipal(ctx context.Context, secret string) (identity.Principal, error)
+}
 
 // access says what a route does, for authorization and the audit log.
 type access struct {
@@ -74,14 +84,14 @@ func (s *Server) authenticate(c *fiber.Ctx) (*identity.Principal, error) {
 		if !ok || strings.TrimSpace(tok) == "" {
 			return nil, identity.ErrUnauthenticated
 		}
-		p, err := s.ident.TokenPrincipal(ctx, strings.TrimSpace(tok))
+		p, err := s.principals.TokenPrincipal(ctx, strings.TrimSpace(tok))
 		if err != nil {
 			return nil, err
 		}
 		return &p, nil
 	}
 	if v := c.Cookies(sessionCookie); v != "" {
-		p, err := s.ident.SessionPrincipal(ctx, v)
+		p, err := s.principals.SessionPrincipal(ctx, v)
 		if err != nil {
 			return nil, err
 		}
@@ -163,6 +173,16 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 			return forbidden(typeForbidden, fmt.Sprintf("the %s role may not %s %s", p.User.Role, a.action, a.object))
 		}
 		herr := h(c)
+		if herr == nil && isUnsafe(c.Method()) && changesPrincipals(a.object) && s.principalCache != nil {
+			// This process must not serve the next request from a cache
+			// entry the change just made stale (a revoked token, an
+			// ended session, a demoted user).
+			sctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+			if err := s.principalCache.Sync(sctx); err != nil {
+				s.log.Warn("principal cache not yet in step with this change", "err", err)
+			}
+			cancel()
+		}
 		result := audit.ResultAllowed
 		status := c.Response().StatusCode()
 		if herr != nil {
@@ -180,9 +200,32 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 			result = audit.ResultDenied
 			detail["reason"] = reason
 		}
-		s.audit(c, p, a.object+"."+a.action, object, result, detail)
+		// An allowed read is answered while its entry is committed with
+		// the next batch; denials, failures and changes wait until theirs
+		// is durable (docs/benchmarks.md, "Authorization cost").
+		if result == audit.ResultAllowed && !isUnsafe(c.Method()) {
+			c.Locals(auditQueuedKey, true)
+		}
+		if err := s.audit(c, p, a.object+"."+a.action, object, result, detail); err != nil {
+			// No read is answered without its audit entry.
+			id := c.GetRespHeader(fiber.HeaderXRequestID)
+			c.Response().Reset()
+			c.Set(fiber.HeaderXRequestID, id)
+			return unavailable("the audit log is not keeping up; try again shortly", 1)
+		}
 		return herr
 	}
+}
+
+// changesPrincipals reports whether a change to objects of this kind can
+// alter or end what a credential stands for (migration 013's triggers
+// announce those changes).
+func changesPrincipals(object string) bool {
+	switch object {
+	case "self", "token", "user", "team", "organization":
+		return true
+	}
+	return false
 }
 
 func isUnsafe(method string) bool {
@@ -204,7 +247,10 @@ func (s *Server) scope(p *identity.Principal) identity.Scope {
 
 // audit records one access attempt. A failure to write the audit log fails
 // loudly in the server log; the request itself has already been decided.
-func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, result string, detail map[string]any) {
+// An entry guard marked queued (auditQueuedKey) is only queued, waiting for
+// room when the queue is full; the error says it could not be, and the
+// caller must not answer.
+func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, result string, detail map[string]any) error {
 	e := audit.Entry{
 		Actor: "anonymous", Action: action, Object: object, Result: result,
 		IP: s.clientIP(c), UserAgent: string(c.Request().Header.UserAgent()),
@@ -235,15 +281,23 @@ func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, resu
 		if err := s.denials.Record(ctx, e); err != nil {
 			s.log.Error("audit log: counting an anonymous denial failed", "action", action, "err", err)
 		}
-		return
+		return nil
 	}
 	if s.auditW == nil {
 		s.log.Error("audit log not configured", "action", action, "object", object)
-		return
+		return nil
+	}
+	if queued, _ := c.Locals(auditQueuedKey).(bool); queued {
+		if err := s.auditW.Enqueue(ctx, e); err != nil {
+			s.log.Error("audit log queue refused an entry; the read is answered 503", "action", action, "object", object, "err", err)
+			return err
+		}
+		return nil
 	}
 	if _, err := s.auditW.Append(ctx, e); err != nil {
 		s.log.Error("audit log append failed", "action", action, "object", object, "err", err)
 	}
+	return nil
 }
 
 func randomToken(n int) string {

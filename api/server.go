@@ -24,6 +24,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
+	"github.com/helpdesk/helpdesk/internal/pgbus"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -46,6 +47,11 @@ type Deps struct {
 	// UI is the built web app; nil serves a hint instead.
 	UI     fs.FS
 	Logger *slog.Logger
+	// Bus is the process's LISTEN/NOTIFY connection. With it (and
+	// principal_cache_ttl > 0) tokens and sessions are answered from a
+	// cache that the database's change notices keep true; nil looks every
+	// credential up.
+	Bus *pgbus.Bus
 }
 
 // Server is the HTTP API.
@@ -67,6 +73,10 @@ type Server struct {
 	ssoKey   []byte
 	routes   []Route
 	log      *slog.Logger
+	// principals resolves credentials: the identity service, or the
+	// cache in front of it (principalCache, closed on Shutdown).
+	principals     principalSource
+	principalCache *identity.PrincipalCache
 	// mail processes released quarantine entries as the intake would.
 	mail *intake.Processor
 
@@ -89,6 +99,15 @@ func New(d Deps) *Server {
 	}
 	if d.Audit != nil {
 		s.denials = d.Audit.NewDenials(s.log)
+	}
+	s.principals = d.Identity
+	if d.Bus != nil && d.Config.PrincipalCacheTTL > 0 {
+		cache, err := identity.NewPrincipalCache(d.Identity, d.Bus, identity.PrincipalCacheOptions{TTL: d.Config.PrincipalCacheTTL.D(), Logger: s.log})
+		if err != nil {
+			s.log.Error("principal cache off: every request looks its credential up", "err", err)
+		} else {
+			s.principals, s.principalCache = cache, cache
+		}
 	}
 	s.mail = intake.NewProcessor(d.Store, d.Identity, d.Temporal, d.Config, s.log)
 	if tp, err := config.ParseTrustedProxies(d.Config.TrustedProxies); err != nil {
@@ -213,6 +232,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.denials != nil {
 		s.denials.Close()
+	}
+	if s.principalCache != nil {
+		s.principalCache.Close()
 	}
 	return err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/mailout"
+	"github.com/helpdesk/helpdesk/internal/pgbus"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -35,9 +36,14 @@ type backends struct {
 	temporal client.Client
 	ident    *identity.Service
 	audit    *audit.Log
+	// bus is the process's one LISTEN/NOTIFY connection (pgbus).
+	bus *pgbus.Bus
 }
 
 func (b *backends) Close() {
+	if b.bus != nil {
+		b.bus.Close()
+	}
 	if b.temporal != nil {
 		b.temporal.Close()
 	}
@@ -63,6 +69,10 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 	b := &backends{}
 	var err error
 	if b.store, err = store.Open(ctx, cfg.DatabaseURL, dbTimeouts(cfg)); err != nil {
+		return nil, err
+	}
+	if b.bus, err = pgbus.New(cfg.DatabaseURL, pgbus.Options{}); err != nil {
+		b.Close()
 		return nil, err
 	}
 	if b.index, err = search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex); err != nil {
@@ -165,7 +175,7 @@ func newAPI(ctx context.Context, cfg config.Config, b *backends) (*api.Server, e
 		return nil, err
 	}
 	deps := api.Deps{Config: cfg, Store: b.store, Index: b.index, Temporal: b.temporal,
-		Identity: b.ident, Audit: b.audit, Enforcer: enforcer, Logger: slog.Default()}
+		Identity: b.ident, Audit: b.audit, Enforcer: enforcer, Logger: slog.Default(), Bus: b.bus}
 	if cfg.OIDCIssuer != "" {
 		deps.SSO, err = sso.New(ctx, sso.Config{
 			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,

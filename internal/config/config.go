@@ -146,6 +146,10 @@ type Config struct {
 	// limit); migrations and exports set their own per transaction.
 	DBStatementTimeout Duration `yaml:"db_statement_timeout"`
 	DBLockTimeout      Duration `yaml:"db_lock_timeout"`
+	// PrincipalCacheTTL: how long an API process may answer a token or
+	// session from memory (revocations reach it over LISTEN/NOTIFY within
+	// moments; this is the backstop). 0 turns the cache off.
+	PrincipalCacheTTL Duration `yaml:"principal_cache_ttl"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -205,6 +209,7 @@ func Default() Config {
 		RequestTimeout:     Duration(30 * time.Second),
 		DBStatementTimeout: Duration(30 * time.Second),
 		DBLockTimeout:      Duration(10 * time.Second),
+		PrincipalCacheTTL: Duration(30 * time.Second),
 	}
 }
 
@@ -408,6 +413,7 @@ func envOptions() []envOption {
 		duration("request_timeout", func(c *Config) *Duration { return &c.RequestTimeout }),
 		duration("db_statement_timeout", func(c *Config) *Duration { return &c.DBStatementTimeout }),
 		duration("db_lock_timeout", func(c *Config) *Duration { return &c.DBLockTimeout }),
+		duration("principal_cache_ttl", func(c *Config) *Duration { return &c.PrincipalCacheTTL }),
 	}...)
 }
 
@@ -526,6 +532,9 @@ func (c Config) Validate() error {
 		if o.d != 0 && o.d.D() < 100*time.Millisecond {
 			return &OptionError{Option: o.key, Reason: fmt.Sprintf("must be 0 (no limit) or at least 100ms, got %s", o.d)}
 		}
+	}
+	if c.PrincipalCacheTTL.D() < 0 || c.PrincipalCacheTTL.D() > 10*time.Minute {
+		return &OptionError{Option: "principal_cache_ttl", Reason: "must be between 0 (off) and 10m"}
 	}
 	return nil
 }

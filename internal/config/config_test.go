@@ -112,6 +112,8 @@ func TestBadOptionsAreNamed(t *testing.T) {
 		{"audit interval fraction", "audit_log_interval: 1.5\n", nil, "audit_log_interval"},
 		{"audit interval list", "audit_log_interval: [1]\n", nil, "audit_log_interval"},
 		{"transitions not an object", "", []string{`HELPDESK_STATUS_TRANSITIONS=[]`}, "status_transitions"},
+		{"principal cache ttl", "principal_cache_ttl: 1h\n", nil, "principal_cache_ttl"},
+		{"principal cache ttl env", "", []string{"HELPDESK_PRINCIPAL_CACHE_TTL=-1s"}, "principal_cache_ttl"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 var (
 	testPool *pgxpool.Pool
 	svc      *Service
+	testURL  string // the database, for tests that need a second process's worth of connections
 )
 
 func TestMain(m *testing.M) {
@@ -50,7 +51,8 @@ func run(m *testing.M) (int, error) {
 	if _, _, err := store.Migrate(ctx, pg.URL()); err != nil {
 		return 0, err
 	}
-	testPool, err = pgxpool.New(ctx, pg.URL())
+	testURL = pg.URL()
+	testPool, err = pgxpool.New(ctx, testURL)
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -26,6 +27,11 @@ type Principal struct {
 	// TokenID and Scopes describe the API token when Via is "token".
 	TokenID int64
 	Scopes  []string
+	// SessionID is the browser session when Via is "session".
+	SessionID int64
+	// ExpiresAt is when the session or token stops working; nil when it
+	// never expires. A cached Principal is checked against it on every use.
+	ExpiresAt *time.Time
 }
 
 // How a Principal authenticated.

@@ -82,11 +82,12 @@ func (s *Service) SessionPrincipal(ctx context.Context, secret string) (Principa
 	}
 	var id int64
 	var stale bool
+	var expires time.Time
 	p, err := scanPrincipal(s.pool.QueryRow(ctx, `
-		SELECT s.id, s.last_seen_at < now() - interval '`+touchInterval+`', `+principalColumns+`
+		SELECT s.id, s.expires_at, s.last_seen_at < now() - interval '`+touchInterval+`', `+principalColumns+`
 		FROM sessions s `+fmt.Sprintf(principalJoins, "s.user_id")+`
 		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled`,
-		hash), &id, &stale)
+		hash), &id, &expires, &stale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, fmt.Errorf("identity: session: %w", ErrUnauthenticated)
 	}
@@ -98,7 +99,7 @@ func (s *Service) SessionPrincipal(ctx context.Context, secret string) (Principa
 			return Principal{}, fmt.Errorf("identity: session: touch: %w", err)
 		}
 	}
-	p.Via = ViaSession
+	p.Via, p.SessionID, p.ExpiresAt = ViaSession, id, &expires
 	return p, nil
 }
 

@@ -319,12 +319,13 @@ func (s *Service) TokenPrincipal(ctx context.Context, token string) (Principal, 
 	}
 	var id int64
 	var scopes []string
+	var expires *time.Time
 	var stale bool
 	p, err := scanPrincipal(s.pool.QueryRow(ctx, `
-		SELECT k.id, k.scopes, k.last_used_at IS NULL OR k.last_used_at < now() - interval '`+touchInterval+`', `+principalColumns+`
+		SELECT k.id, k.scopes, k.expires_at, k.last_used_at IS NULL OR k.last_used_at < now() - interval '`+touchInterval+`', `+principalColumns+`
 		FROM api_tokens k `+fmt.Sprintf(principalJoins, "k.user_id")+`
 		WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) AND NOT u.disabled`,
-		tokenHash(token)), &id, &scopes, &stale)
+		tokenHash(token)), &id, &scopes, &expires, &stale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, fmt.Errorf("identity: token: %w", ErrUnauthenticated)
 	}
@@ -336,7 +337,7 @@ func (s *Service) TokenPrincipal(ctx context.Context, token string) (Principal, 
 			return Principal{}, fmt.Errorf("identity: token: touch: %w", err)
 		}
 	}
-	p.Via, p.TokenID, p.Scopes = ViaToken, id, scopes
+	p.Via, p.TokenID, p.Scopes, p.ExpiresAt = ViaToken, id, scopes, expires
 	return p, nil
 }
 
