@@ -278,7 +278,7 @@ func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, resu
 		// such attempts are counted per minute, address and action, one
 		// audit row each minute (internal/audit/denials.go), not one row
 		// per attempt.
-		if err := s.denials.Record(ctx, e); err != nil {
+		if err := s.denials.Record(ctx, ownedEntry(e)); err != nil { // kept in a batch that may outlive a timed-out request
 			s.log.Error("audit log: counting an anonymous denial failed", "action", action, "err", err)
 		}
 		return nil
