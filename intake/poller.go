@@ -1,10 +1,12 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sort"
@@ -292,6 +294,10 @@ func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint3
 		return last, 0, nil
 	}
 	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	sizes, err := fetchSizes(c, uids)
+	if err != nil {
+		return last, 0, err
+	}
 
 	tr := newTracker(last, uids)
 	n := p.Concurrency
@@ -311,7 +317,7 @@ func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint3
 		if ctx.Err() != nil {
 			break
 		}
-		raw, gone, err := fetchRaw(c, uid)
+		f, gone, err := p.fetch(c, uid, sizes[uid])
 		if err != nil {
 			<-sem
 			wg.Wait()
@@ -323,10 +329,16 @@ func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint3
 			continue
 		}
 		wg.Add(1)
-		go func(uid imap.UID, raw []byte) {
+		go func(uid imap.UID, f fetched) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out, err := p.Processor.Process(ctx, mb, raw, "")
+			var out Outcome
+			var err error
+			if f.oversized {
+				out, err = p.Processor.QuarantineOversized(ctx, mb, f.raw, f.size, f.reported, f.truncated)
+			} else {
+				out, err = p.Processor.Process(ctx, mb, f.raw, "")
+			}
 			if err == nil {
 				p.Processor.hook("durable")
 				err = p.markDone(c, uid)
@@ -348,7 +360,7 @@ func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint3
 					log.Warn("checkpoint not saved", "err", err)
 				}
 			}
-		}(uid, raw)
+		}(uid, f)
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -357,18 +369,124 @@ func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint3
 	return tr.checkpoint(), failed, nil
 }
 
-func fetchRaw(c *imapclient.Client, uid imap.UID) (raw []byte, gone bool, err error) {
-	section := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
-	if err != nil {
-		return nil, false, fmt.Errorf("intake: fetch uid %d: %w", uid, err)
+// fetchSizes asks for the RFC822.SIZE of every message of a batch in one
+// command. A message the server gives no size for is not in the map.
+func fetchSizes(c *imapclient.Client, uids []imap.UID) (map[imap.UID]int64, error) {
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(u)
 	}
+	msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("intake: fetch sizes: %w", err)
+	}
+	sizes := make(map[imap.UID]int64, len(msgs))
 	for _, m := range msgs {
-		if m.UID == uid {
-			return m.FindBodySection(section), false, nil
+		if m.RFC822Size > 0 {
+			sizes[m.UID] = m.RFC822Size
 		}
 	}
-	return nil, true, nil
+	return sizes, nil
+}
+
+// fetched is one message as the poller read it.
+type fetched struct {
+	// raw is the whole message or, when oversized, the prefix kept in
+	// quarantine (headers and the start of the body).
+	raw       []byte
+	oversized bool
+	truncated bool  // raw is less than the whole message
+	size      int64 // the whole message's size, or at least the bytes seen
+	reported  int64 // RFC822.SIZE as the server reported it (0: none)
+}
+
+// fetch reads message uid, never more than mail_max_message_bytes + 1
+// bytes of it. A message the server reports over the limit is not fetched:
+// only its header section and the start of its body are. One within the
+// limit, or without a reported size, is fetched as a partial range of
+// limit + 1 bytes, so a server that reports no size or too small a one
+// still cannot make the poller read more; a range that comes back full is
+// oversized after all.
+func (p *Poller) fetch(c *imapclient.Client, uid imap.UID, reported int64) (fetched, bool, error) {
+	limit := int64(p.Processor.Config.MailMaxMessageBytes)
+	if reported > limit {
+		return fetchPrefix(c, uid, reported)
+	}
+	whole := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Size: limit + 1}}
+	data, gone, err := fetchSections(c, uid, whole)
+	if err != nil || gone {
+		return fetched{}, gone, err
+	}
+	raw := data[0]
+	if int64(len(raw)) <= limit {
+		return fetched{raw: raw, size: int64(len(raw)), reported: reported}, false, nil
+	}
+	return fetched{raw: bytes.Clone(raw[:keptLen(raw)]), oversized: true, truncated: true, size: int64(len(raw)), reported: reported}, false, nil
+}
+
+// fetchPrefix reads what the quarantine keeps of an oversized message: its
+// header section (at most KeptHeaderBytes) and the first KeptBodyBytes of
+// its body; one byte more of each tells whether anything was cut.
+func fetchPrefix(c *imapclient.Client, uid imap.UID, size int64) (fetched, bool, error) {
+	head := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true, Partial: &imap.SectionPartial{Size: KeptHeaderBytes + 1}}
+	body := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText, Peek: true, Partial: &imap.SectionPartial{Size: KeptBodyBytes + 1}}
+	data, gone, err := fetchSections(c, uid, head, body)
+	if err != nil || gone {
+		return fetched{}, gone, err
+	}
+	h, b := data[0], data[1]
+	f := fetched{oversized: true, size: size, reported: size}
+	if len(h) > KeptHeaderBytes {
+		f.raw, f.truncated = h[:KeptHeaderBytes], true
+		return f, false, nil
+	}
+	f.truncated = len(b) > KeptBodyBytes
+	f.raw = append(h, b[:min(len(b), KeptBodyBytes)]...)
+	return f, false, nil
+}
+
+// fetchSections fetches body sections of message uid, reading at most each
+// section's Partial.Size bytes of it whatever the server sends (a longer
+// literal is skipped by the client without being kept). gone: the message
+// was expunged meanwhile.
+func fetchSections(c *imapclient.Client, uid imap.UID, sections ...*imap.FetchItemBodySection) (data [][]byte, gone bool, err error) {
+	cmd := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: sections})
+	defer cmd.Close()
+	data = make([][]byte, len(sections))
+	found := false
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var got imap.UID
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				got = it.UID
+			case imapclient.FetchItemDataBodySection:
+				// Only the message asked for carries body sections
+				// (unsolicited FETCH responses report flags).
+				if it.Literal == nil || got != 0 && got != uid {
+					continue
+				}
+				for i, s := range sections {
+					if data[i] == nil && s.Specifier == it.Section.Specifier {
+						b, err := io.ReadAll(io.LimitReader(it.Literal, s.Partial.Size))
+						if err != nil {
+							return nil, false, fmt.Errorf("intake: fetch uid %d: %w", uid, err)
+						}
+						data[i] = b
+						found = true
+						break
+					}
+				}
+			}
+		}
+		if got == uid {
+			found = true
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, false, fmt.Errorf("intake: fetch uid %d: %w", uid, err)
+	}
+	return data, !found, nil
 }
 
 // markDone takes a durable message out of the watched folder's way.

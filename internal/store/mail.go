@@ -31,6 +31,13 @@ type NewMail struct {
 	// messages received within it before this one (Mail.SenderRecent),
 	// serialized per sender so concurrent claims cannot miss each other.
 	RateWindow time.Duration
+	// RateLimit, when positive (with RateWindow), is the count of earlier
+	// messages at which this one is over its sender's limit and bound for
+	// quarantine: its raw row then keeps only the first OverLimitKeep bytes
+	// (the headers and a bounded prefix of the body), so a flood of large
+	// messages is not stored whole.
+	RateLimit     int
+	OverLimitKeep int
 }
 
 // Mail is a mail_messages row.
@@ -104,6 +111,9 @@ func (s *Store) ClaimMail(ctx context.Context, m NewMail, raw []byte) (Mail, boo
 			return err
 		}
 		claimed = true
+		if m.RateLimit > 0 && recent >= m.RateLimit && m.OverLimitKeep < len(raw) {
+			raw = raw[:max(m.OverLimitKeep, 0)]
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO mail_raw (mail_id, raw) VALUES ($1, $2)`, out.ID, raw)
 		return err
 	})
@@ -211,6 +221,11 @@ type NewQuarantine struct {
 	MessageID   string
 	From        string
 	Subject     string
+	// Truncated: raw is only the message's headers and a prefix of its body
+	// (oversized or over the rate limit); Size is then the whole message's
+	// size. Such an entry cannot be released.
+	Truncated bool
+	Size      int64
 }
 
 // Quarantined is a mail_quarantine row (without the raw bytes).
@@ -225,35 +240,44 @@ type Quarantined struct {
 	From           string     `json:"from"`
 	Subject        string     `json:"subject"`
 	Size           int64      `json:"size_bytes"`
+	// Truncated: only the headers and a prefix of the body were kept
+	// (StoredBytes of Size); the entry cannot be released.
+	Truncated      bool       `json:"truncated"`
+	StoredBytes    int64      `json:"stored_bytes"`
 	CreatedAt      time.Time  `json:"created_at"`
 	ReleasedAt     *time.Time `json:"released_at"`
 	ReleasedBy     *int64     `json:"released_by"`
 	ReleasedMailID *int64     `json:"released_mail_id,omitempty"`
 }
 
+// octet_length of a bytea reads its stored length without fetching it.
 const quarantineColumns = `id, mailbox, reason, detail, dedupe_key, content_hash, message_id, from_address, subject,
-	size_bytes, created_at, released_at, released_by, released_mail_id`
+	size_bytes, truncated, octet_length(raw), created_at, released_at, released_by, released_mail_id`
 
 func scanQuarantined(row pgx.Row) (Quarantined, error) {
 	var q Quarantined
 	err := row.Scan(&q.ID, &q.Mailbox, &q.Reason, &q.Detail, &q.DedupeKey, &q.ContentHash, &q.MessageID, &q.From,
-		&q.Subject, &q.Size, &q.CreatedAt, &q.ReleasedAt, &q.ReleasedBy, &q.ReleasedMailID)
+		&q.Subject, &q.Size, &q.Truncated, &q.StoredBytes, &q.CreatedAt, &q.ReleasedAt, &q.ReleasedBy, &q.ReleasedMailID)
 	return q, err
 }
 
 // Quarantine keeps a message with its reason. The same bytes quarantined
 // for the same reason again (an intake restart) are the same entry.
 func (s *Store) Quarantine(ctx context.Context, q NewQuarantine, raw []byte) (Quarantined, error) {
+	size := int64(len(raw))
+	if q.Truncated {
+		size = max(q.Size, size)
+	}
 	row := s.pool.QueryRow(ctx, `WITH ins AS (
-		INSERT INTO mail_quarantine (mailbox, reason, detail, dedupe_key, content_hash, message_id, from_address, subject, size_bytes, raw)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		INSERT INTO mail_quarantine (mailbox, reason, detail, dedupe_key, content_hash, message_id, from_address, subject, size_bytes, raw, truncated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (content_hash, reason) DO NOTHING
 		RETURNING `+quarantineColumns+`)
 		SELECT * FROM ins
 		UNION ALL
 		SELECT `+quarantineColumns+` FROM mail_quarantine WHERE content_hash = $5 AND reason = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
 		q.Mailbox, q.Reason, textcut.Bytes(q.Detail, 2000), q.DedupeKey, q.ContentHash, textcut.Bytes(q.MessageID, 998), textcut.Bytes(q.From, 320),
-		textcut.Bytes(q.Subject, 998), int64(len(raw)), raw)
+		textcut.Bytes(q.Subject, 998), size, raw, q.Truncated)
 	out, err := scanQuarantined(row)
 	if err != nil {
 		return Quarantined{}, fmt.Errorf("store: quarantine: %w", err)
