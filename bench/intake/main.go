@@ -472,7 +472,9 @@ func run(n, samples, concurrency int, cpuProfile string) (bool, error) {
 		fmt.Printf("| CPU during the run: whole machine busy / this process (Temporal server, worker, poller) | %.0f%% / %.0f%% of %d cores |\n",
 			100*float64(busy)/float64(total), 100*run.self.Seconds()/ingest.Seconds()/cores, runtime.NumCPU())
 	}
-	ms1 := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)/float64(n)) }
+	ms1 := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)/float64(n))
+	}
 	for _, r := range []struct {
 		what string
 		u    cpuUse
