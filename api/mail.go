@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/mailparse"
 	"github.com/helpdesk/helpdesk/internal/store"
 )
 
@@ -67,7 +68,9 @@ func (s *Server) getQuarantineRaw(c *fiber.Ctx) error {
 // releaseQuarantine processes a quarantined message again with the check
 // that stopped it waived (size, attachment limits, rate limit; a reused
 // Message-ID is processed under the hash of its bytes). A repeat answers
-// what the first release made.
+// what the first release made. A truncated entry (only the headers and a
+// prefix of the body were kept) cannot be released: a prefix is not the
+// message.
 func (s *Server) releaseQuarantine(c *fiber.Ctx) error {
 	q, raw, err := s.quarantineEntry(c)
 	if err != nil {
@@ -75,6 +78,15 @@ func (s *Server) releaseQuarantine(c *fiber.Ctx) error {
 	}
 	if q.ReleasedAt != nil {
 		return c.JSON(fiber.Map{"entry": q, "already_released": true})
+	}
+	if q.Truncated {
+		again := "once the rate window has passed"
+		if q.Reason == mailparse.ReasonTooLarge {
+			again = "smaller, or raise mail_max_message_bytes"
+		}
+		return &Problem{Type: typeConflict, Title: "Cannot release", Status: fiber.StatusConflict,
+			Detail: fmt.Sprintf("quarantine entry %d (%s) keeps only the headers and the first bytes of the message (%d of %d bytes): a prefix cannot be processed; download it from /api/v1/quarantine/%d/raw and ask the sender to send it again %s",
+				q.ID, q.Reason, q.StoredBytes, q.Size, q.ID, again)}
 	}
 	switch q.Reason {
 	case "unparseable", "no_sender":

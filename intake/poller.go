@@ -1,10 +1,12 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sort"
@@ -292,104 +294,379 @@ func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint3
 		return last, 0, nil
 	}
 	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	sizes, err := fetchSizes(c, uids)
+	if err != nil {
+		return last, 0, err
+	}
 
 	tr := newTracker(last, uids)
+	marks := &marker{p: p, c: c, tr: tr, save: func(cp uint32) {
+		if err := p.Store.SaveCheckpoint(ctx, mb.Name, validity, cp); err != nil && ctx.Err() == nil {
+			p.log().Warn("checkpoint not saved", "err", err)
+		}
+	}}
 	n := p.Concurrency
 	if n <= 0 {
 		n = 8
 	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failed := 0
-	log := p.log()
-	for _, uid := range uids {
+	w := &workers{p: p, ctx: ctx, sem: make(chan struct{}, n), marks: marks}
+	for i := 0; i < len(uids) && ctx.Err() == nil; {
 		select {
-		case sem <- struct{}{}:
+		case w.sem <- struct{}{}:
 		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		raw, gone, err := fetchRaw(c, uid)
-		if err != nil {
-			<-sem
-			wg.Wait()
-			return tr.checkpoint(), failed, err
-		}
-		if gone { // expunged by someone else meanwhile
-			<-sem
-			tr.done(uid)
 			continue
 		}
-		wg.Add(1)
-		go func(uid imap.UID, raw []byte) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out, err := p.Processor.Process(ctx, mb, raw, "")
-			if err == nil {
-				p.Processor.hook("durable")
-				err = p.markDone(c, uid)
+		// The next small messages go in one FETCH, as many as there are
+		// free slots: one command instead of one per message.
+		size := 1
+		for size < n && i+size < len(uids) && p.windowed(sizes[uids[i]]) && p.windowed(sizes[uids[i+size]]) && w.trySlot() {
+			size++
+		}
+		window := uids[i : i+size]
+		i += size
+		got, err := p.fetchWindow(c, window, sizes)
+		if err != nil {
+			for range window {
+				<-w.sem
 			}
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Warn("message not processed; will retry", "uid", uid, "err", err)
-				}
-				mu.Lock()
-				failed++
-				mu.Unlock()
-				return
+			w.wg.Wait()
+			return tr.checkpoint(), w.failed, err
+		}
+		for _, uid := range window {
+			f, ok := got[uid]
+			if !ok { // expunged by someone else meanwhile
+				<-w.sem
+				tr.done(uid)
+				continue
 			}
-			log.Info("mail processed", "uid", uid, "outcome", out.Outcome, "ticket", out.Ticket, "comment", out.CommentID,
-				"quarantine", out.QuarantineID, "again", out.Again, "reason", out.Reason)
-			p.Processor.hook("marked")
-			if cp, moved := tr.done(uid); moved {
-				if err := p.Store.SaveCheckpoint(ctx, mb.Name, validity, cp); err != nil && ctx.Err() == nil {
-					log.Warn("checkpoint not saved", "err", err)
-				}
-			}
-		}(uid, raw)
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return tr.checkpoint(), failed, ctx.Err()
-	}
-	return tr.checkpoint(), failed, nil
-}
-
-func fetchRaw(c *imapclient.Client, uid imap.UID) (raw []byte, gone bool, err error) {
-	section := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
-	if err != nil {
-		return nil, false, fmt.Errorf("intake: fetch uid %d: %w", uid, err)
-	}
-	for _, m := range msgs {
-		if m.UID == uid {
-			return m.FindBodySection(section), false, nil
+			w.start(uid, f)
 		}
 	}
-	return nil, true, nil
+	w.wg.Wait()
+	if ctx.Err() != nil {
+		return tr.checkpoint(), w.failed, ctx.Err()
+	}
+	return tr.checkpoint(), w.failed, nil
 }
 
-// markDone takes a durable message out of the watched folder's way.
-func (p *Poller) markDone(c *imapclient.Client, uid imap.UID) error {
-	set := imap.UIDSetNum(uid)
+// workers are a batch's messages in flight, each holding one of sem's slots.
+type workers struct {
+	p      *Poller
+	ctx    context.Context
+	sem    chan struct{}
+	marks  *marker
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	failed int // messages not made durable or not marked; retried later
+}
+
+func (w *workers) trySlot() bool {
+	select {
+	case w.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// start processes one fetched message in a goroutine holding a slot taken
+// before: its outcome made durable, then the message marked done.
+func (w *workers) start(uid imap.UID, f fetched) {
+	p, ctx, mb, log := w.p, w.ctx, w.p.Mailbox, w.p.log()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { <-w.sem }()
+		var out Outcome
+		var err error
+		if f.oversized {
+			out, err = p.Processor.QuarantineOversized(ctx, mb, f.raw, f.size, f.reported, f.truncated)
+		} else {
+			out, err = p.Processor.Process(ctx, mb, f.raw, "")
+		}
+		if err == nil {
+			p.Processor.hook("durable")
+			err = w.marks.mark(uid)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("message not processed; will retry", "uid", uid, "err", err)
+			}
+			w.mu.Lock()
+			w.failed++
+			w.mu.Unlock()
+			return
+		}
+		log.Info("mail processed", "uid", uid, "outcome", out.Outcome, "ticket", out.Ticket, "comment", out.CommentID,
+			"quarantine", out.QuarantineID, "again", out.Again, "reason", out.Reason)
+		p.Processor.hook("marked")
+	}()
+}
+
+// fetchSizes asks for the RFC822.SIZE of every message of a batch in one
+// command. A message the server gives no size for is not in the map.
+func fetchSizes(c *imapclient.Client, uids []imap.UID) (map[imap.UID]int64, error) {
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(u)
+	}
+	msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("intake: fetch sizes: %w", err)
+	}
+	sizes := make(map[imap.UID]int64, len(msgs))
+	for _, m := range msgs {
+		if m.RFC822Size > 0 {
+			sizes[m.UID] = m.RFC822Size
+		}
+	}
+	return sizes, nil
+}
+
+// fetched is one message as the poller read it.
+type fetched struct {
+	// raw is the whole message or, when oversized, the prefix kept in
+	// quarantine (headers and the start of the body).
+	raw       []byte
+	oversized bool
+	truncated bool  // raw is less than the whole message
+	size      int64 // the whole message's size, or at least the bytes seen
+	reported  int64 // RFC822.SIZE as the server reported it (0: none)
+}
+
+// fetch reads message uid, never more than mail_max_message_bytes + 1
+// bytes of it. A message the server reports over the limit is not fetched:
+// only its header section and the start of its body are. One within the
+// limit, or without a reported size, is fetched as a partial range of
+// limit + 1 bytes, so a server that reports no size or too small a one
+// still cannot make the poller read more; a range that comes back full is
+// oversized after all.
+func (p *Poller) fetch(c *imapclient.Client, uid imap.UID, reported int64) (fetched, bool, error) {
+	limit := int64(p.Processor.Config.MailMaxMessageBytes)
+	if reported > limit {
+		return fetchPrefix(c, uid, reported)
+	}
+	whole := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Size: limit + 1}}
+	got, err := fetchSections(c, []imap.UID{uid}, whole)
+	data, ok := got[uid]
+	if err != nil || !ok {
+		return fetched{}, !ok, err
+	}
+	raw := data[0]
+	if int64(len(raw)) <= limit {
+		return fetched{raw: raw, size: int64(len(raw)), reported: reported}, false, nil
+	}
+	return fetched{raw: bytes.Clone(raw[:keptLen(raw)]), oversized: true, truncated: true, size: int64(len(raw)), reported: reported}, false, nil
+}
+
+// fetchPrefix reads what the quarantine keeps of an oversized message: its
+// header section (at most KeptHeaderBytes) and the first KeptBodyBytes of
+// its body; one byte more of each tells whether anything was cut.
+func fetchPrefix(c *imapclient.Client, uid imap.UID, size int64) (fetched, bool, error) {
+	head := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true, Partial: &imap.SectionPartial{Size: KeptHeaderBytes + 1}}
+	body := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText, Peek: true, Partial: &imap.SectionPartial{Size: KeptBodyBytes + 1}}
+	got, err := fetchSections(c, []imap.UID{uid}, head, body)
+	data, ok := got[uid]
+	if err != nil || !ok {
+		return fetched{}, !ok, err
+	}
+	h, b := data[0], data[1]
+	f := fetched{oversized: true, size: size, reported: size}
+	if len(h) > KeptHeaderBytes {
+		f.raw, f.truncated = h[:KeptHeaderBytes], true
+		return f, false, nil
+	}
+	f.truncated = len(b) > KeptBodyBytes
+	f.raw = append(h, b[:min(len(b), KeptBodyBytes)]...)
+	return f, false, nil
+}
+
+// fetchSections fetches body sections of the messages uids, reading at
+// most each section's Partial.Size bytes of it whatever the server sends (a
+// longer literal is skipped by the client without being kept). A message
+// missing from the answer was expunged meanwhile.
+func fetchSections(c *imapclient.Client, uids []imap.UID, sections ...*imap.FetchItemBodySection) (map[imap.UID][][]byte, error) {
+	var set imap.UIDSet
+	wanted := make(map[imap.UID]bool, len(uids))
+	for _, u := range uids {
+		set.AddNum(u)
+		wanted[u] = true
+	}
+	cmd := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: sections})
+	defer cmd.Close()
+	out := make(map[imap.UID][][]byte, len(uids))
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var uid imap.UID
+		data := make([][]byte, len(sections))
+		withBody := false
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil {
+					continue
+				}
+				for i, s := range sections {
+					if data[i] == nil && s.Specifier == it.Section.Specifier {
+						b, err := io.ReadAll(io.LimitReader(it.Literal, s.Partial.Size))
+						if err != nil {
+							return nil, fmt.Errorf("intake: fetch uid %s: %w", set, err)
+						}
+						data[i], withBody = b, true
+						break
+					}
+				}
+			}
+		}
+		// An unsolicited FETCH (another client changed flags) carries no
+		// body and must not replace the answer.
+		if _, seen := out[uid]; wanted[uid] && (withBody || !seen) {
+			out[uid] = data
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, fmt.Errorf("intake: fetch uid %s: %w", set, err)
+	}
+	return out, nil
+}
+
+// windowMaxBytes: messages the server reports at most this large are
+// fetched several to a command (see fetchWindow).
+const windowMaxBytes = 256 << 10
+
+// windowed reports whether a message of the reported size may share a
+// FETCH: small, and within the limit (larger ones are fetched alone, see
+// fetch).
+func (p *Poller) windowed(reported int64) bool {
+	return reported > 0 && reported <= min(windowMaxBytes, int64(p.Processor.Config.MailMaxMessageBytes))
+}
+
+// fetchWindow fetches the messages uids: one alone as fetch does, several
+// (all windowed) in one command, each read as a range
+// of windowMaxBytes + 1; one that comes back longer than that (its reported
+// size was wrong) is fetched again alone, bounded by the limit. Messages
+// missing from the result were expunged meanwhile.
+func (p *Poller) fetchWindow(c *imapclient.Client, uids []imap.UID, sizes map[imap.UID]int64) (map[imap.UID]fetched, error) {
+	out := make(map[imap.UID]fetched, len(uids))
+	if len(uids) == 1 {
+		f, gone, err := p.fetch(c, uids[0], sizes[uids[0]])
+		if err == nil && !gone {
+			out[uids[0]] = f
+		}
+		return out, err
+	}
+	whole := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Size: windowMaxBytes + 1}}
+	got, err := fetchSections(c, uids, whole)
+	if err != nil {
+		return nil, err
+	}
+	for uid, data := range got {
+		raw := data[0]
+		if len(raw) <= windowMaxBytes && int64(len(raw)) <= int64(p.Processor.Config.MailMaxMessageBytes) {
+			out[uid] = fetched{raw: raw, size: int64(len(raw)), reported: sizes[uid]}
+			continue
+		}
+		f, gone, err := p.fetch(c, uid, 0)
+		if err != nil {
+			return nil, err
+		}
+		if !gone {
+			f.reported = sizes[uid]
+			out[uid] = f
+		}
+	}
+	return out, nil
+}
+
+// marker takes durable messages out of the watched folder's way in groups:
+// while one STORE and MOVE are on the wire, the messages that become
+// durable meanwhile queue and go together in the next pair of commands. A
+// lone message goes at once. Per message, that saves Dovecot a transaction
+// (index update, and for a move a copy and an expunge) and the fetch loop
+// the wait behind two commands on the shared connection. After each group
+// the checkpoint moves, saved once for the group.
+type marker struct {
+	p     *Poller
+	c     *imapclient.Client
+	tr    *tracker
+	save  func(checkpoint uint32)
+	mu    sync.Mutex
+	queue []markRequest
+	busy  bool
+}
+
+type markRequest struct {
+	uid  imap.UID
+	done chan error
+}
+
+// mark returns once uid is flagged and moved (or deleted), or that failed.
+func (m *marker) mark(uid imap.UID) error {
+	r := markRequest{uid: uid, done: make(chan error, 1)}
+	m.mu.Lock()
+	m.queue = append(m.queue, r)
+	lead := !m.busy
+	m.busy = true
+	m.mu.Unlock()
+	if lead {
+		go m.flush()
+	}
+	return <-r.done
+}
+
+func (m *marker) flush() {
+	for {
+		m.mu.Lock()
+		group := m.queue
+		m.queue = nil
+		if len(group) == 0 {
+			m.busy = false
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Unlock()
+		var set imap.UIDSet
+		for _, r := range group {
+			set.AddNum(r.uid)
+		}
+		err := m.p.markDone(m.c, set)
+		if err == nil {
+			var cp uint32
+			moved := false
+			for _, r := range group {
+				if c, ok := m.tr.done(r.uid); ok {
+					cp, moved = c, true
+				}
+			}
+			if moved {
+				m.save(cp)
+			}
+		}
+		for _, r := range group {
+			r.done <- err
+		}
+	}
+}
+
+// markDone takes durable messages out of the watched folder's way.
+func (p *Poller) markDone(c *imapclient.Client, set imap.UIDSet) error {
 	flags := []imap.Flag{FlagProcessed, imap.FlagSeen}
 	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close(); err != nil {
-		return fmt.Errorf("intake: flag uid %d: %w", uid, err)
+		return fmt.Errorf("intake: flag uid %s: %w", set, err)
 	}
 	switch p.Mailbox.Processed {
 	case "move":
 		if _, err := c.Move(set, p.Mailbox.ProcessedFolder).Wait(); err != nil {
-			return fmt.Errorf("intake: move uid %d to %s: %w", uid, p.Mailbox.ProcessedFolder, err)
+			return fmt.Errorf("intake: move uid %s to %s: %w", set, p.Mailbox.ProcessedFolder, err)
 		}
 	case "delete":
 		if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-			return fmt.Errorf("intake: delete uid %d: %w", uid, err)
+			return fmt.Errorf("intake: delete uid %s: %w", set, err)
 		}
 		if c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2) {
 			if err := c.UIDExpunge(set).Close(); err != nil {
-				return fmt.Errorf("intake: expunge uid %d: %w", uid, err)
+				return fmt.Errorf("intake: expunge uid %s: %w", set, err)
 			}
 		} else if err := c.Expunge().Close(); err != nil {
 			return fmt.Errorf("intake: expunge: %w", err)

@@ -135,9 +135,16 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 		}
 	}
 
-	m, claimed, err := p.Store.ClaimMail(ctx, store.NewMail{DedupeKey: msg.DedupeKey, ContentHash: msg.ContentHash, Direction: "in",
+	// The sender's recent mail is counted (under a per-sender lock) only when
+	// the rate limit applies to this message.
+	limited := waive != ReasonRateLimited && msg.Kind == mailparse.KindHuman && p.Config.MailRateLimit > 0
+	nm := store.NewMail{DedupeKey: msg.DedupeKey, ContentHash: msg.ContentHash, Direction: "in",
 		Mailbox: mb.Name, MessageID: msg.MessageID, From: msg.From.Email, Subject: msg.Subject, Kind: string(msg.Kind),
-		Size: int64(len(raw)), SuppressAutoReply: msg.SuppressAutoReply, RateWindow: p.Config.MailRateWindow.D()}, raw)
+		Size: int64(len(raw)), SuppressAutoReply: msg.SuppressAutoReply}
+	if limited {
+		nm.RateWindow, nm.RateLimit, nm.OverLimitKeep = p.Config.MailRateWindow.D(), p.Config.MailRateLimit, keptLen(raw)
+	}
+	m, claimed, err := p.Store.ClaimMail(ctx, nm, raw)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -150,10 +157,12 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 	// The rate limit counts the sender's messages received before this one,
 	// fixed on the row when it was claimed (under a per-sender lock), so
 	// concurrent processing and re-processing after a crash decide the same.
-	if waive != ReasonRateLimited && msg.Kind == mailparse.KindHuman && p.Config.MailRateLimit > 0 {
+	// Over the limit, only the headers and a bounded prefix are kept.
+	if limited {
 		if n := m.SenderRecent; n >= p.Config.MailRateLimit {
-			return p.quarantineMail(ctx, mb, msg, m, raw, ReasonRateLimited,
+			q := p.quarantineOf(msg, ReasonRateLimited,
 				fmt.Sprintf("%d earlier messages from %s within %s (mail_rate_limit %d)", n, msg.From.Email, p.Config.MailRateWindow, p.Config.MailRateLimit))
+			return p.quarantineClaimed(ctx, mb, m, q, keepPrefix(&q, raw))
 		}
 	}
 	out, err := p.act(ctx, mb, msg, m, waive)
@@ -172,11 +181,17 @@ func (p *Processor) Process(ctx context.Context, mb config.Mailbox, raw []byte, 
 
 // quarantineMail quarantines a claimed message and records that on its row.
 func (p *Processor) quarantineMail(ctx context.Context, mb config.Mailbox, msg *mailparse.Message, m store.Mail, raw []byte, reason, detail string) (Outcome, error) {
-	out, err := p.quarantine(ctx, mb, p.quarantineOf(msg, reason, detail), raw)
+	return p.quarantineClaimed(ctx, mb, m, p.quarantineOf(msg, reason, detail), raw)
+}
+
+// quarantineClaimed quarantines claimed message m as q with raw (all of it,
+// or the prefix q says it is) and records that on its row.
+func (p *Processor) quarantineClaimed(ctx context.Context, mb config.Mailbox, m store.Mail, q store.NewQuarantine, raw []byte) (Outcome, error) {
+	out, err := p.quarantine(ctx, mb, q, raw)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := p.Store.FinishMail(ctx, m.ID, OutcomeQuarantined, reason+": "+detail, nil, nil); err != nil {
+	if err := p.Store.FinishMail(ctx, m.ID, OutcomeQuarantined, q.Reason+": "+q.Detail, nil, nil); err != nil {
 		return Outcome{}, err
 	}
 	out.MailID = m.ID

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,12 +64,13 @@ func main() {
 	messages := flag.Int("messages", 1000, "messages in the throughput run (80% new tickets, 20% replies)")
 	latency := flag.Int("latency", 200, "sequential APPEND → durable ticket samples with the poller idle")
 	concurrency := flag.Int("concurrency", 8, "messages the poller keeps in flight")
+	cpuProfile := flag.String("cpuprofile", "", "write a Go CPU profile of the throughput run to FILE (poller, worker and Temporal share this process)")
 	flag.Parse()
 	if *messages < 5 || *latency < 1 || *concurrency < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -messages must be ≥ 5, -latency and -concurrency ≥ 1")
 		os.Exit(2)
 	}
-	ok, err := run(*messages, *latency, *concurrency)
+	ok, err := run(*messages, *latency, *concurrency, *cpuProfile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -91,7 +93,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func run(n, samples, concurrency int) (bool, error) {
+func run(n, samples, concurrency int, cpuProfile string) (bool, error) {
 	ctx := context.Background()
 	loadBefore := loadavg()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -264,7 +266,28 @@ func run(n, samples, concurrency int) (bool, error) {
 		}
 	}
 	deliverTime := time.Since(tDeliver)
-	cpu0, self0 := cpuTimes()
+	use := func() cpuUse {
+		_, self := cpuTimes()
+		return cpuUse{self: self, pg: pg.CPUTime(), es: es.CPUTime(), dovecot: dc.CPUTime()}
+	}
+	// What the idle stack uses (Temporal's and Elasticsearch's background
+	// work) is subtracted from the run's CPU, so runs of different length
+	// compare per message.
+	const idleFor = 5 * time.Second
+	idle0 := use()
+	time.Sleep(idleFor)
+	idle := use().sub(idle0)
+	var prof *os.File
+	if cpuProfile != "" {
+		if prof, err = os.Create(cpuProfile); err != nil {
+			return false, err
+		}
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return false, err
+		}
+	}
+	cpu0, _ := cpuTimes()
+	use0 := use()
 	pollerStart := time.Now()
 	stop = startPoller()
 	defer func() { stop() }()
@@ -272,7 +295,14 @@ func run(n, samples, concurrency int) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("throughput run: %w", err)
 	}
-	cpu1, self1 := cpuTimes()
+	cpu1, _ := cpuTimes()
+	use1 := use()
+	if prof != nil {
+		pprof.StopCPUProfile()
+		prof.Close()
+	}
+	run := use1.sub(use0)
+	net := run.sub(idle.scale(float64(ingest) / float64(idleFor)))
 	// From the rows: when the first and the last message became durable
 	// (sustained rate without the session start-up), and how long each
 	// spent between its claim and durable.
@@ -440,7 +470,18 @@ func run(n, samples, concurrency int) (bool, error) {
 	if busy, total := cpu1.busy-cpu0.busy, cpu1.total-cpu0.total; total > 0 {
 		cores := float64(runtime.NumCPU())
 		fmt.Printf("| CPU during the run: whole machine busy / this process (Temporal server, worker, poller) | %.0f%% / %.0f%% of %d cores |\n",
-			100*float64(busy)/float64(total), 100*(self1-self0).Seconds()/ingest.Seconds()/cores, runtime.NumCPU())
+			100*float64(busy)/float64(total), 100*run.self.Seconds()/ingest.Seconds()/cores, runtime.NumCPU())
+	}
+	ms1 := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)/float64(n))
+	}
+	for _, r := range []struct {
+		what string
+		u    cpuUse
+	}{{"", run}, {", less the idle stack's", net}} {
+		u := r.u
+		fmt.Printf("| CPU per message%s, ms: this process / PostgreSQL / Elasticsearch / Dovecot = total | %s / %s / %s / %s = %s |\n",
+			r.what, ms1(u.self), ms1(u.pg), ms1(u.es), ms1(u.dovecot), ms1(u.self+u.pg+u.es+u.dovecot))
 	}
 	fmt.Println()
 	fmt.Println("| latency, APPEND → durable ticket, poller idle in IDLE | p50 | p90 | p99 | max |")
@@ -622,6 +663,19 @@ func build(m mail, ctype string, extra map[string]string, body []byte) []byte {
 	b.WriteString("\r\n")
 	b.Write(body)
 	return b.Bytes()
+}
+
+// cpuUse is CPU time used by this process (poller, worker, embedded
+// Temporal) and by the PostgreSQL, Elasticsearch and Dovecot servers.
+type cpuUse struct{ self, pg, es, dovecot time.Duration }
+
+func (c cpuUse) sub(o cpuUse) cpuUse {
+	return cpuUse{c.self - o.self, c.pg - o.pg, c.es - o.es, c.dovecot - o.dovecot}
+}
+
+func (c cpuUse) scale(f float64) cpuUse {
+	m := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
+	return cpuUse{m(c.self), m(c.pg), m(c.es), m(c.dovecot)}
 }
 
 type cpuStat struct{ busy, total uint64 }

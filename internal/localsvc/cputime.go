@@ -46,3 +46,6 @@ func (p *Postgres) CPUTime() time.Duration { return p.srv.cpuTime() }
 
 // CPUTime is the CPU time Elasticsearch's processes have used so far.
 func (e *Elasticsearch) CPUTime() time.Duration { return e.srv.cpuTime() }
+
+// CPUTime is the CPU time Dovecot's processes have used so far.
+func (d *Dovecot) CPUTime() time.Duration { return d.srv.cpuTime() }

@@ -31,6 +31,13 @@ type NewMail struct {
 	// messages received within it before this one (Mail.SenderRecent),
 	// serialized per sender so concurrent claims cannot miss each other.
 	RateWindow time.Duration
+	// RateLimit, when positive (with RateWindow), is the count of earlier
+	// messages at which this one is over its sender's limit and bound for
+	// quarantine: its raw row then keeps only the first OverLimitKeep bytes
+	// (the headers and a bounded prefix of the body), so a flood of large
+	// messages is not stored whole.
+	RateLimit     int
+	OverLimitKeep int
 }
 
 // Mail is a mail_messages row.
@@ -73,29 +80,59 @@ func scanMail(row pgx.Row) (Mail, error) {
 // again, with the same deterministic IDs).
 func (s *Store) ClaimMail(ctx context.Context, m NewMail, raw []byte) (Mail, bool, error) {
 	var out Mail
+	var err error
+	claimed := true
+	if m.RateWindow > 0 && m.Direction == "in" {
+		out, claimed, err = s.claimCounted(ctx, m, raw)
+	} else {
+		// One statement, so one round trip and one commit: the row and its
+		// bytes, or nothing when the key is taken.
+		out, err = scanMail(s.pool.QueryRow(ctx, `WITH m AS (`+insertMail+`),
+			r AS (INSERT INTO mail_raw (mail_id, raw) SELECT id, $13::bytea FROM m)
+			SELECT `+mailColumns+` FROM m`, append(m.insertArgs(0), raw)...))
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Taken (perhaps by a claim that committed while this statement
+			// waited): a new statement sees it.
+			claimed = false
+			out, err = scanMail(s.pool.QueryRow(ctx, `SELECT `+mailColumns+` FROM mail_messages WHERE dedupe_key = $1`, m.DedupeKey))
+		}
+	}
+	if err != nil {
+		return Mail{}, false, fmt.Errorf("store: claim mail %s: %w", m.DedupeKey, err)
+	}
+	return out, claimed, nil
+}
+
+const insertMail = `INSERT INTO mail_messages
+	(dedupe_key, content_hash, direction, mailbox, message_id, from_address, subject, kind, size_bytes, ticket_number, suppress_auto_reply, sender_recent)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	ON CONFLICT (dedupe_key) DO NOTHING
+	RETURNING ` + mailColumns
+
+func (m NewMail) insertArgs(recent int) []any {
+	return []any{m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, textcut.Bytes(m.Subject, 998), m.Kind,
+		m.Size, m.TicketNumber, m.SuppressAutoReply, recent}
+}
+
+// claimCounted is ClaimMail counting the sender's recent mail first, under a
+// per-sender lock held until commit, so the next claim from this sender
+// counts this row. Read committed gives each statement a fresh snapshot:
+// the count, taken after the lock, sees every earlier claim.
+func (s *Store) claimCounted(ctx context.Context, m NewMail, raw []byte) (Mail, bool, error) {
+	var out Mail
 	claimed := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		recent := 0
-		if m.RateWindow > 0 && m.Direction == "in" {
-			// Held until commit: the next claim from this sender counts this
-			// row. Read committed gives each statement a fresh snapshot.
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mail-sender:' || $1, 0))`, m.From); err != nil {
-				return err
-			}
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM mail_messages
-				WHERE direction = 'in' AND from_address = $1 AND created_at >= now() - $2::interval`,
-				m.From, m.RateWindow).Scan(&recent); err != nil {
-				return err
-			}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mail-sender:' || $1, 0))`, m.From); err != nil {
+			return err
 		}
-		row := tx.QueryRow(ctx, `INSERT INTO mail_messages
-			(dedupe_key, content_hash, direction, mailbox, message_id, from_address, subject, kind, size_bytes, ticket_number, suppress_auto_reply, sender_recent)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-			ON CONFLICT (dedupe_key) DO NOTHING
-			RETURNING `+mailColumns,
-			m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, textcut.Bytes(m.Subject, 998), m.Kind, m.Size, m.TicketNumber, m.SuppressAutoReply, recent)
+		recent := 0
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM mail_messages
+			WHERE direction = 'in' AND from_address = $1 AND created_at >= now() - $2::interval`,
+			m.From, m.RateWindow).Scan(&recent); err != nil {
+			return err
+		}
 		var err error
-		out, err = scanMail(row)
+		out, err = scanMail(tx.QueryRow(ctx, insertMail, m.insertArgs(recent)...))
 		if errors.Is(err, pgx.ErrNoRows) {
 			out, err = scanMail(tx.QueryRow(ctx, `SELECT `+mailColumns+` FROM mail_messages WHERE dedupe_key = $1`, m.DedupeKey))
 			return err
@@ -104,13 +141,13 @@ func (s *Store) ClaimMail(ctx context.Context, m NewMail, raw []byte) (Mail, boo
 			return err
 		}
 		claimed = true
+		if m.RateLimit > 0 && recent >= m.RateLimit && m.OverLimitKeep < len(raw) {
+			raw = raw[:max(m.OverLimitKeep, 0)]
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO mail_raw (mail_id, raw) VALUES ($1, $2)`, out.ID, raw)
 		return err
 	})
-	if err != nil {
-		return Mail{}, false, fmt.Errorf("store: claim mail %s: %w", m.DedupeKey, err)
-	}
-	return out, claimed, nil
+	return out, claimed, err
 }
 
 // FinishMail records what became of a message. It only moves a row out of
@@ -211,6 +248,11 @@ type NewQuarantine struct {
 	MessageID   string
 	From        string
 	Subject     string
+	// Truncated: raw is only the message's headers and a prefix of its body
+	// (oversized or over the rate limit); Size is then the whole message's
+	// size. Such an entry cannot be released.
+	Truncated bool
+	Size      int64
 }
 
 // Quarantined is a mail_quarantine row (without the raw bytes).
@@ -229,31 +271,40 @@ type Quarantined struct {
 	ReleasedAt     *time.Time `json:"released_at"`
 	ReleasedBy     *int64     `json:"released_by"`
 	ReleasedMailID *int64     `json:"released_mail_id,omitempty"`
+	// Truncated: only the headers and a prefix of the body were kept
+	// (StoredBytes of Size); the entry cannot be released.
+	Truncated   bool  `json:"truncated"`
+	StoredBytes int64 `json:"stored_bytes"`
 }
 
+// octet_length of a bytea reads its stored length without fetching it.
 const quarantineColumns = `id, mailbox, reason, detail, dedupe_key, content_hash, message_id, from_address, subject,
-	size_bytes, created_at, released_at, released_by, released_mail_id`
+	size_bytes, created_at, released_at, released_by, released_mail_id, truncated, octet_length(raw)`
 
 func scanQuarantined(row pgx.Row) (Quarantined, error) {
 	var q Quarantined
 	err := row.Scan(&q.ID, &q.Mailbox, &q.Reason, &q.Detail, &q.DedupeKey, &q.ContentHash, &q.MessageID, &q.From,
-		&q.Subject, &q.Size, &q.CreatedAt, &q.ReleasedAt, &q.ReleasedBy, &q.ReleasedMailID)
+		&q.Subject, &q.Size, &q.CreatedAt, &q.ReleasedAt, &q.ReleasedBy, &q.ReleasedMailID, &q.Truncated, &q.StoredBytes)
 	return q, err
 }
 
 // Quarantine keeps a message with its reason. The same bytes quarantined
 // for the same reason again (an intake restart) are the same entry.
 func (s *Store) Quarantine(ctx context.Context, q NewQuarantine, raw []byte) (Quarantined, error) {
+	size := int64(len(raw))
+	if q.Truncated {
+		size = max(q.Size, size)
+	}
 	row := s.pool.QueryRow(ctx, `WITH ins AS (
-		INSERT INTO mail_quarantine (mailbox, reason, detail, dedupe_key, content_hash, message_id, from_address, subject, size_bytes, raw)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		INSERT INTO mail_quarantine (mailbox, reason, detail, dedupe_key, content_hash, message_id, from_address, subject, size_bytes, raw, truncated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (content_hash, reason) DO NOTHING
 		RETURNING `+quarantineColumns+`)
 		SELECT * FROM ins
 		UNION ALL
 		SELECT `+quarantineColumns+` FROM mail_quarantine WHERE content_hash = $5 AND reason = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
 		q.Mailbox, q.Reason, textcut.Bytes(q.Detail, 2000), q.DedupeKey, q.ContentHash, textcut.Bytes(q.MessageID, 998), textcut.Bytes(q.From, 320),
-		textcut.Bytes(q.Subject, 998), int64(len(raw)), raw)
+		textcut.Bytes(q.Subject, 998), size, raw, q.Truncated)
 	out, err := scanQuarantined(row)
 	if err != nil {
 		return Quarantined{}, fmt.Errorf("store: quarantine: %w", err)

@@ -256,11 +256,17 @@ func ticketComments(t *testing.T, number int64) []string {
 // against a real Dovecot: a new message opens a ticket for a new requester
 // account, a reply threads onto it without its quoted history, an
 // out-of-office reply creates nothing, a subject tag from a stranger does
-// not thread, a reused Message-ID with other content and an oversized
-// message go to quarantine (listed, downloadable, releasable), and the inbox
-// is left empty with everything in Processed.
+// not thread, a reused Message-ID with other content goes to quarantine, a
+// 50 MB message is never fetched whole (bytes counted on the poller's IMAP
+// connection) and is quarantined as its headers and the start of its body,
+// listed and downloadable but not releasable, and the inbox is left empty
+// with everything in Processed.
 func TestMailBecomesTicketsAndComments(t *testing.T) {
-	r := startMailRig(t, nil)
+	var conn *imapProxy
+	r := startMailRig(t, func(c *config.Config) {
+		conn = startIMAPProxy(t, c.Mailboxes[0].Host, c.Mailboxes[0].Port)
+		c.Mailboxes[0].Port = conn.port()
+	})
 	stamp := time.Now().UnixNano()
 	sender := fmt.Sprintf("dana.%d@customer.example", stamp)
 	first := fmt.Sprintf("first.%d@customer.example", stamp)
@@ -352,54 +358,41 @@ func TestMailBecomesTicketsAndComments(t *testing.T) {
 		return fmt.Errorf("not in quarantine")
 	})
 
-	// A 30 MB message (over the default 25 MiB) is quarantined with its reason,
-	// listed and downloadable through the admin API, and releasable.
+	// A 50 MB message (over the default 25 MiB): its RFC822.SIZE is read
+	// first, and only its header section and the first 64 KiB of its body
+	// cross the connection; those are quarantined with the reason, listed
+	// and downloadable, and a release is refused (a prefix is not the mail).
 	big := fmt.Sprintf("big.%d@customer.example", stamp)
+	line := "2026-12-04T10:32:00Z vpn: keepalive timeout, reconnecting\n"
 	bigRaw := message(mailHeaders{"From": sender, "To": "support@helpdesk.local", "Subject": "Logs attached", "Message-ID": "<" + big + ">"},
-		"Here are the logs:\n"+strings.Repeat("2026-12-04T10:32:00Z vpn: keepalive timeout, reconnecting\n", 30<<20/58))
+		"Here are the logs:\n"+strings.Repeat(line, 50<<20/len(line)))
 	r.deliver(t, bigRaw)
-	var q struct {
-		ID     int64  `json:"id"`
-		Reason string `json:"reason"`
-		Detail string `json:"detail"`
-		From   string `json:"from"`
-		Size   int64  `json:"size_bytes"`
+	q := listedInQuarantine(t, big, 60*time.Second)
+	if q.Reason != "too_large" || q.From != sender || q.Size < int64(len(bigRaw)) || !q.Truncated {
+		t.Errorf("quarantine entry %+v, want too_large, truncated, from %s, size ≥ %d", q, sender, len(bigRaw))
 	}
-	eventually(t, 30*time.Second, "oversized mail in GET /api/v1/quarantine", func() error {
-		res := call(t, env.baseURL, http.MethodGet, "/api/v1/quarantine", nil)
-		if res.status != http.StatusOK {
-			return fmt.Errorf("status %d: %s", res.status, res.body)
-		}
-		var list struct {
-			Items []quarantineItem `json:"items"`
-		}
-		res.decode(t, &list)
-		for _, it := range list.Items {
-			if it.MessageID == big {
-				q.ID, q.Reason, q.Detail, q.From, q.Size = it.ID, it.Reason, it.Detail, it.From, it.Size
-				return nil
-			}
-		}
-		return fmt.Errorf("not listed")
-	})
-	if q.Reason != "too_large" || q.From != sender || q.Size < 30<<20 {
-		t.Errorf("quarantine entry %+v, want too_large from %s", q, sender)
+	const wantDetail = "exceeds mail_max_message_bytes 26,214,400; kept headers and the first 64 KiB"
+	if !strings.HasPrefix(q.Detail, "message of ") || !strings.HasSuffix(q.Detail, wantDetail) {
+		t.Errorf("quarantine detail %q, want the size and %q", q.Detail, wantDetail)
+	}
+	if read := conn.fromServer.Load(); read > 2<<20 {
+		t.Errorf("the poller read %d bytes from the IMAP server for a %d-byte message: it was fetched whole", read, len(bigRaw))
+	} else {
+		t.Logf("the poller read %d bytes from the IMAP server in all (the oversized message is %d bytes)", read, len(bigRaw))
 	}
 	res := call(t, env.baseURL, http.MethodGet, fmt.Sprintf("/api/v1/quarantine/%d/raw", q.ID), nil)
-	if res.status != http.StatusOK || !bytes.Contains(res.body, []byte("Message-ID: <"+big+">")) || res.header.Get("Content-Type") != "message/rfc822" {
-		t.Errorf("raw download: status %d, type %q, %d bytes", res.status, res.header.Get("Content-Type"), len(res.body))
+	if res.status != http.StatusOK || res.header.Get("Content-Type") != "message/rfc822" || int64(len(res.body)) != q.StoredBytes ||
+		!bytes.Contains(res.body, []byte("Message-ID: <"+big+">")) || !bytes.Contains(res.body, []byte("\r\n\r\nHere are the logs:\r\n")) ||
+		len(res.body) > intake.KeptHeaderBytes+intake.KeptBodyBytes {
+		t.Errorf("raw download: status %d, type %q, %d bytes (entry says %d kept)", res.status, res.header.Get("Content-Type"), len(res.body), q.StoredBytes)
 	}
 	res = call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/quarantine/%d/release", q.ID), nil)
-	if res.status != http.StatusOK {
-		t.Fatalf("release: status %d: %s", res.status, res.body)
+	if res.status != http.StatusConflict || !strings.HasPrefix(res.header.Get("Content-Type"), "application/problem+json") ||
+		!bytes.Contains(res.body, []byte("a prefix cannot be processed")) {
+		t.Errorf("release of a truncated entry: status %d %q: %s, want 409 problem+json", res.status, res.header.Get("Content-Type"), res.body)
 	}
-	m = mailOutcome(t, big)
-	if m.Outcome != "comment" && m.Outcome != "ticket" {
-		t.Errorf("released message: outcome %q (%s)", m.Outcome, m.Reason)
-	}
-	again := call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/quarantine/%d/release", q.ID), nil)
-	if again.status != http.StatusOK || !bytes.Contains(again.body, []byte(`"already_released":true`)) {
-		t.Errorf("second release: status %d: %s", again.status, again.body)
+	if _, err := env.store.MailByDedupeKey(context.Background(), "mid:"+big); err == nil {
+		t.Error("the truncated message was processed")
 	}
 	if reused.ID == 0 {
 		t.Error("reused Message-ID not quarantined")
@@ -422,13 +415,40 @@ func TestMailBecomesTicketsAndComments(t *testing.T) {
 	}
 }
 
+// listedInQuarantine waits until GET /api/v1/quarantine lists the message
+// with Message-ID id, and returns its entry.
+func listedInQuarantine(t *testing.T, id string, within time.Duration) quarantineItem {
+	t.Helper()
+	var q quarantineItem
+	eventually(t, within, "<"+id+"> in GET /api/v1/quarantine", func() error {
+		res := call(t, env.baseURL, http.MethodGet, "/api/v1/quarantine?limit=200", nil)
+		if res.status != http.StatusOK {
+			return fmt.Errorf("status %d: %s", res.status, res.body)
+		}
+		var list struct {
+			Items []quarantineItem `json:"items"`
+		}
+		res.decode(t, &list)
+		for _, it := range list.Items {
+			if it.MessageID == id {
+				q = it
+				return nil
+			}
+		}
+		return fmt.Errorf("not listed")
+	})
+	return q
+}
+
 type quarantineItem struct {
-	ID        int64  `json:"id"`
-	Reason    string `json:"reason"`
-	Detail    string `json:"detail"`
-	From      string `json:"from"`
-	MessageID string `json:"message_id"`
-	Size      int64  `json:"size_bytes"`
+	ID          int64  `json:"id"`
+	Reason      string `json:"reason"`
+	Detail      string `json:"detail"`
+	From        string `json:"from"`
+	MessageID   string `json:"message_id"`
+	Size        int64  `json:"size_bytes"`
+	Truncated   bool   `json:"truncated"`
+	StoredBytes int64  `json:"stored_bytes"`
 }
 
 // TestMailConversation is the email channel's round trip: a requester's
@@ -592,7 +612,9 @@ func TestMailConversation(t *testing.T) {
 
 // TestMailFloodGoesToQuarantine: more mail from one sender than
 // mail_rate_limit within mail_rate_window is kept in quarantine, not
-// turned into tickets, and an admin can release it.
+// turned into tickets, and an admin can release it; a large message over
+// the limit is kept as its headers and the start of its body only (in
+// quarantine and in mail_raw), and cannot be released.
 func TestMailFloodGoesToQuarantine(t *testing.T) {
 	r := startMailRig(t, func(c *config.Config) { c.MailRateLimit = 3 })
 	stamp := time.Now().UnixNano()
@@ -641,6 +663,30 @@ func TestMailFloodGoesToQuarantine(t *testing.T) {
 	}
 	if m := mailOutcome(t, limited[0].MessageID); m.Outcome != "ticket" {
 		t.Errorf("released flood message: %s", m.Outcome)
+	}
+
+	// One more, of 2 MB (within mail_max_message_bytes): over the limit, so
+	// only its headers and first 64 KiB are stored.
+	bigID := fmt.Sprintf("flood.%d.big@spam.example", stamp)
+	bigRaw := message(mailHeaders{"From": flooder, "To": r.mailbox.Address, "Subject": "Buy now, with pictures",
+		"Message-ID": "<" + bigID + ">"}, "Limited offer.\n"+strings.Repeat("SPAM SPAM SPAM SPAM SPAM SPAM SPAM SPAM SPAM SPAM\n", 2<<20/51))
+	r.deliver(t, bigRaw)
+	m := mailOutcome(t, bigID)
+	if m.Outcome != "quarantined" || m.Size < int64(len(bigRaw)) {
+		t.Fatalf("large flood message: outcome %s, size %d", m.Outcome, m.Size)
+	}
+	big := listedInQuarantine(t, bigID, 30*time.Second)
+	if big.Reason != intake.ReasonRateLimited || !big.Truncated || big.Size < int64(len(bigRaw)) ||
+		big.StoredBytes > intake.KeptHeaderBytes+intake.KeptBodyBytes || !strings.HasSuffix(big.Detail, "; kept headers and the first 64 KiB") {
+		t.Errorf("large flood message in quarantine: %+v", big)
+	}
+	raw, err := env.store.MailRaw(context.Background(), m.ID)
+	if err != nil || len(raw) > intake.KeptHeaderBytes+intake.KeptBodyBytes {
+		t.Errorf("mail_raw of the large flood message: %d bytes, %v", len(raw), err)
+	}
+	res = call(t, env.baseURL, http.MethodPost, fmt.Sprintf("/api/v1/quarantine/%d/release", big.ID), nil)
+	if res.status != http.StatusConflict || !bytes.Contains(res.body, []byte("once the rate window has passed")) {
+		t.Errorf("release of the truncated flood message: %d %s", res.status, res.body)
 	}
 }
 
@@ -718,29 +764,40 @@ func TestMailToAnArchivedTicketOpensAFollowUp(t *testing.T) {
 
 // TestBrowserReleasesQuarantinedMail: an admin finds an oversized message
 // in the Quarantine screen, releases it, and on the ticket it opened finds
-// the original message to download (web/e2e/mail-admin.mjs).
+// the original message to download; a message kept only in part is shown
+// as truncated, without a Release button (web/e2e/mail-admin.mjs).
 func TestBrowserReleasesQuarantinedMail(t *testing.T) {
 	r := startMailRig(t, func(c *config.Config) { c.MailMaxMessageBytes = 64 << 10 })
 	stamp := time.Now().UnixNano()
 	subject := fmt.Sprintf("Scanner logs %d", stamp)
 	id := fmt.Sprintf("big-e2e.%d@customer.example", stamp)
+	// Over 64 KiB with its headers, but a body within the 64 KiB the
+	// quarantine keeps: kept whole, so releasable.
 	r.deliver(t, message(mailHeaders{"From": "Sam Scanner <sam." + fmt.Sprint(stamp) + "@customer.example>", "To": r.mailbox.Address,
-		"Subject": subject, "Message-ID": "<" + id + ">"}, "The scanner jams.\n"+strings.Repeat("scanner: paper jam at tray 2\n", 4000)))
+		"Subject": subject, "Message-ID": "<" + id + ">"}, "The scanner jams.\n"+strings.Repeat("scanner: paper jam at tray 2\n", 2183)))
+	cut := fmt.Sprintf("Scanner dump %d", stamp)
+	cutID := fmt.Sprintf("cut-e2e.%d@customer.example", stamp)
+	r.deliver(t, message(mailHeaders{"From": "Sam Scanner <sam." + fmt.Sprint(stamp) + "@customer.example>", "To": r.mailbox.Address,
+		"Subject": cut, "Message-ID": "<" + cutID + ">"}, "The whole dump.\n"+strings.Repeat("scanner: paper jam at tray 2\n", 8000)))
 	eventually(t, 30*time.Second, "oversized mail quarantined", func() error {
 		items, err := env.store.ListQuarantine(context.Background(), 50, 0, false)
 		if err != nil {
 			return err
 		}
+		found := 0
 		for _, q := range items {
-			if q.MessageID == id {
-				return nil
+			if q.MessageID == id && !q.Truncated || q.MessageID == cutID && q.Truncated {
+				found++
 			}
 		}
-		return fmt.Errorf("not yet")
+		if found < 2 {
+			return fmt.Errorf("%d of 2 entries as expected", found)
+		}
+		return nil
 	})
 
 	number, _ := runE2E(t, "mail-admin.mjs", 3*time.Minute, "E2E_EMAIL=admin@example.com", "E2E_PASSWORD="+testPassword,
-		"E2E_SUBJECT="+subject, "E2E_REASON=Too large")
+		"E2E_SUBJECT="+subject, "E2E_REASON=Too large", "E2E_TRUNCATED_SUBJECT="+cut)
 	m := mailOutcome(t, id)
 	if m.Outcome != "ticket" || m.TicketNumber == nil || *m.TicketNumber != number {
 		t.Errorf("released message: outcome %s ticket %v, the page said #%d", m.Outcome, m.TicketNumber, number)

@@ -4,6 +4,8 @@
 // quarantined message by its subject with its reason, releases it, follows
 // the link to the ticket it opened, and on that ticket's page finds the
 // Email section with the original message downloadable as message/rfc822.
+// With E2E_TRUNCATED_SUBJECT, the message of that subject (kept only as its
+// headers and the start of its body) is marked truncated and has no Release.
 //
 //   BASE_URL=… E2E_EMAIL=admin@… E2E_PASSWORD=… E2E_SUBJECT="…" E2E_REASON="Too large" node e2e/mail-admin.mjs
 //
@@ -31,6 +33,15 @@ await runScenario(
     const row = page.getByTestId('quarantine-row').filter({ hasText: env.E2E_SUBJECT });
     await row.first().waitFor();
     await waitText(row, env.E2E_REASON, 'the quarantined row');
+    if (env.E2E_TRUNCATED_SUBJECT) {
+      const cut = page.getByTestId('quarantine-row').filter({ hasText: env.E2E_TRUNCATED_SUBJECT });
+      await cut.first().waitFor();
+      await waitText(cut, 'Truncated: headers and start kept', 'the truncated row');
+      await waitText(cut, 'Cannot be released', 'the truncated row');
+      if ((await cut.first().getByRole('button', { name: /^Release/ }).count()) !== 0) {
+        throw new Error('a truncated message offers Release');
+      }
+    }
     if (env.QUARANTINE_SCREENSHOT) await page.screenshot({ path: env.QUARANTINE_SCREENSHOT });
     const raw = await row.first().getByRole('link', { name: 'Download' }).getAttribute('href');
     const dl = await page.request.get(new URL(raw, base).href);

@@ -66,6 +66,8 @@ export function QuarantineScreen() {
         </div>
         <p className="hint">
           Mail the intake did not turn into tickets, kept with the reason. Release processes it again with that check waived.
+          Oversized mail, and mail over a sender&apos;s rate limit, is kept as its headers and the start of its body only:
+          that cannot be released; download it and ask the sender to send it again.
         </p>
         <p role="status" className="hint" data-testid="quarantine-status">
           {status ? (
@@ -113,14 +115,23 @@ export function QuarantineScreen() {
                     {REASON[q.reason] ?? q.reason}
                     <span className="hint quarantine-detail">{q.detail}</span>
                   </td>
-                  <td>{fileSize(q.size_bytes)}</td>
+                  <td>
+                    {fileSize(q.size_bytes)}
+                    {q.truncated ? (
+                      <span className="hint quarantine-detail" data-testid="quarantine-truncated">
+                        Truncated: headers and start kept ({fileSize(q.stored_bytes)})
+                      </span>
+                    ) : null}
+                  </td>
                   <td className="quarantine-actions">
                     <a href={quarantineRawHref(q.id)} download>
                       Download
                     </a>
                     {q.released_at ? (
                       <span className="hint">Released {localTime(q.released_at)}</span>
-                    ) : NOT_RELEASABLE.has(q.reason) ? null : (
+                    ) : NOT_RELEASABLE.has(q.reason) ? null : q.truncated ? (
+                      <span className="hint">Cannot be released: only part of it was kept</span>
+                    ) : (
                       <button
                         type="button"
                         onClick={() => void release(q)}

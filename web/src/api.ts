@@ -819,7 +819,11 @@ export interface Quarantined {
   message_id: string;
   from: string;
   subject: string;
+  /** The whole message's size, even when only part of it was kept. */
   size_bytes: number;
+  /** Only the headers and the start of the body were kept (stored_bytes of size_bytes); cannot be released. */
+  truncated: boolean;
+  stored_bytes: number;
   created_at: string;
   released_at: string | null;
   released_by: number | null;
