@@ -131,6 +131,14 @@ func (s *Server) tooLarge(c *fiber.Ctx) *Problem {
 	// Whatever the client still sends is read and dropped for a moment
 	// after the answer, so that it sees the 413 rather than a reset.
 	if lc, ok := c.Context().Conn().(*lingerConn); ok {
+		// A caller with a credential (someone who picked too large a
+		// file) may still be sending up to about its own limit again; an
+		// anonymous one gets the small budget and, past it, a reset.
+		budget := int64(lingerBytes)
+		if credentialed(c) {
+			budget = max(budget, 2*int64(limit))
+		}
+		lc.budget.Store(budget)
 		lc.linger.Store(true)
 	}
 	return &Problem{Type: typeTooLarge, Title: "Request too large", Status: fiber.StatusRequestEntityTooLarge, Detail: detail}
@@ -202,7 +210,8 @@ func (s *Server) decodedBody(c *fiber.Ctx) ([]byte, error) {
 // socket with unread data makes the kernel send a reset, which can destroy
 // the answer before the client reads it. So the server first ends its own
 // side (FIN after the 413), then reads and drops what the client still
-// sends, for at most lingerTime or lingerBytes, and only then closes. A
+// sends, for at most lingerTime or its budget (lingerBytes without a
+// credential; twice the route's limit with one), and only then closes. A
 // client that keeps sending past that gets a reset, with the 413 already
 // delivered to its socket.
 const (
@@ -232,6 +241,8 @@ type lingerConn struct {
 	net.Conn
 	l      *lingerListener
 	linger atomic.Bool
+	// budget is how many bytes the drain reads at most.
+	budget atomic.Int64
 	once   sync.Once
 }
 
@@ -257,6 +268,6 @@ func (c *lingerConn) drainAndClose() {
 		_ = cw.CloseWrite()
 	}
 	_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
-	_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+	_, _ = io.CopyN(io.Discard, c.Conn, max(c.budget.Load(), lingerBytes))
 	_ = c.Conn.Close()
 }

@@ -24,7 +24,7 @@ import (
 )
 
 // The upload limit is for callers with a credential: a 2 MiB file goes in
-// with a session or a token; the same body without one is refused before
+// with a session or a token; 200 KiB of it without one is refused before
 // it is read, and a 2 MiB JSON body is refused even with a credential.
 func TestUploadLimitOnlyWithCredentials(t *testing.T) {
 	requester := login(t, "requester@example.com", testPassword)
@@ -36,11 +36,16 @@ func TestUploadLimitOnlyWithCredentials(t *testing.T) {
 	}
 	mustAttach(t, uploadTo(t, env.baseURL, n, attUpload{filename: "token.bin", content: file.content}))
 
-	res := uploadTo(t, env.baseURL, n, attUpload{filename: "anonymous.bin", content: file.content}, "Authorization", "")
+	// An anonymous caller gets its 413 and then at most 256 KiB more read
+	// before the connection closes (api/limits.go); larger anonymous
+	// bodies may see a reset instead, which is the point. 200 KiB is over
+	// the 64 KiB limit and within what is drained.
+	small := attUpload{filename: "anonymous.bin", content: file.content[:200<<10]}
+	res := uploadTo(t, env.baseURL, n, small, "Authorization", "")
 	var p problem
 	res.decode(t, &p)
 	if res.status != http.StatusRequestEntityTooLarge || !strings.Contains(p.Detail, "65536") {
-		t.Errorf("anonymous 2 MiB upload: %d %+v, want 413 naming the 64 KiB anonymous limit", res.status, p)
+		t.Errorf("anonymous 200 KiB upload: %d %+v, want 413 naming the 64 KiB anonymous limit", res.status, p)
 	}
 	res = call(t, env.baseURL, "POST", "/api/v1/tickets", []byte(`{"subject":"`+strings.Repeat("x", env.cfg.MaxBodyBytes)+`"}`))
 	p = problem{}
