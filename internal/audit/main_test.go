@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/localsvc/pgtest"
 	"github.com/helpdesk/helpdesk/internal/store"
 )
 
@@ -22,34 +21,11 @@ import (
 var pg *localsvc.Postgres
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "audit tests: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "helpdesk-audit-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	port, err := localsvc.FreePort()
-	if err != nil {
-		return 0, err
-	}
-	pg, err = localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: port})
-	if err != nil {
-		return 0, fmt.Errorf("start postgres: %w", err)
-	}
-	defer pg.Stop()
-	if _, _, err := store.Migrate(ctx, pg.URL()); err != nil {
-		return 0, err
-	}
-	return m.Run(), nil
+	pgtest.Main(m, "audit", func(ctx context.Context, p *localsvc.Postgres) (func(), error) {
+		pg = p
+		_, _, err := store.Migrate(ctx, pg.URL())
+		return nil, err
+	})
 }
 
 var dbSeq atomic.Int64

@@ -209,7 +209,7 @@ func Default() Config {
 		RequestTimeout:     Duration(30 * time.Second),
 		DBStatementTimeout: Duration(30 * time.Second),
 		DBLockTimeout:      Duration(10 * time.Second),
-		PrincipalCacheTTL: Duration(30 * time.Second),
+		PrincipalCacheTTL:  Duration(30 * time.Second),
 	}
 }
 

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/localsvc/pgtest"
 	"github.com/helpdesk/helpdesk/internal/store"
 )
 
@@ -24,41 +23,19 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "identity tests: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "helpdesk-identity-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	port, err := localsvc.FreePort()
-	if err != nil {
-		return 0, err
-	}
-	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: port})
-	if err != nil {
-		return 0, fmt.Errorf("start postgres: %w", err)
-	}
-	defer pg.Stop()
-	if _, _, err := store.Migrate(ctx, pg.URL()); err != nil {
-		return 0, err
-	}
-	testURL = pg.URL()
-	testPool, err = pgxpool.New(ctx, testURL)
-	if err != nil {
-		return 0, err
-	}
-	defer testPool.Close()
-	svc = New(testPool)
-	return m.Run(), nil
+	pgtest.Main(m, "identity", func(ctx context.Context, pg *localsvc.Postgres) (func(), error) {
+		if _, _, err := store.Migrate(ctx, pg.URL()); err != nil {
+			return nil, err
+		}
+		testURL = pg.URL()
+		var err error
+		testPool, err = pgxpool.New(ctx, testURL)
+		if err != nil {
+			return nil, err
+		}
+		svc = New(testPool)
+		return testPool.Close, nil
+	})
 }
 
 const testPassword = "correct horse battery"

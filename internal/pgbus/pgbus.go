@@ -16,10 +16,10 @@ package pgbus
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"crypto/rand"
 	mathrand "math/rand/v2"
 	"sync"
 	"time"
@@ -119,7 +119,7 @@ type Bus struct {
 	listening map[string]bool // channels LISTENed on the current connection
 	live      bool            // connected, and listening on every channel
 	wake      context.CancelFunc
-	changed   bool // subscriptions changed since the last sync
+	changed   bool                     // subscriptions changed since the last sync
 	waiters   map[string]chan struct{} // Sync markers in flight
 
 	cancel context.CancelFunc

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/localsvc/pgtest"
 )
 
 var (
@@ -24,36 +23,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "pgbus tests: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "helpdesk-pgbus-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	port, err := localsvc.FreePort()
-	if err != nil {
-		return 0, err
-	}
-	pg, err = localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: port})
-	if err != nil {
-		return 0, fmt.Errorf("start postgres: %w", err)
-	}
-	defer pg.Stop()
-	pool, err = pgxpool.New(ctx, pg.URL())
-	if err != nil {
-		return 0, err
-	}
-	defer pool.Close()
-	return m.Run(), nil
+	pgtest.Main(m, "pgbus", func(ctx context.Context, p *localsvc.Postgres) (func(), error) {
+		pg = p
+		var err error
+		pool, err = pgxpool.New(ctx, pg.URL())
+		if err != nil {
+			return nil, err
+		}
+		return pool.Close, nil
+	})
 }
 
 // recorder is a subscriber that keeps what it was told.
