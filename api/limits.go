@@ -107,20 +107,25 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	if err := uri.Parse(nil, h.RequestURI()); err == nil {
 		path = string(uri.PathOriginal())
 	}
-	credentialed := len(h.Peek(fasthttp.HeaderAuthorization)) > 0 || len(h.Cookie(sessionCookie)) > 0
-	return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(string(h.Method()), path, credentialed)}
+	return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(string(h.Method()), path, carriesCredential(h))}
 }
 
-func credentialed(c *fiber.Ctx) bool {
-	return c.Get(fiber.HeaderAuthorization) != "" || c.Cookies(sessionCookie) != ""
+// carriesCredential: the request sends an Authorization header or a
+// session cookie (valid or not; that is checked after the body is read).
+// Limits are decided on this, at header time and after.
+func carriesCredential(h *fasthttp.RequestHeader) bool {
+	return len(h.Peek(fasthttp.HeaderAuthorization)) > 0 || len(h.Cookie(sessionCookie)) > 0
 }
+
+func credentialed(c *fiber.Ctx) bool { return carriesCredential(&c.Request().Header) }
 
 // tooLarge is the 413 for a body over the request's limit.
 func (s *Server) tooLarge(c *fiber.Ctx) *Problem {
-	limit := s.bodyLimit(c.Method(), c.Path(), credentialed(c))
+	withCredential := credentialed(c)
+	limit := s.bodyLimit(c.Method(), c.Path(), withCredential)
 	var detail string
 	switch {
-	case !credentialed(c):
+	case !withCredential:
 		detail = fmt.Sprintf("the request body is larger than %d bytes, the most a request without credentials may send; sign in or send an API token", limit)
 	case s.optionsFor(c.Method(), c.Path()).upload:
 		detail = fmt.Sprintf("the request body is larger than %d bytes: files may have at most %d bytes (max_attachment_bytes)",
@@ -135,7 +140,7 @@ func (s *Server) tooLarge(c *fiber.Ctx) *Problem {
 		// file) may still be sending up to about its own limit again; an
 		// anonymous one gets the small budget and, past it, a reset.
 		budget := int64(lingerBytes)
-		if credentialed(c) {
+		if withCredential {
 			budget = max(budget, 2*int64(limit))
 		}
 		lc.budget.Store(budget)
