@@ -36,7 +36,8 @@ type backends struct {
 	temporal client.Client
 	ident    *identity.Service
 	audit    *audit.Log
-	// bus is the process's one LISTEN/NOTIFY connection (pgbus).
+	// bus is an API process's one LISTEN/NOTIFY connection (pgbus), opened
+	// by newAPI; nil in workers and the intake.
 	bus *pgbus.Bus
 }
 
@@ -69,10 +70,6 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 	b := &backends{}
 	var err error
 	if b.store, err = store.Open(ctx, cfg.DatabaseURL, dbTimeouts(cfg)); err != nil {
-		return nil, err
-	}
-	if b.bus, err = pgbus.New(cfg.DatabaseURL, pgbus.Options{}); err != nil {
-		b.Close()
 		return nil, err
 	}
 	if b.index, err = search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex); err != nil {
@@ -172,6 +169,12 @@ func newAPI(ctx context.Context, cfg config.Config, b *backends) (*api.Server, e
 	}
 	enforcer, err := policies.NewEnforcer()
 	if err != nil {
+		return nil, err
+	}
+	// Only an API process listens (its principal cache); workers and the
+	// intake would hold an idle connection for nothing. backends.Close
+	// closes it.
+	if b.bus, err = pgbus.New(cfg.DatabaseURL, pgbus.Options{}); err != nil {
 		return nil, err
 	}
 	deps := api.Deps{Config: cfg, Store: b.store, Index: b.index, Temporal: b.temporal,
