@@ -30,9 +30,6 @@ const (
 	// attachment, answered 404 like a missing one) sets the reason here so
 	// the attempt is audited as denied.
 	auditDeniedKey = "audit_denied"
-	// auditQueuedKey: guard sets it for an allowed read, whose audit entry
-	// is queued for the next group commit instead of awaited.
-	auditQueuedKey = "audit_queued"
 )
 
 // principalSource resolves credentials: *identity.Service, or the
@@ -203,10 +200,8 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 		// An allowed read is answered while its entry is committed with
 		// the next batch; denials, failures and changes wait until theirs
 		// is durable (docs/benchmarks.md, "Authorization cost").
-		if result == audit.ResultAllowed && !isUnsafe(c.Method()) {
-			c.Locals(auditQueuedKey, true)
-		}
-		if err := s.audit(c, p, a.object+"."+a.action, object, result, detail); err != nil {
+		queued := result == audit.ResultAllowed && !isUnsafe(c.Method())
+		if err := s.record(c, p, a.object+"."+a.action, object, result, detail, queued); err != nil {
 			// No read is answered without its audit entry.
 			id := c.GetRespHeader(fiber.HeaderXRequestID)
 			c.Response().Reset()
@@ -245,12 +240,17 @@ func (s *Server) scope(p *identity.Principal) identity.Scope {
 	return identity.TicketScope(*p, identity.ScopeOptions{AgentsSeeAllTickets: s.cfg.AgentsSeeAllTickets})
 }
 
-// audit records one access attempt. A failure to write the audit log fails
-// loudly in the server log; the request itself has already been decided.
-// An entry guard marked queued (auditQueuedKey) is only queued, waiting for
-// room when the queue is full; the error says it could not be, and the
-// caller must not answer.
+// audit records one access attempt before the answer. A failure to write
+// the audit log fails loudly in the server log; the request itself has
+// already been decided.
 func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, result string, detail map[string]any) error {
+	return s.record(c, p, action, object, result, detail, false)
+}
+
+// record is audit, except that a queued entry (guard's allowed reads) is
+// only queued for the next group commit, waiting for room when the queue
+// is full; the error says it could not be, and the caller must not answer.
+func (s *Server) record(c *fiber.Ctx, p *identity.Principal, action, object, result string, detail map[string]any, queued bool) error {
 	e := audit.Entry{
 		Actor: "anonymous", Action: action, Object: object, Result: result,
 		IP: s.clientIP(c), UserAgent: string(c.Request().Header.UserAgent()),
@@ -287,7 +287,7 @@ func (s *Server) audit(c *fiber.Ctx, p *identity.Principal, action, object, resu
 		s.log.Error("audit log not configured", "action", action, "object", object)
 		return nil
 	}
-	if queued, _ := c.Locals(auditQueuedKey).(bool); queued {
+	if queued {
 		// The entry is hashed and stored after the answer, when fasthttp
 		// has reused the buffers that c.Path(), c.Method() and the
 		// headers point into: it must own its strings.
