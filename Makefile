@@ -12,7 +12,7 @@ GO_SRC    := $(shell find . -name '*.go' -not -path './web/node_modules/*' 2>/de
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: dev test build web services browser bench bench-timers bench-routing bench-bodies bench-authz clean help
+.PHONY: dev test build web services browser bench bench-timers bench-routing bench-bodies bench-authz bench-audit clean help
 
 help:
 	@echo "make dev    - install services if missing, build, run everything (Ctrl-C stops)"
@@ -61,9 +61,13 @@ bench-routing: services
 bench-intake: services
 	$(GO) run ./bench/intake -messages 1000
 
-## bench-authz: GET /api/v1/tickets/{id} with and without access control (and on the API stack without the guard), closed loop at saturation and open loop at half the unprotected capacity; p50/p99, their ratio, CPU per request (docs/benchmarks.md)
+## bench-authz: GET /api/v1/tickets/{id} with and without access control (and on the API stack without the guard; and the bare path twice, as the noise control), closed loop at saturation and open loop at half the unprotected capacity; p50/p99, their ratio, CPU per request (docs/benchmarks.md)
 bench-authz: services
 	$(GO) run ./bench/authz -requests 4000 -clients 16 -fraction 0.5 -open-duration 10s -rounds 10
+
+## bench-audit: what one queued audit row (an allowed read's) costs: rows/s, CPU per row in the API process and in PostgreSQL (docs/benchmarks.md)
+bench-audit: services
+	$(GO) run ./bench/auditrow -rows 100000 -rounds 3
 
 ## bench-timers: 10,000 open tickets with pending SLA timers: timer lateness, Update latency, worker RSS (docs/benchmarks.md)
 bench-timers: services

@@ -7,8 +7,11 @@
 // Three paths: "rbac on" (the API route), "api stack, no access control"
 // (the same read on an unguarded route of the same API server, behind its
 // middleware) and "rbac off" (a bare Fiber app: the capacity baseline and
-// the target's reference). Two loads, alternating the paths in rotating
-// order so drift on a shared machine hits them alike:
+// the target's reference); and the bare path once more as if it were a
+// fourth ("rbac off, again"), a control: the spread between two identical
+// paths is the noise floor of every ratio in the run. Two loads,
+// alternating the paths in rotating order so drift on a shared machine
+// hits them alike:
 //   - closed loop at saturation: -clients clients each send their next
 //     request when the last answered; the bare path's throughput is the
 //     no-access-control capacity;
@@ -32,7 +35,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -43,13 +45,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/api"
+	"github.com/helpdesk/helpdesk/bench/benchpg"
 	"github.com/helpdesk/helpdesk/bench/loadgen"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/pgbus"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/policies"
 )
 
@@ -102,25 +103,12 @@ func run(o options) error {
 	requests, clients := o.requests, o.clients
 	ctx := context.Background()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	dir, err := os.MkdirTemp("", "helpdesk-bench-authz-")
+	db, err := benchpg.Start(ctx, "authz")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	port, _ := localsvc.FreePort()
-	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: port})
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
-	if _, _, err := store.Migrate(ctx, pg.URL()); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, pg.URL())
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer db.Close()
+	pg, st := db.PG, db.Store
 	ident := identity.New(st.Pool())
 	agent, err := ident.CreateUser(ctx, identity.NewUser{Email: "agent@example.com", Role: identity.RoleAgent, Password: "bench password"})
 	if err != nil {
@@ -193,7 +181,11 @@ func run(o options) error {
 	on := &path{name: "rbac on", url: withRBAC + "/api/v1/tickets/%d", auth: true}
 	stack := &path{name: "api stack, no access control", url: withRBAC + "/bench/tickets/%d"}
 	off := &path{name: "rbac off", url: without + "/api/v1/tickets/%d"}
-	paths := []*path{on, stack, off}
+	// The bare path measured a second time as if it were another path: how
+	// far two identical paths' figures differ in this run is the noise
+	// floor any ratio above has to be read against.
+	again := &path{name: "rbac off, again (control)", url: off.url}
+	paths := []*path{on, stack, off, again}
 	for _, p := range paths {
 		loadgen.Run("warmup", clients, 500, get(p))
 	}
@@ -269,8 +261,9 @@ func run(o options) error {
 	fmt.Printf("machine: %d CPUs, %s, load average %s; PostgreSQL local; GET /api/v1/tickets/{id} over %d tickets\n\n",
 		runtime.NumCPU(), runtime.Version(), loadAverage(), tickets)
 	fmt.Printf("closed loop at saturation: %d clients, %d requests per path\n\n", clients, requests)
-	table(on.closedAll, stack.closedAll, off.closedAll)
-	fmt.Printf("\np99 rbac on / off, closed loop: %.2f (on / api stack: %.2f)\n", ratio(on.closedAll, off.closedAll), ratio(on.closedAll, stack.closedAll))
+	table(on.closedAll, stack.closedAll, off.closedAll, again.closedAll)
+	fmt.Printf("\np99 rbac on / off, closed loop: %.2f (on / api stack: %.2f; control, off again / off: %.2f)\n",
+		ratio(on.closedAll, off.closedAll), ratio(on.closedAll, stack.closedAll), ratio(again.closedAll, off.closedAll))
 	perRequest := func(d time.Duration, n int) string {
 		return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(n))
 	}
@@ -284,9 +277,9 @@ func run(o options) error {
 	if o.fraction > 0 {
 		fmt.Printf("\nopen loop: %.0f requests/s offered to each path (%.0f %% of the unprotected capacity %.0f/s), %d requests per path in %d rounds, latency from the scheduled send time\n\n",
 			rate, 100*o.fraction, off.closedAll.Throughput(), len(on.openAll.Latencies), max(1, o.rounds))
-		table(on.openAll, stack.openAll, off.openAll)
-		fmt.Printf("\np99 rbac on / off, open loop at %.0f %%: %.2f (target ≤ 1.1; on / api stack: %.2f)\n",
-			100*o.fraction, ratio(on.openAll, off.openAll), ratio(on.openAll, stack.openAll))
+		table(on.openAll, stack.openAll, off.openAll, again.openAll)
+		fmt.Printf("\np99 rbac on / off, open loop at %.0f %%: %.2f (target ≤ 1.1; on / api stack: %.2f; control, off again / off: %.2f)\n",
+			100*o.fraction, ratio(on.openAll, off.openAll), ratio(on.openAll, stack.openAll), ratio(again.openAll, off.openAll))
 	}
 	fmt.Printf("\nCasbin decision: %s (target ≤ 50µs); protected requests: %d; audit rows written: %d\n", perDecision, protected, count)
 	if count < int64(protected) {

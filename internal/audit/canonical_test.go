@@ -54,3 +54,42 @@ func TestNormalizeNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendStringMatchesByteByByte holds the run-copying appendString to
+// the byte-at-a-time encoding every stored hash was computed with.
+func TestAppendStringMatchesByteByByte(t *testing.T) {
+	reference := func(s string) string {
+		const hex = "0123456789abcdef"
+		b := []byte{'"'}
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+		}
+		return string(append(b, '"'))
+	}
+	cases := []string{"", "plain", `"`, `\`, "a\"b\\c", "\x00", "x\x1fy", "\x7f", "é", "\xff\xfe", "tail\n", "\nhead", "\t\t"}
+	for c := 0; c < 256; c++ {
+		cases = append(cases, string([]byte{byte(c)}), "ab"+string([]byte{byte(c)})+"cd")
+	}
+	for _, s := range cases {
+		if got, want := string(appendString(nil, s)), reference(s); got != want {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}

@@ -218,6 +218,7 @@ func (w *Writer) write(batch []writeReq) {
 		entries, errs := w.log.appendBatch(batch)
 		var retry []writeReq
 		var lastHash []byte
+		var lastAt time.Time
 		for i, r := range batch {
 			switch {
 			case r.out != nil:
@@ -228,13 +229,13 @@ func (w *Writer) write(batch []writeReq) {
 				w.logger.Error("audit: invalid entry not written", "err", errs[i], "entry", entryLog(r.e))
 			default:
 				retry = append(retry, r)
-				lastHash = entries[i].Hash
+				lastHash, lastAt = entries[i].Hash, entries[i].At
 			}
 		}
 		// A failed commit may still have committed (the connection broke
 		// after COMMIT was sent). The failed rows were one transaction, so
 		// the hash the attempt gave the last of them tells for all.
-		if committed, err := w.log.hashStored(lastHash); err == nil && committed {
+		if committed, err := w.log.hashStored(lastAt, lastHash); err == nil && committed {
 			return
 		}
 		batch = retry
@@ -264,15 +265,17 @@ func (w *Writer) wait(d time.Duration, entries int) bool {
 	return true
 }
 
-// hashStored reports whether a row with hash exists (false for no hash).
-func (l *Log) hashStored(hash []byte) (bool, error) {
+// hashStored reports whether a row with hash, written at at, exists (false
+// for no hash). A batch's rows all carry the batch's at, which
+// audit_log_at indexes; hash has no index of its own (migration 015).
+func (l *Log) hashStored(at time.Time, hash []byte) (bool, error) {
 	if len(hash) == 0 {
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var ok bool
-	err := l.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE hash = $1)`, hash).Scan(&ok)
+	err := l.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE at = $1 AND hash = $2)`, at, hash).Scan(&ok)
 	return ok, err
 }
 

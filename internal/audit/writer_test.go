@@ -245,3 +245,34 @@ func BenchmarkNormalizeFlatDetail(b *testing.B) {
 		}
 	}
 }
+
+// A batch whose commit was ambiguous (the connection broke after COMMIT)
+// is recognised by its last row's hash and time, with no index on hash
+// (migration 015): found when stored, not found otherwise.
+func TestHashStoredRecognisesACommittedBatch(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	l := New(db.pool)
+	w := l.NewWriter()
+	defer w.Close()
+	e, err := w.Append(ctx, readEntry(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		hash []byte
+		want bool
+	}{
+		{"the stored row", e.At, e.Hash, true},
+		{"another time", e.At.Add(time.Microsecond), e.Hash, false},
+		{"another hash", e.At, append([]byte{^e.Hash[0]}, e.Hash[1:]...), false},
+		{"no hash", e.At, nil, false},
+	} {
+		got, err := l.hashStored(tc.at, tc.hash)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: hashStored = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
