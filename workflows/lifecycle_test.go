@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/helpdesk/helpdesk/internal/sla"
 	"strings"
 	"testing"
 	"time"
@@ -646,4 +647,57 @@ func TestRunsFromBeforeTheLifecycleEndWhenClosed(t *testing.T) {
 	if n := len(h.found("sla_breached")); n != 0 {
 		t.Errorf("old-path run fired SLA timers")
 	}
+}
+
+// A change that ends the loop's wait cancels the timer it waited on, so a
+// superseded deadline never wakes the workflow (issue 19). Runs from
+// before the fix (GetVersion "cancel-timers" at DefaultVersion) keep the
+// old wait, whose timers stay armed and fire stale: the test shows both.
+func TestChangeCancelsTheTimerItEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		old                 bool
+		wantFired, wantStop int
+	}{
+		// New path: 3 comments each end a wait and cancel its timer; the
+		// 2 deadlines (first response at 1h, resolution at 4h) fire.
+		{name: "cancelled", wantFired: 2, wantStop: 3},
+		// Old path: nothing is cancelled, and the 3 superseded timers
+		// (all for the 1h deadline) fire too.
+		{name: "before the fix", old: true, wantFired: 5, wantStop: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if tc.old {
+				h.env.OnGetVersion("cancel-timers", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			var fired, cancelled int
+			h.env.SetOnTimerFiredListener(func(string) { fired++ })
+			h.env.SetOnTimerCanceledListener(func(string) { cancelled++ })
+			pol := testPolicy()
+			pol.Escalation = false
+			pol.AutoCloseAfter, pol.ExpireAfter = 0, 0
+			for _, at := range []time.Duration{10 * time.Minute, 20 * time.Minute, 30 * time.Minute} {
+				h.at(at, func() { h.comment(asAgent, true) })
+			}
+			h.run(pol, ticket.PriorityHigh, 10*time.Hour)
+			h.expectAt("sla_breached", time.Hour, 4*time.Hour)
+			if fired != tc.wantFired || cancelled != tc.wantStop {
+				t.Errorf("timers fired %d, cancelled %d; want %d, %d", fired, cancelled, tc.wantFired, tc.wantStop)
+			}
+		})
+	}
+}
+
+// A calendar that does not parse is never silently 24x7 (issue 19): the
+// workflow task fails instead (configuration validates calendars first).
+func TestUnparsableCalendarIsNotSilentlyAlwaysOpen(t *testing.T) {
+	pol := testPolicy()
+	pol.Calendar = sla.CalendarSpec{TimeZone: "Mars/Olympus", Hours: map[string][]string{"mon": {"09:00-17:00"}}}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("calendar() of an unknown zone returned a calendar")
+		}
+	}()
+	pol.calendar()
 }

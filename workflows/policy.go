@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -37,8 +38,12 @@ func PolicyFromConfig(c config.Config) Policy {
 	return p
 }
 
-// calendar returns the policy's business calendar; the zero spec (and, as
-// a last resort, a spec that no longer parses on this machine) is 24x7.
+// calendar returns the policy's business calendar; the zero spec is 24x7.
+// A spec that does not parse never becomes 24x7 silently: configuration
+// and `helpdesk policy apply` validate it before any workflow sees it
+// (and the zone database is linked into the binary), so a failure here is
+// a bug, and it fails the workflow task (retried, visible in the Temporal
+// UI) rather than computing deadlines on the wrong calendar.
 func (p Policy) calendar() sla.Calendar {
 	s := p.Calendar
 	if s.TimeZone == "" && len(s.Hours) == 0 && len(s.Holidays) == 0 {
@@ -49,7 +54,7 @@ func (p Policy) calendar() sla.Calendar {
 	}
 	c, err := sla.ParseCalendar(s)
 	if err != nil {
-		return sla.AlwaysOpen()
+		panic(fmt.Sprintf("workflows: the policy's business calendar does not parse: %v", err))
 	}
 	return c
 }

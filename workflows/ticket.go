@@ -163,6 +163,10 @@ type ticketWorkflow struct {
 	lifecycle bool
 	// routing is false when replaying runs recorded before routing existed.
 	routing bool
+	// cancelTimers is false when replaying runs recorded while the main
+	// loop waited with workflow.AwaitWithOptions, whose timer stays armed
+	// after a change ends the wait (see sleepUntilChange).
+	cancelTimers bool
 }
 
 var tickets *activities.Tickets
@@ -447,6 +451,7 @@ func (w *ticketWorkflow) publish(ctx workflow.Context, old State) {
 func (w *ticketWorkflow) run(ctx workflow.Context) error {
 	w.lifecycle = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
 	w.routing = workflow.GetVersion(ctx, "routing", workflow.DefaultVersion, 1) == 1
+	w.cancelTimers = workflow.GetVersion(ctx, "cancel-timers", workflow.DefaultVersion, 1) == 1
 	if !w.state.Persisted {
 		if err := w.create(ctx); err != nil {
 			return err
@@ -530,10 +535,16 @@ func (w *ticketWorkflow) waitForNext(ctx workflow.Context) error {
 		return workflow.Await(ctx, cond)
 	}
 	if d := next[0].At.Sub(workflow.Now(ctx)); d > 0 {
-		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout: d, TimerOptions: workflow.TimerOptions{Summary: next[0].Summary},
-		}, cond)
-		if err != nil || ok {
+		var changed bool
+		var err error
+		if w.cancelTimers {
+			changed, err = sleepUntilChange(ctx, d, next[0].Summary, cond)
+		} else {
+			changed, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+				Timeout: d, TimerOptions: workflow.TimerOptions{Summary: next[0].Summary},
+			}, cond)
+		}
+		if err != nil || changed {
 			return err
 		}
 	}
@@ -550,6 +561,28 @@ func (w *ticketWorkflow) waitForNext(ctx workflow.Context) error {
 	defer func() { w.busy = false }()
 	_, err := w.persist(ctx, Actor{Role: "system"}, "", pl)
 	return err
+}
+
+// sleepUntilChange waits for d or until changed holds, whichever comes
+// first, and reports whether changed ended the wait. Its timer is
+// cancelled when a change ends the wait (a CancelTimer command), so the
+// workflow is not woken later by a deadline that no longer exists; the
+// SDK's AwaitWithOptions leaves that timer armed (SDK v1.50 without
+// SDKFlagCancelAwaitTimerOnCondition), and with busy tickets those stale
+// wake-ups delayed real deadlines. When both happen at once the change
+// wins, as with AwaitWithOptions: the loop recomputes and fires what is
+// due.
+func sleepUntilChange(ctx workflow.Context, d time.Duration, summary string, changed func() bool) (bool, error) {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel() // a no-op once the timer fired
+	timer := workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: summary})
+	if err := workflow.Await(ctx, func() bool { return changed() || timer.IsReady() }); err != nil {
+		return false, err
+	}
+	if changed() {
+		return true, nil
+	}
+	return false, timer.Get(ctx, nil)
 }
 
 // create writes the new ticket and its first event, answering the create

@@ -154,7 +154,7 @@ func TestShortPoliciesReallyFire(t *testing.T) {
 		}
 		return nil
 	})
-	recordHistory(t, wid, "ticket-lifecycle-v1.json")
+	recordHistory(t, wid, "ticket-lifecycle.json")
 }
 
 func statusPtr(s ticket.Status) *ticket.Status { return &s }
