@@ -18,8 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -384,17 +382,7 @@ func (s *Server) recordAttachment(ctx context.Context, number int64, a store.Att
 	uctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
 	req := workflows.AttachRequest{RequestID: a.RequestID, Actor: actor, AttachmentID: a.ID, Internal: a.Internal}
-	h, err := s.temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.TicketWorkflowID(number),
-		UpdateID:     a.RequestID,
-		UpdateName:   workflows.UpdateAttach,
-		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		var out workflows.ChangeResult
-		err = h.Get(uctx, &out)
-	}
+	_, err := s.flows().Update(uctx, number, workflows.UpdateAttach, a.RequestID, req)
 	if err == nil {
 		return nil
 	}
@@ -410,27 +398,16 @@ func (s *Server) recordAttachment(ctx context.Context, number int64, a store.Att
 	// ticket-archived when the workflow has completed, 503 when it did not
 	// answer in time (the row is kept: a retry with the same
 	// Idempotency-Key finishes it).
-	return s.updateProblem(uctx, number, err)
+	return s.updateProblem(number, err)
 }
 
-// attachRefused reports whether the attach Update was refused for good: a
-// rejection naming one of the contract's error types, or the ticket's
-// workflow has completed. A failure while recording (an activity error)
-// or a timeout is not.
+// attachRefused reports whether the attach Update was refused for good:
+// the workflow rejected it, or the ticket was closed for good. A failure
+// while recording (an activity error) or a timeout is not.
 func attachRefused(err error) bool {
-	if workflowCompleted(err) {
-		return true
-	}
-	var actErr *temporal.ActivityError
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &actErr) || !errors.As(err, &appErr) {
-		return false
-	}
-	switch appErr.Type() {
-	case workflows.ErrForbidden, workflows.ErrConflict, workflows.ErrNotAllowed, workflows.ErrInvalid:
-		return true
-	}
-	return false
+	var archived *workflows.ArchivedError
+	var rejected *workflows.RejectedError
+	return errors.As(err, &archived) || errors.As(err, &rejected)
 }
 
 // listAttachments lists the ticket's recorded attachments the caller may

@@ -9,13 +9,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/helpdesk/helpdesk/internal/catalog"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/ticket"
-	"github.com/helpdesk/helpdesk/internal/ticketflow"
 	"github.com/helpdesk/helpdesk/workflows"
 )
 
@@ -58,79 +55,65 @@ func (s *Server) may(p *identity.Principal, action string) (bool, error) {
 func (s *Server) sendUpdate(ctx context.Context, number int64, name, id string, arg any) (workflows.ChangeResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
-	out, err := ticketflow.Update(ctx, s.temporal, number, name, id, arg)
+	out, err := s.flows().Update(ctx, number, name, id, arg)
 	if err != nil {
-		return out, s.updateProblem(ctx, number, err)
+		return out, s.updateProblem(number, err)
 	}
 	return out, nil
 }
 
-// updateProblem maps the failure of a ticket Update to the API's answer:
+// updateProblem maps the failure of a ticket Update (workflows.Client's
+// typed errors) to the API's answer:
 //
 //   - NotAllowed: 409 /problems/transition-not-allowed with the allowed moves
 //   - Invalid: 422 with the workflow's field problems
-//   - Conflict: 409 /problems/conflict (/problems/ticket-archived when the
-//     reopen window has ended)
+//   - Conflict: 409 /problems/conflict
 //   - Forbidden: 403
-//   - the workflow already completed: 409 /problems/ticket-archived
+//   - archived (closed for good, or its workflow completed): 409
+//     /problems/ticket-archived
 //   - no answer within update_timeout: 503 with Retry-After
 //
 // Anything else is returned wrapped (500).
-func (s *Server) updateProblem(ctx context.Context, number int64, err error) error {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		switch appErr.Type() {
+func (s *Server) updateProblem(number int64, err error) error {
+	var archived *workflows.ArchivedError
+	var rejected *workflows.RejectedError
+	var late *workflows.UnavailableError
+	switch {
+	case errors.As(err, &archived):
+		return archivedProblem(number)
+	case errors.As(err, &rejected):
+		switch rejected.Kind {
 		case workflows.ErrNotAllowed:
-			var d workflows.NotAllowedDetails
 			allowed := []string{}
-			if appErr.HasDetails() && appErr.Details(&d) == nil && d.Allowed != nil {
-				allowed = d.Allowed
-			}
-			detail := appErr.Message()
-			if d.From != "" {
-				detail = fmt.Sprintf("ticket #%d cannot move from %s to %s; allowed moves from %s: %s",
-					number, d.From, d.To, d.From, listOrNone(allowed))
+			detail := rejected.Message
+			if d := rejected.NotAllowed; d != nil {
+				if d.Allowed != nil {
+					allowed = d.Allowed
+				}
+				if d.From != "" {
+					detail = fmt.Sprintf("ticket #%d cannot move from %s to %s; allowed moves from %s: %s",
+						number, d.From, d.To, d.From, listOrNone(allowed))
+				}
 			}
 			return &Problem{Type: typeTransition, Title: "Transition not allowed", Status: fiber.StatusConflict,
 				Detail: detail, Allowed: allowed}
 		case workflows.ErrInvalid:
-			var fps []workflows.FieldProblem
 			var errs []FieldError
-			if appErr.HasDetails() && appErr.Details(&fps) == nil {
-				for _, fp := range fps {
-					errs = append(errs, FieldError{Field: fp.Field, Detail: fp.Detail})
-				}
+			for _, fp := range rejected.Fields {
+				errs = append(errs, FieldError{Field: fp.Field, Detail: fp.Detail})
 			}
-			return invalid(appErr.Message(), errs...)
+			return invalid(rejected.Message, errs...)
 		case workflows.ErrConflict:
-			var reason string
-			if appErr.HasDetails() {
-				_ = appErr.Details(&reason)
-			}
-			if reason == "archived" {
-				return archivedProblem(number)
-			}
-			return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict, Detail: appErr.Message()}
+			return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict, Detail: rejected.Message}
 		case workflows.ErrForbidden:
-			return forbidden(typeForbidden, appErr.Message())
+			return forbidden(typeForbidden, rejected.Message)
 		}
-	}
-	if workflowCompleted(err) {
-		return archivedProblem(number)
-	}
-	if ticketflow.Unavailable(ctx, err) {
+	case errors.As(err, &late):
 		s.log.Warn("ticket change not confirmed in time", "ticket", number, "err", err)
 		return unavailable(fmt.Sprintf("the change to ticket #%d was not confirmed within %s; retry with the same Idempotency-Key",
 			number, s.cfg.UpdateTimeout), retryAfterSeconds)
 	}
 	return fmt.Errorf("api: update ticket %d: %w", number, err)
-}
-
-// workflowCompleted reports whether err says the ticket's workflow is no
-// longer running (its reopen window ended and it completed).
-func workflowCompleted(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf) || strings.Contains(err.Error(), "workflow execution already completed")
 }
 
 func archivedProblem(number int64) *Problem {

@@ -86,6 +86,11 @@ type Server struct {
 	trustedProxies []netip.Prefix
 }
 
+// flows is the ticket workflows' client (workflows.Client).
+func (s *Server) flows() workflows.Client {
+	return workflows.Client{Temporal: s.temporal, TaskQueue: s.cfg.TaskQueue, Policy: &s.policy}
+}
+
 // New builds the API with every route.
 func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, store: d.Store, index: d.Index, temporal: d.Temporal,

@@ -20,7 +20,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
-	"github.com/helpdesk/helpdesk/internal/ticketflow"
+	"github.com/helpdesk/helpdesk/workflows"
 )
 
 const (
@@ -234,11 +234,12 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 func (s *Server) startTicket(ctx context.Context, number int64, key string, d ticket.Draft) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
-	err := ticketflow.Start(ctx, s.temporal, s.cfg.TaskQueue, &s.policy, number, key, d)
+	err := s.flows().Start(ctx, number, key, d)
 	if err == nil {
 		return nil
 	}
-	if ticketflow.Unavailable(ctx, err) {
+	var late *workflows.UnavailableError
+	if errors.As(err, &late) {
 		s.log.Warn("ticket creation not confirmed in time", "ticket", number, "err", err)
 		return unavailable(fmt.Sprintf("ticket #%d was accepted but not confirmed within %s; retry with the same Idempotency-Key",
 			number, s.cfg.UpdateTimeout), retryAfterSeconds)
@@ -306,7 +307,7 @@ func randomKey() string {
 }
 
 // hashID keeps Temporal IDs short and free of client-chosen characters.
-func hashID(key string) string { return ticketflow.HashID(key) }
+func hashID(key string) string { return workflows.HashID(key) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

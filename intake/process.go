@@ -18,7 +18,6 @@ import (
 	"net/mail"
 	"strings"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -30,7 +29,6 @@ import (
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/textcut"
 	"github.com/helpdesk/helpdesk/internal/ticket"
-	"github.com/helpdesk/helpdesk/internal/ticketflow"
 	"github.com/helpdesk/helpdesk/workflows"
 )
 
@@ -471,7 +469,7 @@ func (p *Processor) mayComment(ctx context.Context, number int64, u sender) (boo
 }
 
 func requestID(prefix, dedupeKey string) string {
-	return prefix + "-" + ticketflow.HashID("mail:"+dedupeKey)
+	return prefix + "-" + workflows.HashID("mail:"+dedupeKey)
 }
 
 // comment adds the reply to ticket number, or opens a follow-up ticket when
@@ -534,19 +532,19 @@ func (p *Processor) comment(ctx context.Context, msg *mailparse.Message, m store
 func (p *Processor) update(ctx context.Context, number int64, name, id string, arg any) (workflows.ChangeResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.Config.UpdateTimeout.D())
 	defer cancel()
-	return ticketflow.Update(ctx, p.Temporal, number, name, id, arg)
+	return p.flows().Update(ctx, number, name, id, arg)
+}
+
+// flows is the ticket workflows' client.
+func (p *Processor) flows() workflows.Client {
+	return workflows.Client{Temporal: p.Temporal, TaskQueue: p.Config.TaskQueue, Policy: &p.policy}
 }
 
 // archived reports whether an Update failed because the ticket was closed
 // for good (its reopen window ended).
 func archived(err error) bool {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == workflows.ErrConflict {
-		var d string
-		return appErr.HasDetails() && appErr.Details(&d) == nil && d == "archived"
-	}
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf) || strings.Contains(err.Error(), "workflow execution already completed")
+	var a *workflows.ArchivedError
+	return errors.As(err, &a)
 }
 
 // newTicket opens a ticket from msg; with old set, a follow-up linked to it.
@@ -581,7 +579,7 @@ func (p *Processor) newTicket(ctx context.Context, mb config.Mailbox, msg *mailp
 	p.hook("reserved")
 	if _, err := p.Store.Ticket(ctx, res.Number); errors.Is(err, store.ErrNotFound) {
 		sctx, cancel := context.WithTimeout(ctx, p.Config.UpdateTimeout.D())
-		err = ticketflow.Start(sctx, p.Temporal, p.Config.TaskQueue, &p.policy, res.Number, key, draft)
+		err = p.flows().Start(sctx, res.Number, key, draft)
 		cancel()
 		if err != nil {
 			return Outcome{}, fmt.Errorf("intake: create ticket %d: %w", res.Number, err)
@@ -625,8 +623,8 @@ func (p *Processor) attach(ctx context.Context, number int64, msg *mailparse.Mes
 		}
 		_, err = p.update(ctx, number, workflows.UpdateAttach, rid, workflows.AttachRequest{RequestID: rid,
 			Actor: workflows.Actor{UserID: u.ID, Role: string(u.Role)}, AttachmentID: row.ID})
-		var appErr *temporal.ApplicationError
-		if err != nil && (errors.As(err, &appErr) && appErr.NonRetryable() || archived(err)) {
+		var rejected *workflows.RejectedError
+		if err != nil && (errors.As(err, &rejected) || archived(err)) {
 			p.Log.Warn("mail attachment refused by the ticket", "ticket", number, "file", a.Filename, "err", err)
 			_ = p.Store.DeleteUnlinkedAttachment(ctx, row.ID)
 			continue

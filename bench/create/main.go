@@ -42,9 +42,9 @@ import (
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
-	"github.com/helpdesk/helpdesk/internal/temporalsetup"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/worker"
+	"github.com/helpdesk/helpdesk/workflows"
 )
 
 const baselineQueue = "bench-baseline"
@@ -137,7 +137,7 @@ func run(requests int, levels string, routing int, cpuProfile string) error {
 		return err
 	}
 	defer tc.Close()
-	if err := temporalsetup.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+	if err := workflows.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
 		return err
 	}
 	tw := worker.New(worker.Deps{Client: tc, TaskQueue: cfg.TaskQueue, Store: st, Index: ix, Logger: logger})

@@ -51,8 +51,8 @@ import (
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
-	"github.com/helpdesk/helpdesk/internal/temporalsetup"
 	"github.com/helpdesk/helpdesk/worker"
+	"github.com/helpdesk/helpdesk/workflows"
 )
 
 const (
@@ -163,7 +163,7 @@ func run(n, samples, concurrency int, cpuProfile string) (bool, error) {
 		return false, err
 	}
 	defer tc.Close()
-	if err := temporalsetup.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+	if err := workflows.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
 		return false, err
 	}
 	tw := worker.New(worker.Deps{Client: tc, TaskQueue: cfg.TaskQueue, Store: st, Index: ix, Logger: logger,

@@ -68,7 +68,6 @@ import (
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
-	"github.com/helpdesk/helpdesk/internal/temporalsetup"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -259,7 +258,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer tc.Close()
-	if err := temporalsetup.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+	if err := workflows.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
 		return err
 	}
 

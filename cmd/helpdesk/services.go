@@ -23,10 +23,10 @@ import (
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
-	"github.com/helpdesk/helpdesk/internal/temporalsetup"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/web"
 	"github.com/helpdesk/helpdesk/worker"
+	"github.com/helpdesk/helpdesk/workflows"
 )
 
 // backends are the connections every long-running command needs.
@@ -89,7 +89,7 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 		b.Close()
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
-	if err := temporalsetup.EnsureNamespace(ctx, b.temporal, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+	if err := workflows.EnsureNamespace(ctx, b.temporal, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
 		b.Close()
 		return nil, err
 	}

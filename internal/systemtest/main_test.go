@@ -29,10 +29,10 @@ import (
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/temporalserver"
-	"github.com/helpdesk/helpdesk/internal/temporalsetup"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/web"
 	"github.com/helpdesk/helpdesk/worker"
+	"github.com/helpdesk/helpdesk/workflows"
 )
 
 // env is the running system every test talks to.
@@ -135,7 +135,7 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer env.temporal.Close()
-	if err := temporalsetup.EnsureNamespace(ctx, env.temporal, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
+	if err := workflows.EnsureNamespace(ctx, env.temporal, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
 		return 0, err
 	}
 

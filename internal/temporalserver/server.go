@@ -102,7 +102,7 @@ func Start(o Options) (*Server, error) {
 		return nil, err
 	}
 	// User namespaces are registered through the API after start (see
-	// temporalsetup), so the same code serves an external cluster.
+	// workflows.EnsureNamespace), so the same code serves an external cluster.
 	const clusterName = "active"
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second

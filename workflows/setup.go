@@ -1,8 +1,9 @@
-// Package temporalsetup prepares a Temporal namespace for helpdesk: it
+package workflows
+
+// Namespace setup, beside the client (client.go): EnsureNamespace
 // registers the namespace with the configured retention and adds the
-// ticket search attributes. Both steps are idempotent and run on every start
-// of the API, the worker and the dev server.
-package temporalsetup
+// ticket search attributes. Both steps are idempotent and run on every
+// start of the API, the worker and the dev server.
 
 import (
 	"context"
@@ -17,8 +18,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/durationpb"
-
-	"github.com/helpdesk/helpdesk/workflows"
 )
 
 // EnsureNamespace makes namespace exist with at least the given retention
@@ -36,10 +35,10 @@ func EnsureNamespace(ctx context.Context, c client.Client, namespace string, ret
 		})
 		var exists *serviceerror.NamespaceAlreadyExists
 		if err != nil && !errors.As(err, &exists) {
-			return fmt.Errorf("temporalsetup: register namespace %s: %w", namespace, err)
+			return fmt.Errorf("workflows: register namespace %s: %w", namespace, err)
 		}
 	case err != nil:
-		return fmt.Errorf("temporalsetup: describe namespace %s: %w", namespace, err)
+		return fmt.Errorf("workflows: describe namespace %s: %w", namespace, err)
 	default:
 		if cur := desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); cur < retention {
 			_, err = ws.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
@@ -47,7 +46,7 @@ func EnsureNamespace(ctx context.Context, c client.Client, namespace string, ret
 				Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(retention)},
 			})
 			if err != nil {
-				return fmt.Errorf("temporalsetup: raise retention of %s to %s: %w", namespace, retention, err)
+				return fmt.Errorf("workflows: raise retention of %s to %s: %w", namespace, retention, err)
 			}
 		}
 	}
@@ -72,7 +71,7 @@ func waitUsable(ctx context.Context, c client.Client, namespace string) error {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("temporalsetup: search attributes of %s not usable: %w", namespace, err)
+			return fmt.Errorf("workflows: search attributes of %s not usable: %w", namespace, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -82,7 +81,7 @@ func waitUsable(ctx context.Context, c client.Client, namespace string) error {
 }
 
 func addSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	want := workflows.SearchAttributes()
+	want := SearchAttributes()
 	// A freshly registered namespace can take a moment to be visible to the
 	// operator service; retry briefly.
 	deadline := time.Now().Add(30 * time.Second)
@@ -107,7 +106,7 @@ func addSearchAttributes(ctx context.Context, c client.Client, namespace string)
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("temporalsetup: add search attributes to %s: %w", namespace, err)
+			return fmt.Errorf("workflows: add search attributes to %s: %w", namespace, err)
 		}
 		select {
 		case <-ctx.Done():
