@@ -28,6 +28,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/sso"
 	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/worker"
 	"github.com/helpdesk/helpdesk/workflows"
 )
 
@@ -95,7 +96,7 @@ func (s *Server) flows() workflows.Client {
 func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, store: d.Store, index: d.Index, temporal: d.Temporal,
 		ident: d.Identity, auditLog: d.Audit, enforcer: d.Enforcer, sso: d.SSO, ssoKey: d.SSOKey, log: d.Logger}
-	s.policy = workflows.PolicyFromConfig(d.Config)
+	s.policy = worker.PolicyFromConfig(d.Config)
 	if d.Audit != nil {
 		s.auditW = d.Audit.NewWriter()
 	}

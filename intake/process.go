@@ -29,6 +29,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/textcut"
 	"github.com/helpdesk/helpdesk/internal/ticket"
+	"github.com/helpdesk/helpdesk/worker"
 	"github.com/helpdesk/helpdesk/workflows"
 )
 
@@ -74,7 +75,7 @@ func NewProcessor(st *store.Store, users *identity.Service, tc client.Client, cf
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Processor{Store: st, Users: users, Temporal: tc, Config: cfg, Log: log, policy: workflows.PolicyFromConfig(cfg)}
+	return &Processor{Store: st, Users: users, Temporal: tc, Config: cfg, Log: log, policy: worker.PolicyFromConfig(cfg)}
 }
 
 func (p *Processor) hook(point string) {

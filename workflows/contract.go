@@ -208,7 +208,7 @@ const (
 )
 
 // Policy is every rule the workflow decides with. It is built from the
-// configuration when the ticket is created (PolicyFromConfig), travels in
+// configuration when the ticket is created (worker.PolicyFromConfig), travels in
 // the workflow's input, and is replaced by SignalPolicy.
 type Policy struct {
 	Transitions map[string][]string            `json:"transitions"`

@@ -12,7 +12,6 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/worker"
-	"github.com/helpdesk/helpdesk/workflows"
 )
 
 // runPolicy applies the configured lifecycle policy (SLA targets, business
@@ -35,7 +34,7 @@ func runPolicy(ctx context.Context, cfg config.Config, args []string) error {
 		return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
 	defer c.Close()
-	n, err := worker.ApplyPolicy(ctx, c, cfg.TemporalNamespace, workflows.PolicyFromConfig(cfg), *where)
+	n, err := worker.ApplyPolicy(ctx, c, cfg.TemporalNamespace, worker.PolicyFromConfig(cfg), *where)
 	if err != nil {
 		return err
 	}

@@ -248,7 +248,7 @@ func TestPolicyApplyMovesOpenTickets(t *testing.T) {
 	cfg.EnableEscalation = false
 	wid := workflows.TicketWorkflowID(tk.Number)
 	eventually(t, 10*time.Second, "ticket visible to the policy rollout", func() error {
-		n, err := worker.ApplyPolicy(ctx, env.temporal, env.cfg.TemporalNamespace, workflows.PolicyFromConfig(cfg), fmt.Sprintf("WorkflowId = %q", wid))
+		n, err := worker.ApplyPolicy(ctx, env.temporal, env.cfg.TemporalNamespace, worker.PolicyFromConfig(cfg), fmt.Sprintf("WorkflowId = %q", wid))
 		if err != nil {
 			return err
 		}
