@@ -10,7 +10,6 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/store"
-	"github.com/helpdesk/helpdesk/internal/textcut"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -102,7 +101,7 @@ func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket
 	if !strings.HasPrefix(subject, "Re: ") {
 		subject = "Re: " + subject
 	}
-	subject = textcut.Runes(subject, ticket.MaxSubjectRunes)
+	subject = ticket.CutRunes(subject, ticket.MaxSubjectRunes)
 	number := old.Number
 	uid := p.User.ID
 	draft := ticket.Draft{Subject: subject, Description: body, Priority: ticket.Priority(s.cfg.DefaultPriority),

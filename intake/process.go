@@ -27,7 +27,6 @@ import (
 	"github.com/helpdesk/helpdesk/internal/mailout"
 	"github.com/helpdesk/helpdesk/internal/mailparse"
 	"github.com/helpdesk/helpdesk/internal/store"
-	"github.com/helpdesk/helpdesk/internal/textcut"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/worker"
 	"github.com/helpdesk/helpdesk/workflows"
@@ -414,7 +413,7 @@ func (p *Processor) requester(ctx context.Context, from mailparse.Address) (iden
 	if name == "" {
 		name, _, _ = strings.Cut(from.Email, "@")
 	}
-	name = textcut.Runes(name, 100)
+	name = ticket.CutRunes(name, 100)
 	u, err = p.Users.CreateUser(ctx, identity.NewUser{Email: from.Email, Name: name, Role: identity.RoleRequester})
 	if errors.Is(err, identity.ErrConflict) { // created meanwhile by another message
 		return p.Users.UserByEmail(ctx, from.Email)
@@ -554,12 +553,12 @@ func (p *Processor) newTicket(ctx context.Context, mb config.Mailbox, msg *mailp
 	if subject == "" {
 		subject = "(no subject)"
 	}
-	subject = textcut.Runes(subject, ticket.MaxSubjectRunes)
+	subject = ticket.CutRunes(subject, ticket.MaxSubjectRunes)
 	body := msg.Text
 	if old != nil {
 		body = commentBody(msg)
 	}
-	body = textcut.Bytes(body, ticket.MaxDescriptionBytes)
+	body = ticket.CutBytes(body, ticket.MaxDescriptionBytes)
 	uid := u.ID
 	draft := ticket.Draft{Subject: subject, Description: body, Priority: ticket.Priority(p.Config.DefaultPriority),
 		RequesterID: &uid, CategoryID: mb.CategoryID, Channel: ticket.ChannelEmail, Actor: fmt.Sprintf("user:%d", uid)}
@@ -679,7 +678,7 @@ func (p *Processor) bounce(ctx context.Context, msg *mailparse.Message, m store.
 		}
 	}
 	id := requestID("bounce", msg.DedupeKey)
-	if err := p.Store.PutRequestPayload(ctx, id, number, map[string]string{"body": textcut.Bytes(b.String(), maxCommentBytes)}); err != nil {
+	if err := p.Store.PutRequestPayload(ctx, id, number, map[string]string{"body": ticket.CutBytes(b.String(), maxCommentBytes)}); err != nil {
 		return Outcome{}, err
 	}
 	res, err := p.update(ctx, number, workflows.UpdateComment, id,
@@ -755,7 +754,7 @@ func commentBody(msg *mailparse.Message) string {
 	if body == "" {
 		body = "(no text; see the original message)"
 	}
-	return textcut.Bytes(body, maxCommentBytes)
+	return ticket.CutBytes(body, maxCommentBytes)
 }
 
 // addressGuess is the address in a From header mailparse refused.

@@ -46,11 +46,11 @@ import (
 
 	"github.com/helpdesk/helpdesk/intake"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
-	"github.com/helpdesk/helpdesk/internal/temporalserver"
 	"github.com/helpdesk/helpdesk/worker"
 	"github.com/helpdesk/helpdesk/workflows"
 )

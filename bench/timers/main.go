@@ -63,11 +63,11 @@ import (
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
-	"github.com/helpdesk/helpdesk/internal/temporalserver"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/workflows"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/helpdesk/helpdesk/internal/audit"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
 	"github.com/helpdesk/helpdesk/internal/store"
 )
 

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/store"
-	"github.com/helpdesk/helpdesk/internal/temporalserver"
 	"github.com/helpdesk/helpdesk/worker"
 )
 

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
 )
 
 // The test binary doubles as the helpdesk binary so the dev test runs the

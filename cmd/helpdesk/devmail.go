@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/config"
-	"github.com/helpdesk/helpdesk/internal/devmail"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/devmail"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
 )
 
 // devInbox is the help desk address `helpdesk dev` receives mail for.

@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/helpdesk/helpdesk/internal/config"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
 )
 
 // crashPoints are where processing is interrupted, in the order a message

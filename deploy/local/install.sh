@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the backing services that `helpdesk dev`, `make test` and CI start
-# locally as private child processes (see internal/localsvc): PostgreSQL and
+# locally as private child processes (see internal/devstack/localsvc): PostgreSQL and
 # Dovecot (IMAP + LMTP) from Debian, Elasticsearch's integ-test-zip from Maven
 # Central, the tools they need, and the unprivileged system users
 # Elasticsearch and Dovecot run as.
@@ -10,7 +10,7 @@
 set -euo pipefail
 
 # Newest 8.x integ-test-zip Maven Central serves (checked when this was written).
-# Keep in step with localsvc.ESVersion in internal/localsvc.
+# Keep in step with localsvc.ESVersion in internal/devstack/localsvc.
 ES_VERSION="${ES_VERSION:-8.19.21}"
 ES_ARTIFACT="org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ES_VERSION}:zip"
 HELPDESK_ES_HOME="${HELPDESK_ES_HOME:-/opt/helpdesk/elasticsearch-${ES_VERSION}}"

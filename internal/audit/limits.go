@@ -2,8 +2,7 @@ package audit
 
 import (
 	"fmt"
-
-	"github.com/helpdesk/helpdesk/internal/textcut"
+	"unicode/utf8"
 )
 
 // MaxStringBytes bounds every string an entry stores: actor, action,
@@ -34,7 +33,13 @@ func capString(s string) string {
 		return s
 	}
 	mark := fmt.Sprintf(cutMark, n)
-	return textcut.Bytes(s, MaxStringBytes-len(mark)) + mark
+	if cut := MaxStringBytes - len(mark); len(s) > cut {
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // never split a character
+		}
+		s = s[:cut]
+	}
+	return s + mark
 }
 
 // capValue cleans and caps every key and string of a detail value, in the

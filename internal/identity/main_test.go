@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/helpdesk/helpdesk/internal/localsvc"
-	"github.com/helpdesk/helpdesk/internal/localsvc/pgtest"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc/pgtest"
 	"github.com/helpdesk/helpdesk/internal/store"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/helpdesk/helpdesk/internal/sso/ssotest"
+	"github.com/helpdesk/helpdesk/internal/devstack/ssotest"
 )
 
 // The tests run a real OpenID provider in-process: zitadel/oidc's op package

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/helpdesk/helpdesk/internal/textcut"
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // NewMail is a message about to be processed (or sent).
@@ -110,7 +110,7 @@ const insertMail = `INSERT INTO mail_messages
 	RETURNING ` + mailColumns
 
 func (m NewMail) insertArgs(recent int) []any {
-	return []any{m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, textcut.Bytes(m.Subject, 998), m.Kind,
+	return []any{m.DedupeKey, m.ContentHash, m.Direction, m.Mailbox, m.MessageID, m.From, ticket.CutBytes(m.Subject, 998), m.Kind,
 		m.Size, m.TicketNumber, m.SuppressAutoReply, recent}
 }
 
@@ -155,7 +155,7 @@ func (s *Store) claimCounted(ctx context.Context, m NewMail, raw []byte) (Mail, 
 func (s *Store) FinishMail(ctx context.Context, id int64, outcome, reason string, ticketNumber, commentID *int64) error {
 	_, err := s.pool.Exec(ctx, `UPDATE mail_messages
 		SET outcome = $2, reason = $3, ticket_number = coalesce($4, ticket_number), comment_id = coalesce($5, comment_id), done_at = now()
-		WHERE id = $1 AND outcome = 'processing'`, id, outcome, textcut.Bytes(reason, 1000), ticketNumber, commentID)
+		WHERE id = $1 AND outcome = 'processing'`, id, outcome, ticket.CutBytes(reason, 1000), ticketNumber, commentID)
 	if err != nil {
 		return fmt.Errorf("store: finish mail %d: %w", id, err)
 	}
@@ -303,8 +303,8 @@ func (s *Store) Quarantine(ctx context.Context, q NewQuarantine, raw []byte) (Qu
 		SELECT * FROM ins
 		UNION ALL
 		SELECT `+quarantineColumns+` FROM mail_quarantine WHERE content_hash = $5 AND reason = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
-		q.Mailbox, q.Reason, textcut.Bytes(q.Detail, 2000), q.DedupeKey, q.ContentHash, textcut.Bytes(q.MessageID, 998), textcut.Bytes(q.From, 320),
-		textcut.Bytes(q.Subject, 998), size, raw, q.Truncated)
+		q.Mailbox, q.Reason, ticket.CutBytes(q.Detail, 2000), q.DedupeKey, q.ContentHash, ticket.CutBytes(q.MessageID, 998), ticket.CutBytes(q.From, 320),
+		ticket.CutBytes(q.Subject, 998), size, raw, q.Truncated)
 	out, err := scanQuarantined(row)
 	if err != nil {
 		return Quarantined{}, fmt.Errorf("store: quarantine: %w", err)

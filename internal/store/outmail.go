@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/helpdesk/helpdesk/internal/textcut"
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // OutboxEntry is one outbox row, for the mailer.
@@ -51,7 +51,7 @@ func (s *Store) SetOutboxEmailState(ctx context.Context, id int64, state, reason
 	_, err := s.pool.Exec(ctx, `UPDATE outbox SET email_state = $2, email_reason = $3,
 		delivered_at = CASE WHEN $2 = 'sent' THEN coalesce(delivered_at, now()) ELSE delivered_at END,
 		attempts = attempts + CASE WHEN $2 = 'pending' THEN 1 ELSE 0 END
-		WHERE id = $1`, id, state, textcut.Bytes(reason, 1000))
+		WHERE id = $1`, id, state, ticket.CutBytes(reason, 1000))
 	if err != nil {
 		return fmt.Errorf("store: outbox %d email state: %w", id, err)
 	}

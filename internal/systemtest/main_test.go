@@ -1,5 +1,5 @@
 // Package systemtest runs helpdesk end to end against real services: a
-// private PostgreSQL and Elasticsearch (started through internal/localsvc,
+// private PostgreSQL and Elasticsearch (started through internal/devstack/localsvc,
 // the same code `helpdesk dev` uses, on their own ports and data
 // directories) and an embedded Temporal server. It is one of only two test
 // packages that link the Temporal server, so the server starts once here.
@@ -24,11 +24,11 @@ import (
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
-	"github.com/helpdesk/helpdesk/internal/temporalserver"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/web"
 	"github.com/helpdesk/helpdesk/worker"

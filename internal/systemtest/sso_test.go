@@ -13,10 +13,10 @@ import (
 
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/ssotest"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/localsvc"
 	"github.com/helpdesk/helpdesk/internal/sso"
-	"github.com/helpdesk/helpdesk/internal/sso/ssotest"
 	"github.com/helpdesk/helpdesk/policies"
 )
 

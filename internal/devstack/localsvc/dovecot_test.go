@@ -408,7 +408,7 @@ func TestDovecotHelperProcess(t *testing.T) {
 
 // TestInstallScriptMailUser keeps install.sh and DovecotOSUser in step.
 func TestInstallScriptMailUser(t *testing.T) {
-	b, err := os.ReadFile("../../deploy/local/install.sh")
+	b, err := os.ReadFile("../../../deploy/local/install.sh")
 	if err != nil {
 		t.Fatal(err)
 	}

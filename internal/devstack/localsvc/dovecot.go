@@ -362,7 +362,7 @@ func dovecotConfig(o DovecotOptions, u *osUser, baseDir string) string {
 	if g, err := user.LookupGroupId(group); err == nil {
 		group = g.Name
 	}
-	return fmt.Sprintf(`# Written by internal/localsvc on every start; edits are lost.
+	return fmt.Sprintf(`# Written by internal/devstack/localsvc on every start; edits are lost.
 # A private, rootless Dovecot for development and tests: IMAP and LMTP on
 # loopback only, every address is a mailbox, one shared password.
 instance_name = helpdesk-%[12]s

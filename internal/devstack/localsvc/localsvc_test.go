@@ -209,7 +209,7 @@ func TestHelperProcess(t *testing.T) {
 
 // TestInstallScriptVersion keeps install.sh and ESVersion in step.
 func TestInstallScriptVersion(t *testing.T) {
-	b, err := os.ReadFile("../../deploy/local/install.sh")
+	b, err := os.ReadFile("../../../deploy/local/install.sh")
 	if err != nil {
 		t.Fatal(err)
 	}

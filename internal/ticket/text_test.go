@@ -1,4 +1,4 @@
-package textcut
+package ticket
 
 import "testing"
 
@@ -15,11 +15,11 @@ func TestCutsAtCharacterBoundaries(t *testing.T) {
 		{"日本語", 4, "日", "日本語"},  // 3 bytes each
 		{"日本語", 0, "", ""},
 	} {
-		if got := Bytes(c.in, c.n); got != c.bytes {
-			t.Errorf("Bytes(%q, %d) = %q, want %q", c.in, c.n, got, c.bytes)
+		if got := CutBytes(c.in, c.n); got != c.bytes {
+			t.Errorf("CutBytes(%q, %d) = %q, want %q", c.in, c.n, got, c.bytes)
 		}
-		if got := Runes(c.in, c.n); got != c.runes {
-			t.Errorf("Runes(%q, %d) = %q, want %q", c.in, c.n, got, c.runes)
+		if got := CutRunes(c.in, c.n); got != c.runes {
+			t.Errorf("CutRunes(%q, %d) = %q, want %q", c.in, c.n, got, c.runes)
 		}
 	}
 }

@@ -238,7 +238,7 @@ func writeESConfig(o ElasticsearchOptions) error {
 	}
 	// Only settings the integ-test-zip knows: it carries the core, the
 	// transport and x-pack core/security modules. Security is explicitly off.
-	yml := fmt.Sprintf(`# Written by internal/localsvc on every start; edits are lost.
+	yml := fmt.Sprintf(`# Written by internal/devstack/localsvc on every start; edits are lost.
 cluster.name: helpdesk-local-%[3]d
 node.name: helpdesk-local
 discovery.type: single-node
@@ -254,7 +254,7 @@ cluster.routing.allocation.disk.threshold_enabled: false
 	if err := os.WriteFile(filepath.Join(conf, "elasticsearch.yml"), []byte(yml), 0o640); err != nil {
 		return fmt.Errorf("localsvc: elasticsearch: %w", err)
 	}
-	jvm := fmt.Sprintf("# Written by internal/localsvc: keep crash files with this instance.\n-XX:HeapDumpPath=%[1]s/logs\n-XX:ErrorFile=%[1]s/logs/hs_err_pid%%p.log\n", o.DataDir)
+	jvm := fmt.Sprintf("# Written by internal/devstack/localsvc: keep crash files with this instance.\n-XX:HeapDumpPath=%[1]s/logs\n-XX:ErrorFile=%[1]s/logs/hs_err_pid%%p.log\n", o.DataDir)
 	if err := os.WriteFile(filepath.Join(conf, "jvm.options.d", "localsvc.options"), []byte(jvm), 0o640); err != nil {
 		return fmt.Errorf("localsvc: elasticsearch: %w", err)
 	}

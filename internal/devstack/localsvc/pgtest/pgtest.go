@@ -1,5 +1,5 @@
 // Package pgtest runs a test package against one private PostgreSQL, the
-// one internal/localsvc starts for `helpdesk dev`, so test packages share
+// one internal/devstack/localsvc starts for `helpdesk dev`, so test packages share
 // one start-up instead of each writing its own TestMain plumbing.
 package pgtest
 
@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/helpdesk/helpdesk/internal/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
 )
 
 // Main starts PostgreSQL in a temporary directory, calls setup (nil for

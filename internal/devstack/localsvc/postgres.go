@@ -233,7 +233,7 @@ func (p *Postgres) initdb(ctx context.Context, u *osUser) error {
 		_ = clearDir(o.DataDir)
 		return fmt.Errorf("localsvc: postgres: initdb %s failed: %v\n%s", o.DataDir, err, out)
 	}
-	hba := `# Written by internal/localsvc for a private development cluster.
+	hba := `# Written by internal/devstack/localsvc for a private development cluster.
 # The superuser needs its password (kept in ` + superuserPasswordFile + `);
 # every other role is trusted on loopback. Nothing else may connect.
 host all postgres 127.0.0.1/32 scram-sha-256
