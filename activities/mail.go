@@ -12,6 +12,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/mailout"
 	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // Mailer delivers outbox notifications to requesters by email.
@@ -91,12 +92,12 @@ func (m *Mailer) SendOutboxEmail(ctx context.Context, id int64) (MailResult, err
 	footer := fmt.Sprintf("\n\n-- \n%s\nTicket #%d: %s\nReply to this email to add to your ticket; please keep [#%d] in the subject.\n",
 		m.From.Name, t.Number, t.Subject, t.Number)
 	switch e.Kind {
-	case "ticket_created":
+	case ticket.OutboxTicketCreated:
 		if u.Role.Staff() {
 			return skip("the requester is staff (a ticket opened for themselves)")
 		}
 		text = greeting + fmt.Sprintf("we have received your request and opened ticket #%d for it:\n\n  %s\n\nWe will get back to you as soon as we can.", t.Number, t.Subject) + footer
-	case "agent_reply":
+	case ticket.OutboxAgentReply:
 		c, err := m.Store.CommentAt(ctx, t.Number, e.Seq)
 		if err != nil {
 			return MailResult{}, err
@@ -114,7 +115,7 @@ func (m *Mailer) SendOutboxEmail(ctx context.Context, id int64) (MailResult, err
 		subject = "Re: " + strings.TrimPrefix(t.Subject, "Re: ")
 		text = c.Body + fmt.Sprintf("\n\n-- \n%s, %s\nTicket #%d: %s\nReply to this email to answer; please keep [#%d] in the subject.\n",
 			author, m.From.Name, t.Number, t.Subject, t.Number)
-	case "status_changed":
+	case ticket.OutboxStatusChanged:
 		to, _ := e.Payload["to"].(string)
 		switch to {
 		case "resolved":

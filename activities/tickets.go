@@ -73,7 +73,7 @@ func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (P
 		data["assignee_id"] = *in.AssigneeID
 	}
 	stored, err := a.Store.CreateTicketFromReservation(ctx, t, store.Event{
-		TicketNumber: in.Number, Seq: in.Seq, Kind: "created", Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt,
+		TicketNumber: in.Number, Seq: in.Seq, Kind: ticket.EventCreated, Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt,
 	}, in.Outbox)
 	if errors.Is(err, store.ErrNotFound) {
 		return PersistResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)

@@ -128,7 +128,7 @@ func (s *Server) requesterHistory(ctx context.Context, p *identity.Principal, ro
 	seen := map[int64]bool{p.User.ID: true}
 	loaded := false
 	for _, r := range rows {
-		if r.Kind == "fields_changed" && !loaded {
+		if r.Kind == ticket.EventFieldsChanged && !loaded {
 			defs, err := s.store.CustomFields(ctx)
 			if err != nil {
 				return nil, err

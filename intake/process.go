@@ -682,7 +682,7 @@ func (p *Processor) bounce(ctx context.Context, msg *mailparse.Message, m store.
 		return Outcome{}, err
 	}
 	res, err := p.update(ctx, number, workflows.UpdateComment, id,
-		workflows.CommentRequest{RequestID: id, Actor: workflows.Actor{Role: "system"}, Internal: true})
+		workflows.CommentRequest{RequestID: id, Actor: workflows.Actor{Role: ticket.RoleSystem}, Internal: true})
 	if err != nil {
 		if archived(err) {
 			return finish(Outcome{Outcome: "bounce", Ticket: number, Reason: "ticket closed for good; failure kept with the mail only"})

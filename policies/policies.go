@@ -11,6 +11,8 @@ import (
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
 	stringadapter "github.com/casbin/casbin/v2/persist/string-adapter"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 //go:embed model.conf
@@ -19,16 +21,13 @@ var modelText string
 //go:embed policy.csv
 var defaultPolicy string
 
-// Roles, from least to most privileged.
+// Roles, from least to most privileged (the vocabulary is internal/ticket's).
 const (
-	RoleRequester = "requester"
-	RoleAgent     = "agent"
-	RoleLead      = "lead"
-	RoleAdmin     = "admin"
+	RoleRequester = ticket.RoleRequester
+	RoleAgent     = ticket.RoleAgent
+	RoleLead      = ticket.RoleLead
+	RoleAdmin     = ticket.RoleAdmin
 )
-
-// Roles lists every role.
-func Roles() []string { return []string{RoleRequester, RoleAgent, RoleLead, RoleAdmin} }
 
 // NewEnforcer returns an enforcer loaded with the model and default policy.
 // It is safe for concurrent use. Decisions are cached per (role, object,

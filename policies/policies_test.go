@@ -1,6 +1,10 @@
 package policies
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
 
 func TestDefaultPolicy(t *testing.T) {
 	e, err := NewEnforcer()
@@ -60,7 +64,7 @@ func BenchmarkEnforce(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		role := Roles()[i%4]
+		role := ticket.Roles()[i%4]
 		if _, err := e.Enforce(role, "ticket", "read"); err != nil {
 			b.Fatal(err)
 		}

@@ -151,7 +151,7 @@ func classify(ctx context.Context, number int64, what string, err error) error {
 	case errors.As(err, &appErr) && (appErr.NonRetryable() || contractError(appErr.Type())):
 		if appErr.Type() == ErrConflict {
 			var reason string
-			if appErr.HasDetails() && appErr.Details(&reason) == nil && reason == "archived" {
+			if appErr.HasDetails() && appErr.Details(&reason) == nil && reason == ticket.ReasonArchived {
 				return &ArchivedError{Number: number, Err: err}
 			}
 		}

@@ -64,14 +64,14 @@ type Actor struct {
 	Role   string `json:"role"` // requester, agent, lead, admin, system, participant
 }
 
-// RoleParticipant is the actor role of mail from a staff address whose
-// sender is not authenticated (intake): the comment is that of someone
-// taking part, neither an agent's reply nor, unless they are its
-// requester, the requester's follow-up.
-const RoleParticipant = "participant"
+// RoleParticipant is ticket.RoleParticipant: the actor role of mail from a
+// staff address whose sender is not authenticated.
+const RoleParticipant = ticket.RoleParticipant
 
 // Agent reports whether the actor works tickets (agent, lead or admin).
-func (a Actor) Agent() bool { return a.Role == "agent" || a.Role == "lead" || a.Role == "admin" }
+func (a Actor) Agent() bool {
+	return a.Role == ticket.RoleAgent || a.Role == ticket.RoleLead || a.Role == ticket.RoleAdmin
+}
 
 // Ref returns the actor as written in ticket_events.actor ("user:12", "system").
 func (a Actor) Ref() string {
@@ -227,12 +227,13 @@ type Policy struct {
 	MaxHistoryEvents int `json:"max_history_events"`
 }
 
-// Outbox kinds the lifecycle writes for the notification channels.
+// Outbox kinds the lifecycle writes for the notification channels (the
+// vocabulary lives in internal/ticket, with the event kinds).
 const (
-	OutboxTicketCreated = "ticket_created"
-	OutboxAgentReply    = "agent_reply"
-	OutboxStatusChanged = "status_changed"
-	OutboxEscalated     = "escalated"
-	OutboxSLABreached   = "sla_breached"
-	OutboxExpired       = "expired"
+	OutboxTicketCreated = ticket.OutboxTicketCreated
+	OutboxAgentReply    = ticket.OutboxAgentReply
+	OutboxStatusChanged = ticket.OutboxStatusChanged
+	OutboxEscalated     = ticket.OutboxEscalated
+	OutboxSLABreached   = ticket.OutboxSLABreached
+	OutboxExpired       = ticket.OutboxExpired
 )

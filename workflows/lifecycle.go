@@ -107,7 +107,7 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 		return plan{}, rejectf(ErrInvalid, problems, "the change is not valid")
 	}
 	if s.Archived {
-		return plan{}, rejectf(ErrConflict, "archived", "ticket #%d was closed for good; its reopen window has ended", s.Number)
+		return plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", s.Number)
 	}
 	if req.IfUnassigned && s.AssigneeID != nil {
 		return plan{}, rejectf(ErrConflict, "assigned", "ticket #%d is already assigned", s.Number)
@@ -134,12 +134,12 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 		rulesAgain = true
 	}
 	if req.Category != nil && !sameID(req.Category.ID, s.CategoryID) {
-		p.add("category_changed", map[string]any{"from": s.CategoryID, "to": req.Category.ID})
+		p.add(ticket.EventCategoryChanged, map[string]any{"from": s.CategoryID, "to": req.Category.ID})
 		s.CategoryID = req.Category.ID
 		rulesAgain = true
 	}
 	if req.Team != nil && !sameID(req.Team.ID, s.TeamID) {
-		p.add("team_changed", map[string]any{"from": s.TeamID, "to": req.Team.ID})
+		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": req.Team.ID})
 		s.TeamID = req.Team.ID
 	}
 	if req.Assignee != nil && !sameID(req.Assignee.ID, s.AssigneeID) {
@@ -149,12 +149,12 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 	for _, f := range req.Text {
 		if f == "custom_fields" {
 			// The activity merges the values and records old and new.
-			p.add("fields_changed", nil)
+			p.add(ticket.EventFieldsChanged, nil)
 			rulesAgain = true
 			continue
 		}
 		// The activity fills in old and new text from PostgreSQL.
-		p.add(f+"_changed", map[string]any{"field": f})
+		p.add(ticket.TextChangedEvent(f), map[string]any{"field": f})
 	}
 	if from := req.RerouteFrom; from != nil && s.AssigneeID != nil && *s.AssigneeID == *from {
 		setAssignee(&p, pol, nil, fmt.Sprintf("rerouting: agent %d is unavailable", *from))
@@ -176,15 +176,15 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 // follow-up count.
 func planComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now time.Time) (plan, error) {
 	// The system (UserID 0) writes internal notes too: a delivery failure.
-	if req.Internal && !req.Actor.Agent() && !(req.Actor.Role == "system" && req.Actor.UserID == 0) {
+	if req.Internal && !req.Actor.Agent() && !(req.Actor.Role == ticket.RoleSystem && req.Actor.UserID == 0) {
 		return plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal comments")
 	}
 	if st.Archived {
-		return plan{}, rejectf(ErrConflict, "archived", "ticket #%d was closed for good; its reopen window has ended", st.Number)
+		return plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", st.Number)
 	}
 	p := plan{state: cloneState(st)}
 	s := &p.state
-	seq := p.add("comment", map[string]any{"internal": req.Internal})
+	seq := p.add(ticket.EventComment, map[string]any{"internal": req.Internal})
 	fromRequester := req.Actor.UserID != 0 && s.RequesterID != nil && *s.RequesterID == req.Actor.UserID || req.Actor.Role == "requester"
 	switch {
 	case req.Internal:
@@ -228,10 +228,10 @@ func planAttach(st State, req AttachRequest) (plan, error) {
 		return plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal attachments")
 	}
 	if st.Archived {
-		return plan{}, rejectf(ErrConflict, "archived", "ticket #%d was closed for good; its reopen window has ended", st.Number)
+		return plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", st.Number)
 	}
 	p := plan{state: cloneState(st)}
-	p.add("attachment", map[string]any{"attachment_id": req.AttachmentID, "internal": req.Internal})
+	p.add(ticket.EventAttachment, map[string]any{"attachment_id": req.AttachmentID, "internal": req.Internal})
 	return p, nil
 }
 
@@ -255,7 +255,7 @@ func setPriority(p *plan, pol Policy, to ticket.Priority, reason string) {
 	if reason != "" {
 		data["reason"] = reason
 	}
-	p.add("priority_changed", data)
+	p.add(ticket.EventPriorityChanged, data)
 	s.Priority = to
 	t := pol.SLA[to]
 	s.FirstResponse = retarget(s.FirstResponse, t.FirstResponse, s.CreatedAt)
@@ -275,7 +275,7 @@ func planRouted(st State, pol Policy, d store.Decision) plan {
 	if len(d.Tags) > 0 {
 		data["tags"] = d.Tags
 	}
-	p.add("routed", data)
+	p.add(ticket.EventRouted, data)
 	if d.Priority != nil && *d.Priority != s.Priority {
 		why := d.PriorityReason
 		if why == "" {
@@ -284,7 +284,7 @@ func planRouted(st State, pol Policy, d store.Decision) plan {
 		setPriority(&p, pol, *d.Priority, why)
 	}
 	if d.SetTeam && !sameID(d.TeamID, s.TeamID) {
-		p.add("team_changed", map[string]any{"from": s.TeamID, "to": d.TeamID, "reason": d.Reason})
+		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": d.TeamID, "reason": d.Reason})
 		s.TeamID = d.TeamID
 	}
 	if d.SetAssignee && !sameID(d.AssigneeID, s.AssigneeID) {
@@ -312,7 +312,7 @@ func planPolicy(st State, pol Policy, now time.Time) plan {
 		}
 		*c.b = retarget(*c.b, c.target, s.CreatedAt)
 	}
-	p.add("policy_changed", map[string]any{"first_response": t.FirstResponse.String(), "resolution": t.Resolution.String(),
+	p.add(ticket.EventPolicyChanged, map[string]any{"first_response": t.FirstResponse.String(), "resolution": t.Resolution.String(),
 		"escalation": pol.Escalation})
 	return p
 }
@@ -338,7 +338,7 @@ func setAssignee(p *plan, pol Policy, to *int64, reason string) {
 	if reason != "" {
 		data["reason"] = reason
 	}
-	p.add("assigned", data)
+	p.add(ticket.EventAssigned, data)
 	if s.AssigneeID != nil && to != nil {
 		s.Reassignments++
 	}
@@ -354,7 +354,7 @@ func setStatus(p *plan, pol Policy, cal sla.Calendar, to ticket.Status, reason s
 	if reason != "" {
 		data["reason"] = reason
 	}
-	seq := p.add("status_changed", data)
+	seq := p.add(ticket.EventStatusChanged, data)
 	p.notify(seq, OutboxStatusChanged, map[string]any{"from": from, "to": to})
 	s.Status = to
 	running := to == ticket.StatusOpen || to == ticket.StatusInProgress
@@ -401,7 +401,7 @@ func escalate(p *plan, pol Policy, rule string, a Escalation, reason string, now
 	if a.Level > s.EscalationLevel {
 		s.EscalationLevel = a.Level
 	}
-	seq := p.add("escalated", map[string]any{"rule": rule, "reason": reason, "from_level": from, "level": s.EscalationLevel})
+	seq := p.add(ticket.EventEscalated, map[string]any{"rule": rule, "reason": reason, "from_level": from, "level": s.EscalationLevel})
 	// Tell people only when something changed: a rule firing on a ticket
 	// already at its level (and doing nothing else) is history, not news.
 	acts := s.EscalationLevel > from || a.RaisePriority && s.Priority.Rank() > 0 || a.TeamID != nil && !sameID(a.TeamID, s.TeamID)
@@ -412,11 +412,11 @@ func escalate(p *plan, pol Policy, rule string, a Escalation, reason string, now
 		setPriority(p, pol, ticket.Priorities()[s.Priority.Rank()-1], "escalation "+rule)
 	}
 	if a.TeamID != nil && !sameID(a.TeamID, s.TeamID) {
-		p.add("team_changed", map[string]any{"from": s.TeamID, "to": a.TeamID, "reason": "escalation " + rule})
+		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": a.TeamID, "reason": "escalation " + rule})
 		s.TeamID = a.TeamID
 		if s.AssigneeID != nil {
 			// Not a reassignment the attempt rule should count.
-			p.add("assigned", map[string]any{"from": s.AssigneeID, "to": nil, "reason": "escalation " + rule})
+			p.add(ticket.EventAssigned, map[string]any{"from": s.AssigneeID, "to": nil, "reason": "escalation " + rule})
 			s.AssigneeID = nil
 		}
 	}
@@ -531,7 +531,7 @@ func planDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (plan,
 			s.Fired[d.Key] = true
 			c := d.Key[len("breach:"):]
 			s.BreachedAt[Clock(c)] = d.At
-			seq := p.add("sla_breached", map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano), "priority": s.Priority})
+			seq := p.add(ticket.EventSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano), "priority": s.Priority})
 			p.notify(seq, OutboxSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano)})
 		case len(d.Key) > 5 && d.Key[:5] == "rule:":
 			s.Fired[d.Key] = true
@@ -545,7 +545,7 @@ func planDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (plan,
 			s.Fired["expiry"] = true
 			t := now
 			s.ExpiredAt = &t
-			seq := p.add("expired", map[string]any{"after": pol.ExpireAfter.String(), "action": pol.ExpiryAction,
+			seq := p.add(ticket.EventExpired, map[string]any{"after": pol.ExpireAfter.String(), "action": pol.ExpiryAction,
 				"due_at": d.At.UTC().Format(time.RFC3339Nano)})
 			p.notify(seq, OutboxExpired, map[string]any{"action": pol.ExpiryAction})
 			if pol.ExpiryAction == ExpiryClose {
@@ -557,7 +557,7 @@ func planDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (plan,
 			setStatus(&p, pol, cal, ticket.StatusClosed, "auto-close", now)
 		case d.Key == "archive":
 			s.Archived = true
-			p.add("archived", map[string]any{"reopen_window": pol.ReopenWindow.String()})
+			p.add(ticket.EventArchived, map[string]any{"reopen_window": pol.ReopenWindow.String()})
 		}
 		if s.Archived {
 			break

@@ -476,7 +476,7 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 			}
 			w.busy = true
 			w.policy, w.cal = p, p.calendar()
-			if _, err := w.persist(ctx, Actor{Role: "system"}, "", planPolicy(w.state, p, workflow.Now(ctx))); err != nil {
+			if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", planPolicy(w.state, p, workflow.Now(ctx))); err != nil {
 				workflow.GetLogger(ctx).Error("apply policy", "err", err)
 			}
 			w.version++ // the timer loop recomputes every deadline
@@ -559,7 +559,7 @@ func (w *ticketWorkflow) waitForNext(ctx workflow.Context) error {
 	}
 	w.busy = true
 	defer func() { w.busy = false }()
-	_, err := w.persist(ctx, Actor{Role: "system"}, "", pl)
+	_, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", pl)
 	return err
 }
 
@@ -663,7 +663,7 @@ func (w *ticketWorkflow) route(ctx workflow.Context, r routeRequest) {
 	if d.Empty() {
 		return
 	}
-	if _, err := w.persist(ctx, Actor{Role: "system"}, "", planRouted(w.state, w.policy, d)); err != nil {
+	if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", planRouted(w.state, w.policy, d)); err != nil {
 		workflow.GetLogger(ctx).Error("record routing decision", "ticket", st.Number, "err", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // Role is what a user does in helpdesk; it decides which tickets they see
@@ -20,13 +22,13 @@ type Role string
 const (
 	// RoleRequester asks for help: sees their own tickets (and their
 	// organization's when it shares tickets).
-	RoleRequester Role = "requester"
+	RoleRequester Role = ticket.RoleRequester
 	// RoleAgent works tickets of their teams and untriaged ones.
-	RoleAgent Role = "agent"
+	RoleAgent Role = ticket.RoleAgent
 	// RoleLead is an agent who also runs one or more teams.
-	RoleLead Role = "lead"
+	RoleLead Role = ticket.RoleLead
 	// RoleAdmin configures helpdesk and sees everything.
-	RoleAdmin Role = "admin"
+	RoleAdmin Role = ticket.RoleAdmin
 )
 
 // ParseRole turns user or configuration input into a Role.

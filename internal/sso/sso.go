@@ -34,14 +34,16 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
-// Roles, from least to most privileged.
+// Roles, from least to most privileged (the vocabulary is internal/ticket's).
 const (
-	RoleRequester = "requester"
-	RoleAgent     = "agent"
-	RoleLead      = "lead"
-	RoleAdmin     = "admin"
+	RoleRequester = ticket.RoleRequester
+	RoleAgent     = ticket.RoleAgent
+	RoleLead      = ticket.RoleLead
+	RoleAdmin     = ticket.RoleAdmin
 )
 
 // roleRank orders roles by privilege; a higher rank wins when a user is in

@@ -103,7 +103,7 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 		needText := false
 		for _, e := range ch.Events {
 			switch e.Kind {
-			case "comment", "subject_changed", "description_changed", "fields_changed":
+			case ticket.EventComment, ticket.EventSubjectChanged, ticket.EventDescriptionChanged, ticket.EventFieldsChanged:
 				needText = true
 			}
 		}
@@ -127,13 +127,13 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 				data = map[string]any{}
 			}
 			switch e.Kind {
-			case "subject_changed":
+			case ticket.EventSubjectChanged:
 				data = map[string]any{"from": subject, "to": text.Subject}
 				subject = text.Subject
-			case "description_changed":
+			case ticket.EventDescriptionChanged:
 				data = map[string]any{"from": description, "to": text.Description}
 				description = text.Description
-			case "fields_changed":
+			case ticket.EventFieldsChanged:
 				// The request holds only the keys it sets (null clears), so
 				// two changes to different fields never undo each other.
 				merged, changes, err := mergeFields(fields, text.CustomFields)
@@ -152,14 +152,14 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 				return err
 			}
 			switch e.Kind {
-			case "comment":
+			case ticket.EventComment:
 				internal, _ := data["internal"].(bool)
 				if err := tx.QueryRow(ctx, `INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, unverified_sender, created_at)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 					ch.Number, e.Seq, ch.Actor, ch.ActorID, text.Body, internal, text.UnverifiedSender, ch.At).Scan(&out.CommentID); err != nil {
 					return err
 				}
-			case "attachment":
+			case ticket.EventAttachment:
 				id, _ := data["attachment_id"].(int64)
 				if f, ok := data["attachment_id"].(float64); ok {
 					id = int64(f)

@@ -130,11 +130,11 @@ func RequesterEvent(kind string, data map[string]any, fields FieldVisibility) (m
 		}
 	}
 	switch kind {
-	case "status_changed":
+	case EventStatusChanged:
 		if r, _ := out["reason"].(string); !requesterStatusReasons[r] {
 			delete(out, "reason")
 		}
-	case "fields_changed":
+	case EventFieldsChanged:
 		changes, _ := out["changes"].(map[string]any)
 		shown := make(map[string]any, len(changes))
 		for k, c := range changes {
