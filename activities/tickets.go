@@ -44,6 +44,10 @@ type PersistCreatedInput struct {
 	FirstResponseDueAt *time.Time
 	ResolutionDueAt    *time.Time
 	Outbox             []store.Notification
+	// DeferIndex leaves the search index to the step that follows (the
+	// routing decision indexes the routed state), so a routed create
+	// writes its document once.
+	DeferIndex bool
 }
 
 // PersistResult reports what is now durable.
@@ -51,6 +55,10 @@ type PersistResult struct {
 	Seq int64
 	// Indexed is true when the search index already holds this state.
 	Indexed bool
+	// Deferred is true when indexing was left to the next step
+	// (PersistCreatedInput.DeferIndex). Histories recorded before the field
+	// existed decode it as false and keep their old shape on replay.
+	Deferred bool
 }
 
 // inlineIndexTimeout bounds the best-effort indexing done while persisting;
@@ -81,17 +89,25 @@ func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (P
 	if err != nil {
 		return PersistResult{}, err
 	}
+	if in.DeferIndex {
+		return PersistResult{Seq: stored.Seq, Deferred: true}, nil
+	}
 	// Index right away on the happy path: it saves the workflow a second
 	// activity (two more trips through the server) per change. Failure here
 	// is not an error; the workflow then schedules IndexTicket.
+	return PersistResult{Seq: stored.Seq, Indexed: a.indexInline(ctx, stored)}, nil
+}
+
+// indexInline tries once, briefly, to index the ticket and reports whether
+// it did; the workflow schedules the retrying IndexTicket when it did not.
+func (a *Tickets) indexInline(ctx context.Context, t ticket.Ticket) bool {
 	ictx, cancel := context.WithTimeout(ctx, inlineIndexTimeout)
 	defer cancel()
-	indexed := true
-	if _, err := a.Index.IndexTicket(ictx, stored); err != nil {
-		indexed = false
-		activity.GetLogger(ctx).Warn("index after persist failed; the workflow will retry", "ticket", in.Number, "err", err)
+	if _, err := a.Index.IndexTicket(ictx, t); err != nil {
+		activity.GetLogger(ctx).Warn("inline index failed; the workflow will retry", "ticket", t.Number, "err", err)
+		return false
 	}
-	return PersistResult{Seq: stored.Seq, Indexed: indexed}, nil
+	return true
 }
 
 // ApplyResult reports a durable change.
@@ -111,14 +127,7 @@ func (a *Tickets) Apply(ctx context.Context, ch store.Change) (ApplyResult, erro
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	ictx, cancel := context.WithTimeout(ctx, inlineIndexTimeout)
-	defer cancel()
-	indexed := true
-	if _, err := a.Index.IndexTicket(ictx, applied.Ticket); err != nil {
-		indexed = false
-		activity.GetLogger(ctx).Warn("index after change failed; the workflow will retry", "ticket", ch.Number, "err", err)
-	}
-	return ApplyResult{CommentID: applied.CommentID, Indexed: indexed}, nil
+	return ApplyResult{CommentID: applied.CommentID, Indexed: a.indexInline(ctx, applied.Ticket)}, nil
 }
 
 // IndexTicket projects the ticket's current PostgreSQL state into
@@ -138,11 +147,41 @@ func (a *Tickets) IndexTicket(ctx context.Context, number int64) error {
 // Route makes one routing decision for a ticket in a PostgreSQL
 // transaction (store.Route). It is idempotent by the request's key: a
 // retry answers the decision already made.
-func (a *Tickets) Route(ctx context.Context, req store.RouteRequest) (store.Decision, error) {
+func (a *Tickets) Route(ctx context.Context, in RouteInput) (RouteResult, error) {
+	req := in.RouteRequest
 	req.DefaultCapacity = a.DefaultAgentCapacity
 	d, err := a.Store.Route(ctx, req)
 	if errors.Is(err, store.ErrNotFound) {
-		return d, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+		return RouteResult{Decision: d}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
 	}
-	return d, err
+	if err != nil {
+		return RouteResult{Decision: d}, err
+	}
+	res := RouteResult{Decision: d}
+	if in.IndexIfEmpty && d.Empty() {
+		// Nothing changes, so nothing else will index the state that
+		// PersistCreated left unindexed.
+		t, err := a.Store.Ticket(ctx, req.Number)
+		if err != nil {
+			return res, err
+		}
+		res.Indexed = a.indexInline(ctx, t)
+	}
+	return res, nil
+}
+
+// RouteInput asks for one routing decision.
+type RouteInput struct {
+	store.RouteRequest
+	// IndexIfEmpty indexes the ticket's current state when the decision
+	// changes nothing (its create deferred the index to routing).
+	IndexIfEmpty bool
+}
+
+// RouteResult is the decision and whether Route indexed the ticket. Its
+// JSON is the decision's with one more field, so decisions recorded before
+// RouteResult existed decode into it.
+type RouteResult struct {
+	store.Decision
+	Indexed bool
 }

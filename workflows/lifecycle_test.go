@@ -95,15 +95,16 @@ func newHarness(t *testing.T) *harness {
 		func(_ context.Context, in activities.PersistCreatedInput) (activities.PersistResult, error) {
 			h.events = append(h.events, store.Event{Seq: 1, Kind: "created", CreatedAt: in.CreatedAt})
 			h.outbox = append(h.outbox, in.Outbox...)
-			return activities.PersistResult{Seq: 1, Indexed: true}, nil
+			return activities.PersistResult{Seq: 1, Indexed: !in.DeferIndex, Deferred: in.DeferIndex}, nil
 		})
 	h.env.OnActivity(tickets.Route, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, req store.RouteRequest) (store.Decision, error) {
+		func(_ context.Context, in activities.RouteInput) (activities.RouteResult, error) {
+			req := in.RouteRequest
 			h.routes = append(h.routes, req)
 			if h.decide == nil {
-				return store.Decision{Rules: []rules.Ref{}}, nil
+				return activities.RouteResult{Decision: store.Decision{Rules: []rules.Ref{}}, Indexed: in.IndexIfEmpty}, nil
 			}
-			return h.decide(req), nil
+			return activities.RouteResult{Decision: h.decide(req)}, nil
 		})
 	h.env.OnActivity(tickets.Apply, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, ch store.Change) (activities.ApplyResult, error) {

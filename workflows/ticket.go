@@ -167,6 +167,9 @@ type ticketWorkflow struct {
 	// loop waited with workflow.AwaitWithOptions, whose timer stays armed
 	// after a change ends the wait (see sleepUntilChange).
 	cancelTimers bool
+	// deferIndex is false when replaying runs recorded before a routed
+	// create left its search index to the routing step.
+	deferIndex bool
 }
 
 var tickets *activities.Tickets
@@ -452,6 +455,7 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 	w.lifecycle = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
 	w.routing = workflow.GetVersion(ctx, "routing", workflow.DefaultVersion, 1) == 1
 	w.cancelTimers = workflow.GetVersion(ctx, "cancel-timers", workflow.DefaultVersion, 1) == 1
+	w.deferIndex = workflow.GetVersion(ctx, "defer-index", workflow.DefaultVersion, 1) == 1
 	if !w.state.Persisted {
 		if err := w.create(ctx); err != nil {
 			return err
@@ -598,6 +602,9 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 		in.SLADueAt, in.FirstResponseDueAt, in.ResolutionDueAt = row.SLADueAt, row.FirstResponseDueAt, row.ResolutionDueAt
 		in.Outbox = []store.Notification{{Seq: 1, Kind: OutboxTicketCreated, Data: map[string]any{"priority": st.Priority}}}
 	}
+	// Routing follows at once and indexes what it decides, so the created
+	// state is not indexed on its own (one document write per create).
+	in.DeferIndex = w.routing && w.deferIndex
 	var res activities.PersistResult
 	err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.PersistCreated, in).Get(ctx, &res)
 	if err != nil {
@@ -614,10 +621,12 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 		// busy), so the caller sees the decided priority, team and agent.
 		w.busy = true
 		w.publish(ctx, old)
-		if !res.Indexed {
+		// Histories from before DeferIndex have Deferred false here and
+		// keep their shape: index (unless inline worked), then route.
+		if !res.Indexed && !res.Deferred {
 			w.index(ctx)
 		}
-		w.route(ctx, routeRequest{trigger: store.RouteCreated})
+		w.route(ctx, routeRequest{trigger: store.RouteCreated, indexPending: res.Deferred})
 		w.busy = false
 		return nil
 	}
@@ -642,6 +651,9 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 type routeRequest struct {
 	trigger string
 	exclude []int64
+	// indexPending: the current state is not indexed yet; route indexes it
+	// whichever way the decision goes.
+	indexPending bool
 }
 
 // route asks the routing transaction for a decision and records it as
@@ -655,16 +667,27 @@ func (w *ticketWorkflow) route(ctx workflow.Context, r routeRequest) {
 		Priority: st.Priority, TeamID: st.TeamID, AssigneeID: st.AssigneeID,
 		PriorityManual: st.PriorityManual, AssigneeManual: st.AssigneeManual, Exclude: r.exclude,
 	}
-	var d store.Decision
-	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.Route, req).Get(ctx, &d); err != nil {
+	var d activities.RouteResult
+	in := activities.RouteInput{RouteRequest: req, IndexIfEmpty: r.indexPending}
+	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.Route, in).Get(ctx, &d); err != nil {
 		workflow.GetLogger(ctx).Error("route ticket", "ticket", st.Number, "err", err)
+		if r.indexPending {
+			w.index(ctx)
+		}
 		return
 	}
 	if d.Empty() {
+		if r.indexPending && !d.Indexed {
+			w.index(ctx)
+		}
 		return
 	}
-	if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", planRouted(w.state, w.policy, d)); err != nil {
+	// persist indexes the routed state (inline, or through IndexTicket).
+	if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", planRouted(w.state, w.policy, d.Decision)); err != nil {
 		workflow.GetLogger(ctx).Error("record routing decision", "ticket", st.Number, "err", err)
+		if r.indexPending {
+			w.index(ctx)
+		}
 	}
 }
 

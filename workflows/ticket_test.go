@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -34,17 +33,26 @@ func (u *updateResult) Complete(v any, err error) {
 	}
 }
 
+// A create defers its index to routing, which follows at once. The retrying
+// IndexTicket activity runs only when no step indexed the ticket inline.
 func TestCreateUpdateAnswersOnceTicketIsPersisted(t *testing.T) {
-	// inlineIndexed: the persist activity indexed the ticket itself, so the
-	// workflow must not schedule the retrying IndexTicket activity.
-	for _, inlineIndexed := range []bool{false, true} {
-		t.Run(fmt.Sprintf("inline indexed %v", inlineIndexed), func(t *testing.T) {
-			testCreate(t, inlineIndexed)
+	for _, c := range []struct {
+		name      string
+		route     activities.RouteResult
+		routeErr  error
+		indexRuns int
+	}{
+		{name: "empty decision indexed by Route", route: activities.RouteResult{Indexed: true}},
+		{name: "empty decision, inline index failed", route: activities.RouteResult{}, indexRuns: 1},
+		{name: "routing failed", routeErr: temporal.NewNonRetryableApplicationError("no payload", activities.ErrCodeMissingPayload, nil), indexRuns: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testCreate(t, c.route, c.routeErr, c.indexRuns)
 		})
 	}
 }
 
-func testCreate(t *testing.T, inlineIndexed bool) {
+func testCreate(t *testing.T, route activities.RouteResult, routeErr error, indexRuns int) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Tickets{})
@@ -52,9 +60,14 @@ func testCreate(t *testing.T, inlineIndexed bool) {
 	env.OnActivity(tickets.PersistCreated, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PersistCreatedInput) (activities.PersistResult, error) {
 			persisted = in
-			return activities.PersistResult{Seq: 1, Indexed: inlineIndexed}, nil
+			return activities.PersistResult{Seq: 1, Deferred: in.DeferIndex}, nil
 		})
-	env.OnActivity(tickets.Route, mock.Anything, mock.Anything).Return(store.Decision{}, nil)
+	var routed activities.RouteInput
+	env.OnActivity(tickets.Route, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RouteInput) (activities.RouteResult, error) {
+			routed = in
+			return route, routeErr
+		})
 	indexed := 0
 	env.OnActivity(tickets.IndexTicket, mock.Anything, int64(42)).Return(func(_ context.Context, _ int64) error {
 		indexed++
@@ -85,8 +98,11 @@ func testCreate(t *testing.T, inlineIndexed bool) {
 	if persisted.Number != 42 || persisted.Seq != 1 || persisted.Status != ticket.StatusOpen || persisted.Priority != ticket.PriorityHigh {
 		t.Errorf("persisted %+v", persisted)
 	}
-	if want := map[bool]int{false: 1, true: 0}[inlineIndexed]; indexed != want {
-		t.Errorf("IndexTicket ran %d times, want %d", indexed, want)
+	if !persisted.DeferIndex || !routed.IndexIfEmpty || routed.Trigger != store.RouteCreated {
+		t.Errorf("the create must leave its index to routing: persist %+v, route %+v", persisted, routed)
+	}
+	if indexed != indexRuns {
+		t.Errorf("IndexTicket ran %d times, want %d", indexed, indexRuns)
 	}
 	if state.Status != ticket.StatusOpen || !state.Persisted || state.Seq != 1 {
 		t.Errorf("state %+v", state)
