@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -84,15 +85,16 @@ func (s *Store) Route(ctx context.Context, req RouteRequest) (Decision, error) {
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		f, tags, err := routingFacts(ctx, tx, req)
+		f, tags, version, err := routingFacts(ctx, tx, req)
 		if err != nil {
 			return err
 		}
-		rs, err := queryRules(ctx, tx, `SELECT `+ruleColumns+` FROM rules WHERE enabled ORDER BY position, id`)
+		cfg, err := s.routeConfig(ctx, tx, version)
 		if err != nil {
 			return err
 		}
-		out := rules.Evaluate(rs, f)
+		f.FieldTypes = cfg.fieldTypes
+		out := rules.Evaluate(cfg.rules, f)
 		d, err = decide(ctx, tx, req, out)
 		if err != nil {
 			return err
@@ -122,21 +124,24 @@ func (s *Store) Route(ctx context.Context, req RouteRequest) (Decision, error) {
 	return d, nil
 }
 
-// routingFacts reads what rules decide on; text stays in the database.
-func routingFacts(ctx context.Context, tx pgx.Tx, req RouteRequest) (rules.Facts, []string, error) {
-	f := rules.Facts{Priority: string(req.Priority), FieldTypes: map[string]string{}}
+// routingFacts reads what rules decide on (text stays in the database),
+// and in the same statement the routing configuration's version.
+func routingFacts(ctx context.Context, tx pgx.Tx, req RouteRequest) (rules.Facts, []string, int64, error) {
+	f := rules.Facts{Priority: string(req.Priority)}
 	var categoryID *int64
 	var tags []string
+	var version int64
 	err := tx.QueryRow(ctx, `SELECT t.subject, t.description, t.category_id, t.custom_fields, t.channel, t.tags,
-			u.organization_id, coalesce(u.vip, false) OR coalesce(o.vip, false)
+			u.organization_id, coalesce(u.vip, false) OR coalesce(o.vip, false),
+			(SELECT version FROM routing_config_version)
 		FROM tickets t LEFT JOIN users u ON u.id = t.requester_id LEFT JOIN organizations o ON o.id = u.organization_id
 		WHERE t.number = $1`, req.Number).
-		Scan(&f.Subject, &f.Description, &categoryID, &f.Fields, &f.Channel, &tags, &f.OrganizationID, &f.VIP)
+		Scan(&f.Subject, &f.Description, &categoryID, &f.Fields, &f.Channel, &tags, &f.OrganizationID, &f.VIP, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return f, nil, fmt.Errorf("ticket %d: %w", req.Number, ErrNotFound)
+		return f, nil, 0, fmt.Errorf("ticket %d: %w", req.Number, ErrNotFound)
 	}
 	if err != nil {
-		return f, nil, err
+		return f, nil, 0, err
 	}
 	if categoryID != nil {
 		rows, err := tx.Query(ctx, `WITH RECURSIVE up AS (
@@ -144,25 +149,68 @@ func routingFacts(ctx context.Context, tx pgx.Tx, req RouteRequest) (rules.Facts
 				UNION ALL SELECT c.id, c.parent_id, up.depth + 1 FROM categories c JOIN up ON c.id = up.parent_id)
 			SELECT id FROM up ORDER BY depth`, *categoryID)
 		if err != nil {
-			return f, nil, err
+			return f, nil, 0, err
 		}
 		if f.CategoryPath, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
-			return f, nil, err
+			return f, nil, 0, err
 		}
+	}
+	return f, tags, version, nil
+}
+
+// routeCache is the routing configuration last read, by version.
+type routeCache struct {
+	mu  sync.Mutex
+	cfg *routeConfig
+}
+
+// routeConfig is what routing decides with besides the ticket: the
+// enabled rules in order and every custom field's type. Shared read-only
+// by concurrent decisions.
+type routeConfig struct {
+	version    int64
+	rules      []rules.Rule
+	fieldTypes map[string]string
+}
+
+// routeConfig returns the configuration as of version (migration 016's
+// counter, which every statement on rules or custom_fields moves), from
+// memory unless the version moved. The version is read before the rules,
+// so what is kept under a version is never older than it.
+func (s *Store) routeConfig(ctx context.Context, tx pgx.Tx, version int64) (*routeConfig, error) {
+	s.route.mu.Lock()
+	c := s.route.cfg
+	s.route.mu.Unlock()
+	if c != nil && c.version == version {
+		return c, nil
+	}
+	rs, err := queryRules(ctx, tx, `SELECT `+ruleColumns+` FROM rules WHERE enabled ORDER BY position, id`)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT key, type FROM custom_fields`)
 	if err != nil {
-		return f, nil, err
+		return nil, err
 	}
-	defer rows.Close()
+	types := map[string]string{}
 	for rows.Next() {
 		var k, t string
 		if err := rows.Scan(&k, &t); err != nil {
-			return f, nil, err
+			rows.Close()
+			return nil, err
 		}
-		f.FieldTypes[k] = t
+		types[k] = t
 	}
-	return f, tags, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	c = &routeConfig{version: version, rules: rs, fieldTypes: types}
+	s.route.mu.Lock()
+	if s.route.cfg == nil || s.route.cfg.version <= version {
+		s.route.cfg = c
+	}
+	s.route.mu.Unlock()
+	return c, nil
 }
 
 // strategyName is how reasons spell a strategy ("least-loaded").

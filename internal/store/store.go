@@ -24,6 +24,9 @@ var migrationFiles embed.FS
 // Store wraps the connection pool with the queries helpdesk needs.
 type Store struct {
 	pool *pgxpool.Pool
+	// route holds the routing rules and field types as of a
+	// routing_config_version (see routeConfig).
+	route routeCache
 }
 
 // Timeouts are the limits PostgreSQL puts on a session's statements: one

@@ -512,3 +512,37 @@ func TestBrowserClassifiesTicket(t *testing.T) {
 		t.Errorf("ticket #%d as stored: category %v fields %v assignee %v channel %s", number, tk.CategoryID, tk.CustomFields, tk.AssigneeID, tk.Channel)
 	}
 }
+
+// Routing keeps rules and field types in memory per configuration
+// version (migration 016): a change through the API, or an operator's SQL,
+// routes the very next ticket by the new rules.
+func TestRoutingSeesRuleChangesAtOnce(t *testing.T) {
+	word := fmt.Sprintf("toaster%d", time.Now().UnixNano())
+	id := createRule(t, fmt.Sprintf(`{"name":"%s","kind":"priority","position":1,
+		"conditions":[{"field":"keywords","op":"any","value":[%q]}],"actions":{"priority":"low"}}`, word, word))
+	priorityOfNew := func() ticket.Priority {
+		t.Helper()
+		res := createTicket(t, fmt.Sprintf(`{"subject":"the %s is smoking"}`, word))
+		if res.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", res.status, res.body)
+		}
+		var tk ticket.Ticket
+		res.decode(t, &tk)
+		return tk.Priority
+	}
+	if p := priorityOfNew(); p != ticket.PriorityLow {
+		t.Fatalf("priority %s, want low from the rule", p)
+	}
+	if res := call(t, env.baseURL, http.MethodPatch, fmt.Sprintf("/api/v1/rules/%d", id), []byte(`{"actions":{"priority":"critical"}}`)); res.status != http.StatusOK {
+		t.Fatalf("update rule: %d %s", res.status, res.body)
+	}
+	if p := priorityOfNew(); p != ticket.PriorityCritical {
+		t.Fatalf("priority %s after the rule changed to critical", p)
+	}
+	if _, err := env.store.Pool().Exec(context.Background(), `UPDATE rules SET enabled = false WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if p := priorityOfNew(); p != ticket.PriorityMedium {
+		t.Fatalf("priority %s after an operator disabled the rule in SQL, want the default medium", p)
+	}
+}
