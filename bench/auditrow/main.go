@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/helpdesk/helpdesk/bench/benchpg"
 	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/devstack/stack"
 )
 
 func selfCPU() time.Duration {
@@ -39,7 +39,7 @@ func main() {
 
 func run(rows, rounds int, cpuProfile string) error {
 	ctx := context.Background()
-	db, err := benchpg.Start(ctx, "auditrow")
+	db, err := stack.Start(ctx, stack.Options{Name: "bench-auditrow"})
 	if err != nil {
 		return err
 	}

@@ -45,10 +45,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/api"
-	"github.com/helpdesk/helpdesk/bench/benchpg"
 	"github.com/helpdesk/helpdesk/bench/loadgen"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
+	"github.com/helpdesk/helpdesk/internal/devstack/stack"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/pgbus"
 	"github.com/helpdesk/helpdesk/policies"
@@ -103,7 +103,7 @@ func run(o options) error {
 	requests, clients := o.requests, o.clients
 	ctx := context.Background()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	db, err := benchpg.Start(ctx, "authz")
+	db, err := stack.Start(ctx, stack.Options{Name: "bench-authz"})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -28,19 +27,15 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/bench/loadgen"
 	"github.com/helpdesk/helpdesk/internal/audit"
-	"github.com/helpdesk/helpdesk/internal/config"
-	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
-	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
+	"github.com/helpdesk/helpdesk/internal/devstack/stack"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/rules"
-	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/worker"
@@ -92,54 +87,13 @@ func run(requests int, levels string, routing int, cpuProfile string) error {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	slog.SetDefault(logger)
-	dir, err := os.MkdirTemp("", "helpdesk-bench-")
+	services, err := stack.Start(ctx, stack.Options{Name: "bench-create", Elasticsearch: true,
+		Temporal: true, SetupNamespace: workflows.EnsureNamespace, Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	pgPort, _ := localsvc.FreePort()
-	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: pgPort})
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
-	esPort, _ := localsvc.FreePort()
-	es, err := localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "es"), Port: esPort})
-	if err != nil {
-		return err
-	}
-	defer es.Stop()
-	ts, err := temporalserver.Start(temporalserver.Options{})
-	if err != nil {
-		return err
-	}
-	defer ts.Stop()
-
-	cfg := config.Default()
-	cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.TemporalAddress = pg.URL(), es.URL(), ts.Address
-	if _, _, err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ix, err := search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex)
-	if err != nil {
-		return err
-	}
-	if err := ix.EnsureIndex(ctx); err != nil {
-		return err
-	}
-	tc, err := client.Dial(client.Options{HostPort: ts.Address, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger)})
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	if err := workflows.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
-		return err
-	}
+	defer services.Close()
+	cfg, pg, es, st, ix, tc := services.Config, services.PG, services.ES, services.Store, services.Index, services.Client
 	tw := worker.New(worker.Deps{Client: tc, TaskQueue: cfg.TaskQueue, Store: st, Index: ix, Logger: logger})
 	if err := tw.Start(); err != nil {
 		return err

@@ -41,16 +41,12 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/helpdesk/helpdesk/intake"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
-	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
+	"github.com/helpdesk/helpdesk/internal/devstack/stack"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/search"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/worker"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -100,23 +96,13 @@ func run(n, samples, concurrency int, cpuProfile string) (bool, error) {
 	slog.SetDefault(logger)
 	// The intake's warnings ("message not processed; will retry") matter here.
 	intakeLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	dir, err := os.MkdirTemp("", "helpdesk-bench-")
+	services, err := stack.Start(ctx, stack.Options{Name: "bench-intake", Elasticsearch: true,
+		Temporal: true, SetupNamespace: workflows.EnsureNamespace, Logger: logger})
 	if err != nil {
 		return false, err
 	}
-	defer os.RemoveAll(dir)
-	pgPort, _ := localsvc.FreePort()
-	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: pgPort})
-	if err != nil {
-		return false, err
-	}
-	defer pg.Stop()
-	esPort, _ := localsvc.FreePort()
-	es, err := localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "es"), Port: esPort})
-	if err != nil {
-		return false, err
-	}
-	defer es.Stop()
+	defer services.Close()
+	pg, es, st, ix, tc := services.PG, services.ES, services.Store, services.Index, services.Client
 	imapPort, err := localsvc.FreePort()
 	if err != nil {
 		return false, err
@@ -125,47 +111,18 @@ func run(n, samples, concurrency int, cpuProfile string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	dc, err := localsvc.StartDovecot(ctx, localsvc.DovecotOptions{DataDir: filepath.Join(dir, "dovecot"), IMAPPort: imapPort, LMTPPort: lmtpPort})
+	dc, err := localsvc.StartDovecot(ctx, localsvc.DovecotOptions{DataDir: filepath.Join(services.Dir, "dovecot"), IMAPPort: imapPort, LMTPPort: lmtpPort})
 	if err != nil {
 		return false, err
 	}
 	defer dc.Stop()
-	ts, err := temporalserver.Start(temporalserver.Options{})
-	if err != nil {
-		return false, err
-	}
-	defer ts.Stop()
 
 	mb := config.Mailbox{Name: "bench-support", Address: supportAddress, Host: "127.0.0.1", Port: dc.IMAPPort(),
 		Security: "none", User: supportAddress, Password: dc.Password(), Folder: "INBOX",
 		Processed: "move", ProcessedFolder: "Processed", PollInterval: config.Duration(30 * time.Second)}
-	cfg := config.Default()
-	cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.TemporalAddress = pg.URL(), es.URL(), ts.Address
+	cfg := services.Config
 	cfg.Mailboxes = []config.Mailbox{mb}
 	cfg.MailRateLimit = 0 // one benchmark sender pool; the limit is not what is measured
-	if _, _, err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return false, err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return false, err
-	}
-	defer st.Close()
-	ix, err := search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex)
-	if err != nil {
-		return false, err
-	}
-	if err := ix.EnsureIndex(ctx); err != nil {
-		return false, err
-	}
-	tc, err := client.Dial(client.Options{HostPort: ts.Address, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger)})
-	if err != nil {
-		return false, err
-	}
-	defer tc.Close()
-	if err := workflows.EnsureNamespace(ctx, tc, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
-		return false, err
-	}
 	tw := worker.New(worker.Deps{Client: tc, TaskQueue: cfg.TaskQueue, Store: st, Index: ix, Logger: logger,
 		IdempotencyTTL: cfg.IdempotencyTTL.D(), DefaultAgentCapacity: cfg.DefaultAgentCapacity})
 	if err := tw.Start(); err != nil {

@@ -63,11 +63,9 @@ import (
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
-	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
+	"github.com/helpdesk/helpdesk/internal/devstack/stack"
 	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/search"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/policies"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -202,18 +200,18 @@ func run(ctx context.Context, o options) error {
 	}
 
 	progress("starting PostgreSQL and Elasticsearch")
-	pgPort, _ := localsvc.FreePort()
-	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Port: pgPort})
+	// Temporal runs in its own process here (below), so the stack starts
+	// only PostgreSQL and Elasticsearch.
+	stackCfg := config.Default()
+	stackCfg.DataDir = dir
+	stackCfg.EnableEmailNotifications = false
+	stackCfg.LogLevel = "warn"
+	services, err := stack.Start(ctx, stack.Options{Name: "bench-timers", Config: &stackCfg, Elasticsearch: true})
 	if err != nil {
 		return err
 	}
-	defer pg.Stop()
-	esPort, _ := localsvc.FreePort()
-	es, err := localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "es"), Port: esPort})
-	if err != nil {
-		return err
-	}
-	defer es.Stop()
+	defer services.Close()
+	pg, st, ix := services.PG, services.Store, services.Index
 
 	progress("starting Temporal (%s persistence) in its own process", o.persistence)
 	tsArgs := []string{"-serve-temporal", o.persistence, "-shards", strconv.Itoa(o.shards)}
@@ -233,26 +231,8 @@ func run(ctx context.Context, o options) error {
 	defer temporal.stop()
 	progress("Temporal frontend at %s, namespace %s", temporalAddr, config.Default().TemporalNamespace)
 
-	cfg := config.Default()
-	cfg.DatabaseURL, cfg.ElasticsearchURL, cfg.TemporalAddress = pg.URL(), es.URL(), temporalAddr
-	cfg.DataDir = dir
-	cfg.EnableEmailNotifications = false
-	cfg.LogLevel = "warn"
-	if _, _, err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ix, err := search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex)
-	if err != nil {
-		return err
-	}
-	if err := ix.EnsureIndex(ctx); err != nil {
-		return err
-	}
+	cfg := services.Config
+	cfg.TemporalAddress = temporalAddr
 	tc, err := client.DialContext(ctx, client.Options{HostPort: temporalAddr, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(logger)})
 	if err != nil {
 		return err

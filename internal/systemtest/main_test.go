@@ -18,14 +18,13 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/helpdesk/helpdesk/api"
 	"github.com/helpdesk/helpdesk/internal/audit"
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
-	"github.com/helpdesk/helpdesk/internal/devstack/temporalserver"
+	"github.com/helpdesk/helpdesk/internal/devstack/stack"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -74,70 +73,19 @@ func run(m *testing.M) (int, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	slog.SetDefault(logger)
 
-	dir, err := os.MkdirTemp("", "helpdesk-systemtest-")
+	base := config.Default()
+	base.ElasticsearchIndex = "tickets-systemtest"
+	base.UpdateTimeout = config.Duration(10 * time.Second)
+	services, err := stack.Start(ctx, stack.Options{Name: "systemtest", Config: &base, Elasticsearch: true,
+		Temporal: true, SetupNamespace: workflows.EnsureNamespace, Logger: logger})
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
-
-	pgPort, err := localsvc.FreePort()
-	if err != nil {
-		return 0, err
-	}
-	pg, err := localsvc.StartPostgres(ctx, localsvc.PostgresOptions{DataDir: filepath.Join(dir, "postgres"), Port: pgPort})
-	if err != nil {
-		return 0, err
-	}
-	defer pg.Stop()
-	env.pgAdminURL = pg.AdminURL()
-	esPort, err := localsvc.FreePort()
-	if err != nil {
-		return 0, err
-	}
-	es, err := localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "elasticsearch"), Port: esPort})
-	if err != nil {
-		return 0, err
-	}
-	defer es.Stop()
-	ts, err := temporalserver.Start(temporalserver.Options{})
-	if err != nil {
-		return 0, err
-	}
-	defer ts.Stop()
-
-	cfg := config.Default()
-	cfg.DatabaseURL = pg.URL()
-	cfg.ElasticsearchURL = es.URL()
-	cfg.ElasticsearchIndex = "tickets-systemtest"
-	cfg.TemporalAddress = ts.Address
-	cfg.UpdateTimeout = config.Duration(10 * time.Second)
+	defer services.Close()
+	dir, cfg := services.Dir, services.Config
 	env.cfg = cfg
-
-	if _, _, err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return 0, err
-	}
-	if env.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
-		return 0, err
-	}
-	defer env.store.Close()
-	if env.index, err = search.New(cfg.ElasticsearchURL, cfg.ElasticsearchIndex); err != nil {
-		return 0, err
-	}
-	env.index.SetFieldSource(env.store.CustomFields)
-	if err := env.index.EnsureIndex(ctx); err != nil {
-		return 0, err
-	}
-	env.temporal, err = client.Dial(client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-		Logger: sdklog.NewStructuredLogger(logger),
-	})
-	if err != nil {
-		return 0, err
-	}
-	defer env.temporal.Close()
-	if err := workflows.EnsureNamespace(ctx, env.temporal, cfg.TemporalNamespace, cfg.TemporalRetention.D()); err != nil {
-		return 0, err
-	}
+	env.pgAdminURL = services.PG.AdminURL()
+	env.store, env.index, env.temporal = services.Store, services.Index, services.Client
 
 	env.ident = identity.New(env.store.Pool())
 	env.audit = audit.New(env.store.Pool())
