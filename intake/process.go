@@ -623,8 +623,12 @@ func (p *Processor) attach(ctx context.Context, number int64, msg *mailparse.Mes
 		}
 		_, err = p.update(ctx, number, workflows.UpdateAttach, rid, workflows.AttachRequest{RequestID: rid,
 			Actor: workflows.Actor{UserID: u.ID, Role: string(u.Role)}, AttachmentID: row.ID})
+		// Refused for good: the workflow rejected it, the ticket is closed
+		// for good, or recording it failed in a way no retry changes (a
+		// non-retryable activity error); the message keeps the file.
 		var rejected *workflows.RejectedError
-		if err != nil && (errors.As(err, &rejected) || archived(err)) {
+		var appErr *temporal.ApplicationError
+		if err != nil && (errors.As(err, &rejected) || archived(err) || errors.As(err, &appErr) && appErr.NonRetryable()) {
 			p.Log.Warn("mail attachment refused by the ticket", "ticket", number, "file", a.Filename, "err", err)
 			_ = p.Store.DeleteUnlinkedAttachment(ctx, row.ID)
 			continue
