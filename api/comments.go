@@ -92,20 +92,13 @@ func (s *Server) addComment(c *fiber.Ctx) error {
 }
 
 // followUp opens a new ticket linked to an archived one, from the
-// requester's reply: subject "Re: <old subject>", the reply as its
-// description, the default priority, the old ticket's team. The request ID
+// requester's reply (ticket.FollowUp: subject "Re: <old subject>", the
+// reply as its description, the default priority, the old ticket's team
+// and category; mail follows the same rule). The request ID
 // keys the number's reservation, so a retry with the same Idempotency-Key
 // finds the same new ticket.
 func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket, body, id string) error {
-	subject := old.Subject
-	if !strings.HasPrefix(subject, "Re: ") {
-		subject = "Re: " + subject
-	}
-	subject = ticket.CutRunes(subject, ticket.MaxSubjectRunes)
-	number := old.Number
-	uid := p.User.ID
-	draft := ticket.Draft{Subject: subject, Description: body, Priority: ticket.Priority(s.cfg.DefaultPriority),
-		RequesterID: &uid, LinkedTicket: &number, TeamID: old.TeamID, Actor: fmt.Sprintf("user:%d", uid)}
+	draft := ticket.FollowUp(old, p.User.ID, "", body, ticket.Priority(s.cfg.DefaultPriority))
 	key := "followup:" + id
 	ctx := c.UserContext()
 	res, err := s.reserve(ctx, key, draft)

@@ -553,22 +553,17 @@ func (p *Processor) newTicket(ctx context.Context, mb config.Mailbox, msg *mailp
 	if subject == "" {
 		subject = "(no subject)"
 	}
-	subject = ticket.CutRunes(subject, ticket.MaxSubjectRunes)
-	body := msg.Text
-	if old != nil {
-		body = commentBody(msg)
-	}
-	body = ticket.CutBytes(body, ticket.MaxDescriptionBytes)
 	uid := u.ID
-	draft := ticket.Draft{Subject: subject, Description: body, Priority: ticket.Priority(p.Config.DefaultPriority),
-		RequesterID: &uid, CategoryID: mb.CategoryID, Channel: ticket.ChannelEmail, Actor: fmt.Sprintf("user:%d", uid)}
+	draft := ticket.Draft{Subject: ticket.CutRunes(subject, ticket.MaxSubjectRunes), Description: ticket.CutBytes(msg.Text, ticket.MaxDescriptionBytes),
+		Priority: ticket.Priority(p.Config.DefaultPriority), RequesterID: &uid, CategoryID: mb.CategoryID, Actor: fmt.Sprintf("user:%d", uid)}
 	outcome, reason := "ticket", "new message"
 	if old != nil {
-		draft.LinkedTicket = &old.Number
-		draft.TeamID = old.TeamID
-		draft.CategoryID = old.CategoryID
+		// The same follow-up the web UI opens (ticket.FollowUp), under the
+		// mail's own subject ("Re: " and the old one when it has none).
+		draft = ticket.FollowUp(*old, uid, strings.TrimSpace(msg.Subject), commentBody(msg), ticket.Priority(p.Config.DefaultPriority))
 		outcome, reason = "followup", fmt.Sprintf("ticket #%d was closed for good", old.Number)
 	}
+	draft.Channel = ticket.ChannelEmail
 	key := "mail:" + msg.DedupeKey
 	canonical := []byte(fmt.Sprintf("%s\x00%s", msg.ContentHash, outcome))
 	hash := sha256.Sum256(canonical)
