@@ -379,17 +379,11 @@ func (s *Server) reopenTicket(c *fiber.Ctx) error {
 	if cur.ArchivedAt != nil {
 		return archivedProblem(cur.Number)
 	}
-	switch cur.Status {
-	case ticket.StatusOpen:
-		// Already open: the outcome a reopen asks for (and a retried reopen
-		// finds).
-		return s.sendTicket(c, fiber.StatusOK, s.detail(cur))
-	case ticket.StatusInProgress, ticket.StatusPending:
-		return &Problem{Type: typeConflict, Title: "Conflict", Status: fiber.StatusConflict,
-			Detail: fmt.Sprintf("ticket #%d is %s; only resolved or closed tickets can be reopened", cur.Number, cur.Status)}
-	}
+	// The workflow decides (workflows/lifecycle.go): a resolved or closed
+	// ticket reopens, an open one stays as it is (what a retried reopen
+	// finds), one in progress or pending is a conflict.
 	open := ticket.StatusOpen
-	req := workflows.ChangeRequest{RequestID: id, Actor: actorOf(p), Status: &open, Reason: "reopen"}
+	req := workflows.ChangeRequest{RequestID: id, Actor: actorOf(p), Status: &open, Reason: ticket.ReasonReopen}
 	if _, err := s.sendUpdate(c.UserContext(), cur.Number, workflows.UpdateChange, id, req); err != nil {
 		return err
 	}

@@ -109,6 +109,9 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 	if s.Archived {
 		return plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", s.Number)
 	}
+	if req.Reason == ticket.ReasonReopen && s.Status != ticket.StatusOpen && open(s.Status) {
+		return plan{}, rejectf(ErrConflict, "not closed", "ticket #%d is %s; only resolved or closed tickets can be reopened", s.Number, s.Status)
+	}
 	if req.IfUnassigned && s.AssigneeID != nil {
 		return plan{}, rejectf(ErrConflict, "assigned", "ticket #%d is already assigned", s.Number)
 	}
@@ -201,7 +204,7 @@ func planComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now
 			if ok, _ := ticket.Allowed(pol.Transitions, s.Status, to); ok {
 				reason := "requester replied"
 				if !open(s.Status) {
-					reason = "reopen"
+					reason = ticket.ReasonReopen
 				}
 				setStatus(&p, pol, cal, to, reason, now)
 			}

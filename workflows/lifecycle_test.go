@@ -702,3 +702,39 @@ func TestUnparsableCalendarIsNotSilentlyAlwaysOpen(t *testing.T) {
 	}()
 	pol.calendar()
 }
+
+// Reopen is decided here, not by the API: a resolved ticket reopens, an
+// open one stays as it is (what a retried reopen finds), one in progress
+// is a conflict that leaves it unchanged.
+func TestReopenOnlyResolvedOrClosed(t *testing.T) {
+	h := newHarness(t)
+	pol := testPolicy()
+	pol.Escalation = false
+	reopen := func() *anyUpdate {
+		return h.change(ChangeRequest{Actor: asRequester, Status: status(ticket.StatusOpen), Reason: ticket.ReasonReopen})
+	}
+	var whileOpen, whileInProgress, whileResolved *anyUpdate
+	h.at(time.Minute, func() { whileOpen = reopen() })
+	h.at(2*time.Minute, func() { h.change(ChangeRequest{Actor: asAgent, Status: status(ticket.StatusInProgress)}) })
+	h.at(3*time.Minute, func() { whileInProgress = reopen() })
+	h.at(4*time.Minute, func() { h.change(ChangeRequest{Actor: asAgent, Status: status(ticket.StatusResolved)}) })
+	h.at(5*time.Minute, func() { whileResolved = reopen() })
+	h.run(pol, ticket.PriorityLow, time.Hour)
+	if whileOpen.err != nil || whileOpen.rejected != nil || whileOpen.result.State.Status != ticket.StatusOpen {
+		t.Errorf("reopen of an open ticket: %+v", whileOpen)
+	}
+	var appErr *temporal.ApplicationError
+	if whileInProgress.rejected == nil || !errors.As(whileInProgress.rejected, &appErr) || appErr.Type() != ErrConflict {
+		t.Errorf("reopen of a ticket in progress: %+v, want a Conflict rejection", whileInProgress)
+	}
+	if whileResolved.err != nil || whileResolved.rejected != nil || whileResolved.result.State.Status != ticket.StatusOpen {
+		t.Errorf("reopen of a resolved ticket: %+v", whileResolved)
+	}
+	var moves []string
+	for _, e := range h.found("status_changed") {
+		moves = append(moves, fmt.Sprintf("%v→%v %v", e.Data["from"], e.Data["to"], e.Data["reason"]))
+	}
+	if got, want := strings.Join(moves, ", "), "open→in_progress <nil>, in_progress→resolved <nil>, resolved→open reopen"; got != want {
+		t.Errorf("status moves %s, want %s", got, want)
+	}
+}

@@ -78,3 +78,8 @@ const (
 // ReasonArchived is the reason a change to a ticket closed for good is
 // refused with (the workflow's Conflict rejection carries it).
 const ReasonArchived = "archived"
+
+// ReasonReopen marks a status change to open as a reopen (POST
+// /tickets/{id}/reopen, a requester's reply): only a resolved or closed
+// ticket is reopened; one that is already open is left as it is.
+const ReasonReopen = "reopen"

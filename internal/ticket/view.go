@@ -111,7 +111,7 @@ var requesterEventData = map[string][]string{
 
 // requesterStatusReasons are the reasons of a status change a requester
 // may read; any other (a future rule's name, say) is left out.
-var requesterStatusReasons = map[string]bool{"reopen": true, "requester replied": true, "auto-close": true, "expired": true}
+var requesterStatusReasons = map[string]bool{ReasonReopen: true, "requester replied": true, "auto-close": true, "expired": true}
 
 // RequesterEvent returns what a requester may see of one history event's
 // data, or false when they may not see the event at all. Internal
