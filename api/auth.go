@@ -312,44 +312,4 @@ func randomToken(n int) string {
 // ownedEntry is e with every string copied out of Fiber's request and
 // response buffers (Fiber hands out strings that alias them, valid only
 // until the handler returns), including those inside its detail.
-func ownedEntry(e audit.Entry) audit.Entry {
-	for _, p := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
-		*p = strings.Clone(*p)
-	}
-	if e.Detail != nil {
-		e.Detail = ownedValue(e.Detail).(map[string]any)
-	}
-	return e
-}
-
-func ownedValue(v any) any {
-	switch v := v.(type) {
-	case string:
-		return strings.Clone(v)
-	case []string:
-		out := make([]string, len(v))
-		for i, s := range v {
-			out[i] = strings.Clone(s)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = ownedValue(x)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[strings.Clone(k)] = ownedValue(x)
-		}
-		return out
-	case map[string]string:
-		out := make(map[string]string, len(v))
-		for k, x := range v {
-			out[strings.Clone(k)] = strings.Clone(x)
-		}
-		return out
-	}
-	return v
-}
+func ownedEntry(e audit.Entry) audit.Entry { return e.MapStrings(strings.Clone) }

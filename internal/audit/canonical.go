@@ -261,9 +261,7 @@ func allDigits(s string) bool {
 // capped, the detail normalized. It returns the detail's canonical JSON, the
 // text to store. Actor, action and result must have been validated.
 func normalize(e *Entry) ([]byte, error) {
-	for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
-		*s = capString(*s)
-	}
+	e.mapFields(capString)
 	detail, detailJSON, err := normalizeDetail(e.Detail)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)

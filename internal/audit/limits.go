@@ -48,35 +48,60 @@ func capString(s string) string {
 // (encoding a megabyte string only to cut it afterwards would cost a
 // megabyte of work per entry) and after it is decoded again (for strings
 // inside values of other types). It never changes the caller's maps.
-func capValue(v any) any {
+func capValue(v any) any { return mapValue(v, capString) }
+
+// mapValue is v with f applied to every key and string in it, through the
+// maps, slices and strings callers build details from and that decoded
+// JSON is made of; maps and slices are copied, never changed in place.
+func mapValue(v any, f func(string) string) any {
 	switch v := v.(type) {
 	case string:
-		return capString(v)
+		return f(v)
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, x := range v {
-			out[capString(k)] = capValue(x)
+			out[f(k)] = mapValue(x, f)
 		}
 		return out
 	case map[string]string:
 		out := make(map[string]string, len(v))
 		for k, x := range v {
-			out[capString(k)] = capString(x)
+			out[f(k)] = f(x)
 		}
 		return out
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
-			out[i] = capValue(x)
+			out[i] = mapValue(x, f)
 		}
 		return out
 	case []string:
 		out := make([]string, len(v))
 		for i, x := range v {
-			out[i] = capString(x)
+			out[i] = f(x)
 		}
 		return out
 	default:
 		return v
 	}
+}
+
+// mapFields applies f to each of e's text fields.
+func (e *Entry) mapFields(f func(string) string) {
+	for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
+		*s = f(*s)
+	}
+}
+
+// MapStrings returns e with f applied to every string it holds: its text
+// fields and every key and string inside its detail (the detail's maps and
+// slices are copied, never changed in place). For example
+// e.MapStrings(strings.Clone) gives an entry that shares no memory with
+// buffers its strings were taken from.
+func (e Entry) MapStrings(f func(string) string) Entry {
+	e.mapFields(f)
+	if e.Detail != nil {
+		e.Detail = mapValue(e.Detail, f).(map[string]any)
+	}
+	return e
 }

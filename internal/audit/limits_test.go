@@ -113,3 +113,22 @@ func walkStrings(e Entry, f func(where, s string)) {
 	}
 	walk("detail", e.Detail)
 }
+
+// MapStrings reaches every string an entry holds — what the API relies on
+// to copy a queued entry out of Fiber's reused buffers — and leaves the
+// caller's detail as it was.
+func TestMapStringsReachesEveryStringAndCopies(t *testing.T) {
+	detail := map[string]any{"path": "/a", "list": []any{"x", 1}, "names": []string{"n"},
+		"nested": map[string]any{"k": "v"}, "flat": map[string]string{"fk": "fv"}, "n": 3}
+	e := Entry{Actor: "a", Action: "b", Object: "c", Result: "d", IP: "e", UserAgent: "f", RequestID: "g", Detail: detail}
+	got := e.MapStrings(strings.ToUpper)
+	want := Entry{Actor: "A", Action: "B", Object: "C", Result: "D", IP: "E", UserAgent: "F", RequestID: "G",
+		Detail: map[string]any{"PATH": "/A", "LIST": []any{"X", 1}, "NAMES": []string{"N"},
+			"NESTED": map[string]any{"K": "V"}, "FLAT": map[string]string{"FK": "FV"}, "N": 3}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("MapStrings = %+v\nwant %+v", got, want)
+	}
+	if detail["path"] != "/a" || detail["list"].([]any)[0] != "x" || detail["nested"].(map[string]any)["k"] != "v" {
+		t.Errorf("the caller's detail changed: %+v", detail)
+	}
+}

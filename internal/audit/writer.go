@@ -357,9 +357,7 @@ func (l *Log) appendBatch(batch []writeReq) ([]Entry, []error) {
 			bad = true
 			continue
 		}
-		for _, s := range []*string{&e.Actor, &e.Action, &e.Object, &e.Result, &e.IP, &e.UserAgent, &e.RequestID} {
-			*s = capString(*s)
-		}
+		e.mapFields(capString)
 		detail, detailJSON, err := normalizeFlatDetail(e.Detail)
 		if err != nil {
 			bad = true
