@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/helpdesk/helpdesk/internal/sla"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
+	"github.com/helpdesk/helpdesk/internal/sla"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
@@ -16,7 +18,6 @@ import (
 
 	"github.com/helpdesk/helpdesk/activities"
 	"github.com/helpdesk/helpdesk/internal/rules"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -61,16 +62,16 @@ func testPolicy() Policy {
 type harness struct {
 	t       *testing.T
 	env     *testsuite.TestWorkflowEnvironment
-	events  []store.Event
-	outbox  []store.Notification
-	rows    []store.TicketRow
+	events  []lifecycle.Event
+	outbox  []lifecycle.Notification
+	rows    []lifecycle.TicketRow
 	applies int
 	// failApply makes the next Apply calls fail (database down).
 	failApply int
 	// routes are the routing requests the workflow made; decide answers
 	// them (nil: no rule matches).
-	routes []store.RouteRequest
-	decide func(store.RouteRequest) store.Decision
+	routes []lifecycle.RouteRequest
+	decide func(lifecycle.RouteRequest) lifecycle.Decision
 }
 
 const (
@@ -93,7 +94,7 @@ func newHarness(t *testing.T) *harness {
 	h.env.RegisterActivity(&activities.Tickets{})
 	h.env.OnActivity(tickets.PersistCreated, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PersistCreatedInput) (activities.PersistResult, error) {
-			h.events = append(h.events, store.Event{Seq: 1, Kind: "created", CreatedAt: in.CreatedAt})
+			h.events = append(h.events, lifecycle.Event{Seq: 1, Kind: "created", CreatedAt: in.CreatedAt})
 			h.outbox = append(h.outbox, in.Outbox...)
 			return activities.PersistResult{Seq: 1, Indexed: !in.DeferIndex, Deferred: in.DeferIndex}, nil
 		})
@@ -102,12 +103,12 @@ func newHarness(t *testing.T) *harness {
 			req := in.RouteRequest
 			h.routes = append(h.routes, req)
 			if h.decide == nil {
-				return activities.RouteResult{Decision: store.Decision{Rules: []rules.Ref{}}, Indexed: in.IndexIfEmpty}, nil
+				return activities.RouteResult{Decision: lifecycle.Decision{Rules: []rules.Ref{}}, Indexed: in.IndexIfEmpty}, nil
 			}
 			return activities.RouteResult{Decision: h.decide(req)}, nil
 		})
 	h.env.OnActivity(tickets.Apply, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, ch store.Change) (activities.ApplyResult, error) {
+		func(_ context.Context, ch lifecycle.Change) (activities.ApplyResult, error) {
 			if h.failApply > 0 {
 				h.failApply--
 				return activities.ApplyResult{}, errors.New("database down")
@@ -182,8 +183,8 @@ func (h *harness) run(pol Policy, pri ticket.Priority, until time.Duration) {
 }
 
 // found returns the events of kind, with their offsets from t0.
-func (h *harness) found(kind string) []store.Event {
-	var out []store.Event
+func (h *harness) found(kind string) []lifecycle.Event {
+	var out []lifecycle.Event
 	for _, e := range h.events {
 		if e.Kind == kind {
 			out = append(out, e)
@@ -568,7 +569,7 @@ func TestContinueAsNewCarriesStateAndRequests(t *testing.T) {
 	// The next run answers a repeat of an old request without a new event,
 	// and its timers count from the original creation.
 	h2 := newHarness(t)
-	h2.events = []store.Event{{Seq: in.Carry.Seq}}
+	h2.events = []lifecycle.Event{{Seq: in.Carry.Seq}}
 	var repeat, fresh *anyUpdate
 	h2.at(time.Second, func() {
 		repeat = h2.change(ChangeRequest{RequestID: "p-0", Actor: asAgent, Priority: priority(ticket.PriorityHigh)})
@@ -700,7 +701,7 @@ func TestUnparsableCalendarIsNotSilentlyAlwaysOpen(t *testing.T) {
 			t.Fatal("calendar() of an unknown zone returned a calendar")
 		}
 	}()
-	pol.calendar()
+	pol.BusinessCalendar()
 }
 
 // Reopen is decided here, not by the API: a resolved ticket reopens, an

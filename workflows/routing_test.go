@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/rules"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -16,8 +16,8 @@ func ptr64(n int64) *int64 { return &n }
 func TestRoutingAtCreationBeforeTheAnswer(t *testing.T) {
 	h := newHarness(t)
 	high := ticket.PriorityHigh
-	h.decide = func(req store.RouteRequest) store.Decision {
-		return store.Decision{Rules: []rules.Ref{{ID: 7, Name: "Printers", Kind: rules.KindAssignment}},
+	h.decide = func(req lifecycle.RouteRequest) lifecycle.Decision {
+		return lifecycle.Decision{Rules: []rules.Ref{{ID: 7, Name: "Printers", Kind: rules.KindAssignment}},
 			Priority: &high, SetTeam: true, TeamID: ptr64(3), SetAssignee: true, AssigneeID: ptr64(agentA),
 			Strategy: rules.StrategyLeastLoaded, Reason: `rule "Printers" (#7), strategy least-loaded: agent 200 (0 of no limit open)`}
 	}
@@ -36,7 +36,7 @@ func TestRoutingAtCreationBeforeTheAnswer(t *testing.T) {
 	if want := "created routed priority_changed team_changed assigned"; kindsAtAnswer != want {
 		t.Errorf("events when create answered: %q, want %q", kindsAtAnswer, want)
 	}
-	if len(h.routes) != 1 || h.routes[0].Trigger != store.RouteCreated || h.routes[0].Key != "1:created:1" {
+	if len(h.routes) != 1 || h.routes[0].Trigger != lifecycle.RouteCreated || h.routes[0].Key != "1:created:1" {
 		t.Fatalf("route requests %+v", h.routes)
 	}
 	for _, kind := range []string{"routed", "priority_changed", "team_changed", "assigned"} {
@@ -58,8 +58,8 @@ func TestRoutingAfterChangesAndReroute(t *testing.T) {
 	h.at(time.Minute, func() { h.change(ChangeRequest{Actor: asAgent, Priority: priority(ticket.PriorityLow)}) })
 	h.at(2*time.Minute, func() { h.change(ChangeRequest{Actor: asAgent, Assignee: &IDChange{ID: ptr64(agentB)}}) })
 	h.at(3*time.Minute, func() {
-		h.decide = func(req store.RouteRequest) store.Decision {
-			return store.Decision{Rules: []rules.Ref{{ID: 2, Name: "Desk"}}, SetAssignee: true, AssigneeID: ptr64(agentA), Reason: "rule \"Desk\" (#2)"}
+		h.decide = func(req lifecycle.RouteRequest) lifecycle.Decision {
+			return lifecycle.Decision{Rules: []rules.Ref{{ID: 2, Name: "Desk"}}, SetAssignee: true, AssigneeID: ptr64(agentA), Reason: "rule \"Desk\" (#2)"}
 		}
 		h.change(ChangeRequest{Actor: Actor{UserID: 1, Role: "lead"}, RerouteFrom: ptr64(agentB)})
 	})
@@ -69,11 +69,11 @@ func TestRoutingAfterChangesAndReroute(t *testing.T) {
 	if len(h.routes) != 3 {
 		t.Fatalf("routing ran %d times (%+v), want at creation, after the priority change and on reroute", len(h.routes), h.routes)
 	}
-	if r := h.routes[1]; r.Trigger != store.RouteChanged || !r.PriorityManual || r.Priority != ticket.PriorityLow {
+	if r := h.routes[1]; r.Trigger != lifecycle.RouteChanged || !r.PriorityManual || r.Priority != ticket.PriorityLow {
 		t.Errorf("after the priority change: %+v", r)
 	}
 	r := h.routes[2]
-	if r.Trigger != store.RouteReroute || r.AssigneeManual || r.AssigneeID != nil || len(r.Exclude) != 1 || r.Exclude[0] != agentB {
+	if r.Trigger != lifecycle.RouteReroute || r.AssigneeManual || r.AssigneeID != nil || len(r.Exclude) != 1 || r.Exclude[0] != agentB {
 		t.Errorf("reroute request %+v", r)
 	}
 	assigned := h.found("assigned")

@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/helpdesk/helpdesk/activities"
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/sla"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -81,60 +81,6 @@ type CreateResult struct {
 	Seq    int64
 }
 
-// Processed remembers an answered request, so a repeat (also after
-// continue-as-new) gets the same answer instead of a second change.
-type Processed struct {
-	ID        string `json:"id"`
-	Seq       int64  `json:"seq"`
-	CommentID int64  `json:"comment_id,omitempty"`
-	Reopened  bool   `json:"reopened,omitempty"`
-}
-
-// maxProcessed bounds the remembered request IDs; the API's idempotency
-// window is far shorter than the time it takes to answer this many.
-const maxProcessed = 256
-
-// State is what the workflow knows about its ticket (the query answer and
-// what continue-as-new carries).
-type State struct {
-	Number      int64
-	Status      ticket.Status
-	Priority    ticket.Priority
-	AssigneeID  *int64
-	TeamID      *int64
-	RequesterID *int64
-	CategoryID  *int64
-	Seq         int64
-	CreatedAt   time.Time
-	Persisted   bool
-	// PriorityManual and AssigneeManual: a person set them, so routing
-	// rules keep them (only a reroute moves a hand-made assignment).
-	PriorityManual bool `json:",omitempty"`
-	AssigneeManual bool `json:",omitempty"`
-
-	// SLA clocks; nil when the priority has no such target.
-	FirstResponse    *sla.Budget
-	FirstRespondedAt *time.Time
-	Resolution       *sla.Budget
-	ResolvedAt       *time.Time
-	ClosedAt         *time.Time
-	ExpiredAt        *time.Time
-	EscalationLevel  int
-	// Fired holds the deadlines and rules that already went off.
-	Fired map[string]bool
-	// BreachedAt is when each clock breached (its deadline, exactly), so
-	// "N hours after the breach" stays put when a later priority change
-	// moves the clock's target.
-	BreachedAt map[Clock]time.Time
-	// Attempt counters.
-	Reopens, Followups, Reassignments int
-	// Archived: the reopen window ended; the run completes.
-	Archived  bool
-	Processed []Processed
-	// Deadlines is the pending timers, earliest first (for operators).
-	Deadlines []Deadline
-}
-
 // StartSummary is the static summary shown for a ticket in the Temporal UI.
 func StartSummary(in TicketInput) string {
 	return fmt.Sprintf("Ticket #%d (%s)", in.Number, in.Priority)
@@ -186,7 +132,7 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 	} else {
 		w.policy = Policy{Transitions: ticket.DefaultTransitions()}
 	}
-	w.cal = w.policy.calendar()
+	w.cal = w.policy.BusinessCalendar()
 	if w.in.Carry != nil {
 		w.state = *w.in.Carry
 	} else {
@@ -197,8 +143,8 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 			CategoryID: w.in.CategoryID, PriorityManual: w.in.PriorityManual, AssigneeManual: w.in.AssigneeID != nil,
 		}
 		t := w.policy.SLA[w.in.Priority]
-		w.state.FirstResponse = retarget(nil, t.FirstResponse, now)
-		w.state.Resolution = retarget(nil, t.Resolution, now)
+		w.state.FirstResponse = lifecycle.Retarget(nil, t.FirstResponse, now)
+		w.state.Resolution = lifecycle.Retarget(nil, t.Resolution, now)
 	}
 	if w.state.Fired == nil {
 		w.state.Fired = map[string]bool{}
@@ -208,7 +154,7 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) {
 		st := w.state
-		st.Deadlines = deadlines(w.state, w.policy, w.cal)
+		st.Deadlines = lifecycle.Deadlines(w.state, w.policy, w.cal)
 		return st, nil
 	}); err != nil {
 		return err
@@ -233,15 +179,15 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange,
 		func(ctx workflow.Context, req ChangeRequest) (ChangeResult, error) {
-			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (plan, error) {
-				return planChange(st, w.policy, w.cal, req, workflow.Now(ctx))
+			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (lifecycle.Plan, error) {
+				return lifecycle.PlanChange(st, w.policy, w.cal, req, workflow.Now(ctx))
 			})
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ChangeRequest) error {
 			if w.seen(req.RequestID) != nil {
 				return nil
 			}
-			_, err := planChange(w.state, w.policy, w.cal, req, workflow.Now(ctx))
+			_, err := lifecycle.PlanChange(w.state, w.policy, w.cal, req, workflow.Now(ctx))
 			return err
 		}},
 	); err != nil {
@@ -249,15 +195,15 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateComment,
 		func(ctx workflow.Context, req CommentRequest) (ChangeResult, error) {
-			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (plan, error) {
-				return planComment(st, w.policy, w.cal, req, workflow.Now(ctx))
+			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (lifecycle.Plan, error) {
+				return lifecycle.PlanComment(st, w.policy, w.cal, req, workflow.Now(ctx))
 			})
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req CommentRequest) error {
 			if w.seen(req.RequestID) != nil {
 				return nil
 			}
-			_, err := planComment(w.state, w.policy, w.cal, req, workflow.Now(ctx))
+			_, err := lifecycle.PlanComment(w.state, w.policy, w.cal, req, workflow.Now(ctx))
 			return err
 		}},
 	); err != nil {
@@ -265,13 +211,13 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAttach,
 		func(ctx workflow.Context, req AttachRequest) (ChangeResult, error) {
-			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (plan, error) { return planAttach(st, req) })
+			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (lifecycle.Plan, error) { return lifecycle.PlanAttach(st, req) })
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req AttachRequest) error {
 			if w.seen(req.RequestID) != nil {
 				return nil
 			}
-			_, err := planAttach(w.state, req)
+			_, err := lifecycle.PlanAttach(w.state, req)
 			return err
 		}},
 	); err != nil {
@@ -294,13 +240,13 @@ func (w *ticketWorkflow) seen(id string) *Processed {
 
 func (w *ticketWorkflow) public() Public {
 	return Public{Status: w.state.Status, Priority: w.state.Priority, AssigneeID: w.state.AssigneeID,
-		TeamID: w.state.TeamID, CategoryID: w.state.CategoryID, EscalationLevel: w.state.EscalationLevel, SLADueAt: slaDueAt(w.state, w.cal)}
+		TeamID: w.state.TeamID, CategoryID: w.state.CategoryID, EscalationLevel: w.state.EscalationLevel, SLADueAt: lifecycle.SLADueAt(w.state, w.cal)}
 }
 
 // apply runs one change: waits its turn, plans it against the state as it
 // is now (the validator saw an earlier state), persists it, and only then
 // makes it the workflow's state.
-func (w *ticketWorkflow) apply(ctx workflow.Context, requestID string, actor Actor, mk func(State) (plan, error)) (ChangeResult, error) {
+func (w *ticketWorkflow) apply(ctx workflow.Context, requestID string, actor Actor, mk func(State) (lifecycle.Plan, error)) (ChangeResult, error) {
 	if err := workflow.Await(ctx, func() bool { return !w.busy && w.state.Persisted || w.createErr != nil }); err != nil {
 		return ChangeResult{}, err
 	}
@@ -320,14 +266,14 @@ func (w *ticketWorkflow) apply(ctx workflow.Context, requestID string, actor Act
 	if err != nil {
 		return ChangeResult{}, err
 	}
-	if pl.route != nil && w.routing {
-		w.route(ctx, *pl.route)
+	if pl.Route != nil && w.routing {
+		w.route(ctx, routeRequest{trigger: pl.Route.Trigger, exclude: pl.Route.Exclude})
 	}
-	done := Processed{ID: requestID, Seq: w.state.Seq, CommentID: res.CommentID, Reopened: pl.reopened}
+	done := Processed{ID: requestID, Seq: w.state.Seq, CommentID: res.CommentID, Reopened: pl.Reopened}
 	if requestID != "" {
 		w.state.Processed = append(w.state.Processed, done)
-		if len(w.state.Processed) > maxProcessed {
-			w.state.Processed = w.state.Processed[len(w.state.Processed)-maxProcessed:]
+		if len(w.state.Processed) > lifecycle.MaxProcessed {
+			w.state.Processed = w.state.Processed[len(w.state.Processed)-lifecycle.MaxProcessed:]
 		}
 	}
 	return ChangeResult{Seq: done.Seq, CommentID: done.CommentID, Reopened: done.Reopened, State: w.public()}, nil
@@ -335,55 +281,29 @@ func (w *ticketWorkflow) apply(ctx workflow.Context, requestID string, actor Act
 
 // persist makes a plan durable through the Apply local activity, then
 // adopts its state and refreshes what operators see.
-func (w *ticketWorkflow) persist(ctx workflow.Context, actor Actor, requestID string, pl plan) (activities.ApplyResult, error) {
-	now := workflow.Now(ctx)
-	st := pl.state
-	ch := store.Change{Number: st.Number, At: now, Actor: actor.Ref(), RequestID: requestID, Row: w.row(st)}
-	if actor.UserID != 0 {
-		id := actor.UserID
-		ch.ActorID = &id
-	}
-	for _, e := range pl.events {
-		ch.Events = append(ch.Events, store.Event{TicketNumber: st.Number, Seq: e.Seq, Kind: e.Kind, Actor: ch.Actor, Data: e.Data, CreatedAt: now})
-	}
-	for _, n := range pl.outbox {
-		ch.Outbox = append(ch.Outbox, store.Notification{Seq: n.Seq, Kind: n.Kind, Data: n.Data})
-	}
+func (w *ticketWorkflow) persist(ctx workflow.Context, actor Actor, requestID string, pl lifecycle.Plan) (activities.ApplyResult, error) {
 	var res activities.ApplyResult
-	if len(ch.Events) == 0 {
+	if len(pl.Events) == 0 {
 		return res, nil
 	}
+	ch := pl.Change(workflow.Now(ctx), actor, requestID, w.policy, w.cal)
 	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.Apply, ch).Get(ctx, &res); err != nil {
 		return res, err
 	}
+	w.adopt(ctx, pl.State, res.Indexed)
+	return res, nil
+}
+
+// adopt makes a durable state the workflow's and refreshes what operators
+// see; indexed: the search projection already has it.
+func (w *ticketWorkflow) adopt(ctx workflow.Context, st State, indexed bool) {
 	old := w.state
 	w.state = st
 	w.version++
 	w.publish(ctx, old)
-	if !res.Indexed {
+	if !indexed {
 		w.index(ctx)
 	}
-	return res, nil
-}
-
-func (w *ticketWorkflow) row(st State) store.TicketRow {
-	r := store.TicketRow{
-		Status: st.Status, Priority: st.Priority, AssigneeID: st.AssigneeID, TeamID: st.TeamID,
-		SLADueAt: slaDueAt(st, w.cal), ResolutionDueAt: clockDue(st.Resolution, w.cal),
-		FirstRespondedAt: st.FirstRespondedAt, ResolvedAt: st.ResolvedAt, ClosedAt: st.ClosedAt, ExpiredAt: st.ExpiredAt,
-		EscalationLevel: st.EscalationLevel, ReopenCount: st.Reopens, CategoryID: st.CategoryID,
-	}
-	if st.FirstRespondedAt == nil {
-		r.FirstResponseDueAt = clockDue(st.FirstResponse, w.cal)
-	}
-	if st.Archived {
-		t := st.ClosedAt
-		if t != nil {
-			at := t.Add(w.policy.ReopenWindow)
-			r.ArchivedAt = &at
-		}
-	}
-	return r
 }
 
 func (w *ticketWorkflow) localCtx(ctx workflow.Context) workflow.Context {
@@ -411,23 +331,23 @@ func (w *ticketWorkflow) publish(ctx workflow.Context, old State) {
 	if old.Priority != w.state.Priority || !old.Persisted {
 		updates = append(updates, AttrPriority.ValueSet(string(w.state.Priority)))
 	}
-	if !sameID(old.AssigneeID, w.state.AssigneeID) || !old.Persisted {
+	if !lifecycle.SameID(old.AssigneeID, w.state.AssigneeID) || !old.Persisted {
 		if w.state.AssigneeID != nil {
-			updates = append(updates, AttrAssignee.ValueSet(itoa(*w.state.AssigneeID)))
+			updates = append(updates, AttrAssignee.ValueSet(strconv.FormatInt(*w.state.AssigneeID, 10)))
 		} else if old.Persisted {
 			updates = append(updates, AttrAssignee.ValueUnset())
 		}
 	}
-	if !sameID(old.TeamID, w.state.TeamID) || !old.Persisted {
+	if !lifecycle.SameID(old.TeamID, w.state.TeamID) || !old.Persisted {
 		if w.state.TeamID != nil {
-			updates = append(updates, AttrTeam.ValueSet(itoa(*w.state.TeamID)))
+			updates = append(updates, AttrTeam.ValueSet(strconv.FormatInt(*w.state.TeamID, 10)))
 		} else if old.Persisted {
 			updates = append(updates, AttrTeam.ValueUnset())
 		}
 	}
-	if !sameID(old.CategoryID, w.state.CategoryID) || !old.Persisted {
+	if !lifecycle.SameID(old.CategoryID, w.state.CategoryID) || !old.Persisted {
 		if w.state.CategoryID != nil {
-			updates = append(updates, AttrCategory.ValueSet(itoa(*w.state.CategoryID)))
+			updates = append(updates, AttrCategory.ValueSet(strconv.FormatInt(*w.state.CategoryID, 10)))
 		} else if old.Persisted {
 			updates = append(updates, AttrCategory.ValueUnset())
 		}
@@ -435,7 +355,7 @@ func (w *ticketWorkflow) publish(ctx workflow.Context, old State) {
 	if old.EscalationLevel != w.state.EscalationLevel || !old.Persisted {
 		updates = append(updates, AttrEscalationLevel.ValueSet(int64(w.state.EscalationLevel)))
 	}
-	oldDue, newDue := slaDueAt(old, w.cal), slaDueAt(w.state, w.cal)
+	oldDue, newDue := lifecycle.SLADueAt(old, w.cal), lifecycle.SLADueAt(w.state, w.cal)
 	if !old.Persisted || (oldDue == nil) != (newDue == nil) || oldDue != nil && !oldDue.Equal(*newDue) {
 		if newDue != nil {
 			updates = append(updates, AttrSLADueAt.ValueSet(*newDue))
@@ -469,7 +389,7 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 			var p Policy
 			policies.Receive(ctx, &p)
 			if !w.lifecycle {
-				w.policy, w.cal = p, p.calendar()
+				w.policy, w.cal = p, p.BusinessCalendar()
 				w.version++
 				continue
 			}
@@ -479,8 +399,8 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 				return
 			}
 			w.busy = true
-			w.policy, w.cal = p, p.calendar()
-			if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", planPolicy(w.state, p, workflow.Now(ctx))); err != nil {
+			w.policy, w.cal = p, p.BusinessCalendar()
+			if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", lifecycle.PlanPolicy(w.state, p, workflow.Now(ctx))); err != nil {
 				workflow.GetLogger(ctx).Error("apply policy", "err", err)
 			}
 			w.version++ // the timer loop recomputes every deadline
@@ -534,7 +454,7 @@ func (w *ticketWorkflow) waitForNext(ctx workflow.Context) error {
 			return cond() || w.state.Status == ticket.StatusClosed
 		})
 	}
-	next := deadlines(w.state, w.policy, w.cal)
+	next := lifecycle.Deadlines(w.state, w.policy, w.cal)
 	if len(next) == 0 {
 		return workflow.Await(ctx, cond)
 	}
@@ -557,7 +477,7 @@ func (w *ticketWorkflow) waitForNext(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return !w.busy }); err != nil {
 		return err
 	}
-	pl, fired := planDeadlines(w.state, w.policy, w.cal, workflow.Now(ctx))
+	pl, fired := lifecycle.PlanDeadlines(w.state, w.policy, w.cal, workflow.Now(ctx))
 	if !fired {
 		return nil
 	}
@@ -598,9 +518,9 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 		AssigneeID: st.AssigneeID, CreatedAt: st.CreatedAt, Actor: w.in.Actor,
 	}
 	if w.lifecycle {
-		row := w.row(st)
+		row := lifecycle.Row(st, w.policy, w.cal)
 		in.SLADueAt, in.FirstResponseDueAt, in.ResolutionDueAt = row.SLADueAt, row.FirstResponseDueAt, row.ResolutionDueAt
-		in.Outbox = []store.Notification{{Seq: 1, Kind: OutboxTicketCreated, Data: map[string]any{"priority": st.Priority}}}
+		in.Outbox = []lifecycle.Notification{{Seq: 1, Kind: OutboxTicketCreated, Data: map[string]any{"priority": st.Priority}}}
 	}
 	// Routing follows at once and indexes what it decides, so the created
 	// state is not indexed on its own (one document write per create).
@@ -626,7 +546,7 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 		if !res.Indexed && !res.Deferred {
 			w.index(ctx)
 		}
-		w.route(ctx, routeRequest{trigger: store.RouteCreated, indexPending: res.Deferred})
+		w.route(ctx, routeRequest{trigger: lifecycle.RouteCreated, indexPending: res.Deferred})
 		w.busy = false
 		return nil
 	}
@@ -662,7 +582,7 @@ type routeRequest struct {
 // while the database is down).
 func (w *ticketWorkflow) route(ctx workflow.Context, r routeRequest) {
 	st := w.state
-	req := store.RouteRequest{
+	req := lifecycle.RouteRequest{
 		Number: st.Number, Key: fmt.Sprintf("%d:%s:%d", st.Number, r.trigger, st.Seq), Trigger: r.trigger,
 		Priority: st.Priority, TeamID: st.TeamID, AssigneeID: st.AssigneeID,
 		PriorityManual: st.PriorityManual, AssigneeManual: st.AssigneeManual, Exclude: r.exclude,
@@ -683,7 +603,7 @@ func (w *ticketWorkflow) route(ctx workflow.Context, r routeRequest) {
 		return
 	}
 	// persist indexes the routed state (inline, or through IndexTicket).
-	if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", planRouted(w.state, w.policy, d.Decision)); err != nil {
+	if _, err := w.persist(ctx, Actor{Role: ticket.RoleSystem}, "", lifecycle.PlanRouted(w.state, w.policy, d.Decision)); err != nil {
 		workflow.GetLogger(ctx).Error("record routing decision", "ticket", st.Number, "err", err)
 		if r.indexPending {
 			w.index(ctx)
@@ -716,18 +636,18 @@ func (w *ticketWorkflow) details() string {
 	}
 	assignee := "unassigned"
 	if s.AssigneeID != nil {
-		assignee = "user " + itoa(*s.AssigneeID)
+		assignee = "user " + strconv.FormatInt(*s.AssigneeID, 10)
 	}
 	team := "none"
 	if s.TeamID != nil {
-		team = "team " + itoa(*s.TeamID)
+		team = "team " + strconv.FormatInt(*s.TeamID, 10)
 	}
 	next := "none"
-	if d := deadlines(s, w.policy, w.cal); len(d) > 0 {
+	if d := lifecycle.Deadlines(s, w.policy, w.cal); len(d) > 0 {
 		next = fmt.Sprintf("%s at %s", d[0].Summary, d[0].At.UTC().Format(time.RFC3339))
 	}
 	sladue := "paused or met"
-	if due := slaDueAt(s, w.cal); due != nil {
+	if due := lifecycle.SLADueAt(s, w.cal); due != nil {
 		sladue = due.UTC().Format(time.RFC3339)
 	}
 	return fmt.Sprintf("**Status:** %s  \n**Priority:** %s  \n**Assignee:** %s  \n**Team:** %s  \n"+

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/helpdesk/helpdesk/activities"
-	"github.com/helpdesk/helpdesk/internal/store"
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -98,7 +98,7 @@ func testCreate(t *testing.T, route activities.RouteResult, routeErr error, inde
 	if persisted.Number != 42 || persisted.Seq != 1 || persisted.Status != ticket.StatusOpen || persisted.Priority != ticket.PriorityHigh {
 		t.Errorf("persisted %+v", persisted)
 	}
-	if !persisted.DeferIndex || !routed.IndexIfEmpty || routed.Trigger != store.RouteCreated {
+	if !persisted.DeferIndex || !routed.IndexIfEmpty || routed.Trigger != lifecycle.RouteCreated {
 		t.Errorf("the create must leave its index to routing: persist %+v, route %+v", persisted, routed)
 	}
 	if indexed != indexRuns {

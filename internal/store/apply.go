@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -17,46 +17,13 @@ import (
 // there (purged or never written); retrying cannot help.
 var ErrMissingRequest = errors.New("store: the change's request text is missing")
 
-// TicketRow is the ticket's state after a change, as the workflow decided it.
-type TicketRow struct {
-	Status             ticket.Status
-	Priority           ticket.Priority
-	AssigneeID         *int64
-	TeamID             *int64
-	SLADueAt           *time.Time
-	FirstResponseDueAt *time.Time
-	ResolutionDueAt    *time.Time
-	FirstRespondedAt   *time.Time
-	ResolvedAt         *time.Time
-	ClosedAt           *time.Time
-	ExpiredAt          *time.Time
-	ArchivedAt         *time.Time
-	EscalationLevel    int
-	ReopenCount        int
-	CategoryID         *int64
-}
-
-// Notification is one outbox row.
-type Notification struct {
-	Seq  int64
-	Kind string
-	Data map[string]any
-}
-
-// Change is one durable step of a ticket: its events (consecutive
-// sequence numbers), the ticket row after them and the notifications they
-// cause, written in one transaction. RequestID names the text in
-// ticket_requests that comment and *_changed events take.
-type Change struct {
-	Number    int64
-	At        time.Time
-	Actor     string
-	ActorID   *int64
-	RequestID string
-	Events    []Event
-	Row       TicketRow
-	Outbox    []Notification
-}
+// TicketRow, Notification and Change are the planner's types
+// (internal/lifecycle): the store writes exactly what it decided.
+type (
+	TicketRow    = lifecycle.TicketRow
+	Notification = lifecycle.Notification
+	Change       = lifecycle.Change
+)
 
 // Applied reports what a change wrote.
 type Applied struct {

@@ -11,61 +11,23 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/rules"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
-// Routing triggers: why a ticket is being routed.
-const (
-	RouteCreated = "created" // a new ticket
-	RouteChanged = "changed" // a person changed its category, priority or fields
-	RouteReroute = "reroute" // its agent became unavailable
+// RouteRequest and Decision are the planner's types (internal/lifecycle).
+type (
+	RouteRequest = lifecycle.RouteRequest
+	Decision     = lifecycle.Decision
 )
 
-// RouteRequest asks for one routing decision about a ticket, as its
-// workflow sees it.
-type RouteRequest struct {
-	Number int64
-	// Key names the decision (ticket, trigger, event sequence): a retry
-	// with the same key answers the stored decision.
-	Key        string
-	Trigger    string
-	Priority   ticket.Priority
-	TeamID     *int64
-	AssigneeID *int64
-	// PriorityManual: a person set the priority; priority rules keep it.
-	PriorityManual bool
-	// AssigneeManual: a person assigned the ticket; only a reroute moves it.
-	AssigneeManual bool
-	// Exclude lists agents that must not get the ticket (reroute).
-	Exclude []int64
-	// DefaultCapacity caps agents without a capacity of their own (0: none).
-	DefaultCapacity int
-}
-
-// Decision is what routing decided. The assignee and team are already
-// written to the ticket row (the load every later decision counts); the
-// workflow records the decision as events.
-type Decision struct {
-	Rules       []rules.Ref      `json:"rules"`
-	Priority    *ticket.Priority `json:"priority,omitempty"`
-	SetTeam     bool             `json:"set_team,omitempty"`
-	TeamID      *int64           `json:"team_id,omitempty"`
-	SetAssignee bool             `json:"set_assignee,omitempty"`
-	AssigneeID  *int64           `json:"assignee_id,omitempty"`
-	Strategy    string           `json:"strategy,omitempty"`
-	// Tags are the tags this decision added.
-	Tags []string `json:"tags,omitempty"`
-	// Reason says, for people, what decided and why; PriorityReason only
-	// why the priority changed (requesters see priority changes).
-	Reason         string `json:"reason"`
-	PriorityReason string `json:"priority_reason,omitempty"`
-}
-
-// Empty reports whether the decision changes nothing and names no rule.
-func (d Decision) Empty() bool {
-	return len(d.Rules) == 0 && d.Priority == nil && !d.SetTeam && !d.SetAssignee && len(d.Tags) == 0
-}
+// The triggers of a routing decision.
+const (
+	RouteCreated = lifecycle.RouteCreated
+	RouteChanged = lifecycle.RouteChanged
+	RouteReroute = lifecycle.RouteReroute
+)
 
 // Route makes one routing decision in a single transaction: evaluate the
 // rules on the ticket's facts, lock the chosen team (every decision for a

@@ -6,22 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
-// Event is one row of a ticket's append-only history.
-type Event struct {
-	TicketNumber int64
-	Seq          int64
-	Kind         string
-	Actor        string
-	Data         map[string]any
-	CreatedAt    time.Time
-}
+// Event is one ticket_events row (lifecycle.Event).
+type Event = lifecycle.Event
 
 const ticketColumns = `number, subject, description, status, priority, assignee_id, created_at, updated_at, last_seq`
 

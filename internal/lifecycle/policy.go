@@ -1,4 +1,4 @@
-package workflows
+package lifecycle
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"github.com/helpdesk/helpdesk/internal/sla"
 )
 
-// calendar returns the policy's business calendar; the zero spec is 24x7.
+// BusinessCalendar returns the policy's business calendar; the zero spec is 24x7.
 // A spec that does not parse never becomes 24x7 silently: configuration
 // and `helpdesk policy apply` validate it before any workflow sees it
 // (and the zone database is linked into the binary), so a failure here is
 // a bug, and it fails the workflow task (retried, visible in the Temporal
 // UI) rather than computing deadlines on the wrong calendar.
-func (p Policy) calendar() sla.Calendar {
+func (p Policy) BusinessCalendar() sla.Calendar {
 	s := p.Calendar
 	if s.TimeZone == "" && len(s.Hours) == 0 && len(s.Holidays) == 0 {
 		return sla.AlwaysOpen()
@@ -23,7 +23,7 @@ func (p Policy) calendar() sla.Calendar {
 	}
 	c, err := sla.ParseCalendar(s)
 	if err != nil {
-		panic(fmt.Sprintf("workflows: the policy's business calendar does not parse: %v", err))
+		panic(fmt.Sprintf("lifecycle: the policy's business calendar does not parse: %v", err))
 	}
 	return c
 }

@@ -1,4 +1,12 @@
-package workflows
+// Package lifecycle is the ticket's state machine as pure functions of
+// (state, policy, request, time): what a change does, which events and
+// notifications it writes, which deadlines are pending, and what a routing
+// decision records. Every rule about a ticket change lives here, so the
+// web, the API, mail, timers and bulk actions obey the same rules; the
+// workflow (workflows/) only sequences these functions, and the store
+// writes the records they return. No I/O, no clocks: every rule has plain
+// unit tests.
+package lifecycle
 
 import (
 	"fmt"
@@ -9,48 +17,35 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/helpdesk/helpdesk/internal/sla"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
-// This file is the ticket's state machine as pure functions of (state,
-// policy, request, time): what a change does, which events and
-// notifications it writes, and which deadlines are pending. The workflow
-// only sequences them, so every rule here has plain unit tests.
-
-// Event is one ticket_events row the workflow decided on; the persist
-// activity assigns nothing, it writes exactly these.
-type Event struct {
-	Seq  int64          `json:"seq"`
-	Kind string         `json:"kind"`
-	Data map[string]any `json:"data,omitempty"`
+// Plan is a change worked out but not yet durable: the state after it,
+// the events and notifications that record it.
+type Plan struct {
+	State  State
+	Events []Event
+	Outbox []Notification
+	// Reopened: the change reopened a resolved or closed ticket.
+	Reopened bool
+	// Route asks for a routing decision once the plan is durable.
+	Route *RouteAsk
 }
 
-// Notification is one outbox row, tied to the event that caused it.
-type Notification struct {
-	Seq  int64          `json:"seq"`
-	Kind string         `json:"kind"`
-	Data map[string]any `json:"data,omitempty"`
+// RouteAsk asks the workflow to route its ticket after a change.
+type RouteAsk struct {
+	Trigger string
+	Exclude []int64
 }
 
-// plan is a change worked out but not yet durable.
-type plan struct {
-	state    State
-	events   []Event
-	outbox   []Notification
-	reopened bool
-	// route asks for a routing decision once the plan is durable.
-	route *routeRequest
+func (p *Plan) add(kind string, data map[string]any) int64 {
+	p.State.Seq++
+	p.Events = append(p.Events, Event{Seq: p.State.Seq, Kind: kind, Data: data})
+	return p.State.Seq
 }
 
-func (p *plan) add(kind string, data map[string]any) int64 {
-	p.state.Seq++
-	p.events = append(p.events, Event{Seq: p.state.Seq, Kind: kind, Data: data})
-	return p.state.Seq
-}
-
-func (p *plan) notify(seq int64, kind string, data map[string]any) {
-	p.outbox = append(p.outbox, Notification{Seq: seq, Kind: kind, Data: data})
+func (p *Plan) notify(seq int64, kind string, data map[string]any) {
+	p.Outbox = append(p.Outbox, Notification{Seq: seq, Kind: kind, Data: data})
 }
 
 func rejectf(kind string, details any, format string, args ...any) error {
@@ -58,12 +53,12 @@ func rejectf(kind string, details any, format string, args ...any) error {
 		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{details}})
 }
 
-func open(s ticket.Status) bool {
+func Open(s ticket.Status) bool {
 	return s != ticket.StatusResolved && s != ticket.StatusClosed
 }
 
 // cloneState deep-copies the parts of State a plan changes in place.
-func cloneState(s State) State {
+func CloneState(s State) State {
 	s.Fired = cloneMap(s.Fired)
 	breached := make(map[Clock]time.Time, len(s.BreachedAt))
 	for k, v := range s.BreachedAt {
@@ -84,9 +79,9 @@ func cloneMap(m map[string]bool) map[string]bool {
 
 // planChange works out a ChangeRequest. An error is a rejection
 // (ErrNotAllowed, ErrInvalid, ErrConflict, ErrForbidden).
-func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now time.Time) (plan, error) {
-	p := plan{state: cloneState(st)}
-	s := &p.state
+func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now time.Time) (Plan, error) {
+	p := Plan{State: CloneState(st)}
+	s := &p.State
 	var problems []FieldProblem
 	if req.Status != nil {
 		if _, err := ticket.ParseStatus(string(*req.Status)); err != nil {
@@ -104,28 +99,28 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 		}
 	}
 	if len(problems) > 0 {
-		return plan{}, rejectf(ErrInvalid, problems, "the change is not valid")
+		return Plan{}, rejectf(ErrInvalid, problems, "the change is not valid")
 	}
 	if s.Archived {
-		return plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", s.Number)
+		return Plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", s.Number)
 	}
-	if req.Reason == ticket.ReasonReopen && s.Status != ticket.StatusOpen && open(s.Status) {
-		return plan{}, rejectf(ErrConflict, "not closed", "ticket #%d is %s; only resolved or closed tickets can be reopened", s.Number, s.Status)
+	if req.Reason == ticket.ReasonReopen && s.Status != ticket.StatusOpen && Open(s.Status) {
+		return Plan{}, rejectf(ErrConflict, "not closed", "ticket #%d is %s; only resolved or closed tickets can be reopened", s.Number, s.Status)
 	}
 	if req.IfUnassigned && s.AssigneeID != nil {
-		return plan{}, rejectf(ErrConflict, "assigned", "ticket #%d is already assigned", s.Number)
+		return Plan{}, rejectf(ErrConflict, "assigned", "ticket #%d is already assigned", s.Number)
 	}
 	if !req.Actor.Agent() && (req.Priority != nil || req.Assignee != nil || req.Team != nil || len(req.Text) > 0 ||
 		req.Category != nil || req.RerouteFrom != nil) {
-		return plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
+		return Plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
 	}
 	if req.Status != nil && *req.Status != s.Status {
-		if !req.Actor.Agent() && !(!open(s.Status) && *req.Status == ticket.StatusOpen) {
-			return plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
+		if !req.Actor.Agent() && !(!Open(s.Status) && *req.Status == ticket.StatusOpen) {
+			return Plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
 		}
 		ok, allowed := ticket.Allowed(pol.Transitions, s.Status, *req.Status)
 		if !ok {
-			return plan{}, rejectf(ErrNotAllowed, NotAllowedDetails{From: s.Status, To: *req.Status, Allowed: nonNilStrings(allowed)},
+			return Plan{}, rejectf(ErrNotAllowed, NotAllowedDetails{From: s.Status, To: *req.Status, Allowed: nonNilStrings(allowed)},
 				"a ticket cannot move from %s to %s; allowed: %v", s.Status, *req.Status, allowed)
 		}
 	}
@@ -136,16 +131,16 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 		s.PriorityManual = req.Actor.UserID != 0
 		rulesAgain = true
 	}
-	if req.Category != nil && !sameID(req.Category.ID, s.CategoryID) {
+	if req.Category != nil && !SameID(req.Category.ID, s.CategoryID) {
 		p.add(ticket.EventCategoryChanged, map[string]any{"from": s.CategoryID, "to": req.Category.ID})
 		s.CategoryID = req.Category.ID
 		rulesAgain = true
 	}
-	if req.Team != nil && !sameID(req.Team.ID, s.TeamID) {
+	if req.Team != nil && !SameID(req.Team.ID, s.TeamID) {
 		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": req.Team.ID})
 		s.TeamID = req.Team.ID
 	}
-	if req.Assignee != nil && !sameID(req.Assignee.ID, s.AssigneeID) {
+	if req.Assignee != nil && !SameID(req.Assignee.ID, s.AssigneeID) {
 		setAssignee(&p, pol, req.Assignee.ID, "")
 		s.AssigneeManual = req.Assignee.ID != nil && req.Actor.UserID != 0
 	}
@@ -162,10 +157,10 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 	if from := req.RerouteFrom; from != nil && s.AssigneeID != nil && *s.AssigneeID == *from {
 		setAssignee(&p, pol, nil, fmt.Sprintf("rerouting: agent %d is unavailable", *from))
 		s.AssigneeManual = false
-		p.route = &routeRequest{trigger: store.RouteReroute, exclude: []int64{*from}}
+		p.Route = &RouteAsk{Trigger: RouteReroute, Exclude: []int64{*from}}
 	} else if rulesAgain && req.Assignee == nil && req.Team == nil {
 		// A person's own assignment in the same change wins over rules.
-		p.route = &routeRequest{trigger: store.RouteChanged}
+		p.Route = &RouteAsk{Trigger: RouteChanged}
 	}
 	if req.Status != nil && *req.Status != s.Status {
 		setStatus(&p, pol, cal, *req.Status, req.Reason, now)
@@ -177,16 +172,16 @@ func planChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 // planComment works out a new comment and what it sets off: the first
 // response, a reopen or return from pending on a requester reply, the
 // follow-up count.
-func planComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now time.Time) (plan, error) {
+func PlanComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now time.Time) (Plan, error) {
 	// The system (UserID 0) writes internal notes too: a delivery failure.
 	if req.Internal && !req.Actor.Agent() && !(req.Actor.Role == ticket.RoleSystem && req.Actor.UserID == 0) {
-		return plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal comments")
+		return Plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal comments")
 	}
 	if st.Archived {
-		return plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", st.Number)
+		return Plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", st.Number)
 	}
-	p := plan{state: cloneState(st)}
-	s := &p.state
+	p := Plan{State: CloneState(st)}
+	s := &p.State
 	seq := p.add(ticket.EventComment, map[string]any{"internal": req.Internal})
 	fromRequester := req.Actor.UserID != 0 && s.RequesterID != nil && *s.RequesterID == req.Actor.UserID || req.Actor.Role == "requester"
 	switch {
@@ -203,7 +198,7 @@ func planComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now
 		if to != "" {
 			if ok, _ := ticket.Allowed(pol.Transitions, s.Status, to); ok {
 				reason := "requester replied"
-				if !open(s.Status) {
+				if !Open(s.Status) {
 					reason = ticket.ReasonReopen
 				}
 				setStatus(&p, pol, cal, to, reason, now)
@@ -219,26 +214,26 @@ func planComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now
 				s.FirstResponse = &b
 			}
 		}
-		p.notify(seq, OutboxAgentReply, map[string]any{"author_id": req.Actor.UserID})
+		p.notify(seq, ticket.OutboxAgentReply, map[string]any{"author_id": req.Actor.UserID})
 	}
 	checkAttempts(&p, pol, now)
 	return p, nil
 }
 
 // planAttach records an attachment.
-func planAttach(st State, req AttachRequest) (plan, error) {
+func PlanAttach(st State, req AttachRequest) (Plan, error) {
 	if req.Internal && !req.Actor.Agent() {
-		return plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal attachments")
+		return Plan{}, rejectf(ErrForbidden, "internal", "only agents may add internal attachments")
 	}
 	if st.Archived {
-		return plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", st.Number)
+		return Plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", st.Number)
 	}
-	p := plan{state: cloneState(st)}
+	p := Plan{State: CloneState(st)}
 	p.add(ticket.EventAttachment, map[string]any{"attachment_id": req.AttachmentID, "internal": req.Internal})
 	return p, nil
 }
 
-func sameID(a, b *int64) bool {
+func SameID(a, b *int64) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
@@ -252,8 +247,8 @@ func nonNilStrings(s []string) []string {
 	return s
 }
 
-func setPriority(p *plan, pol Policy, to ticket.Priority, reason string) {
-	s := &p.state
+func setPriority(p *Plan, pol Policy, to ticket.Priority, reason string) {
+	s := &p.State
 	data := map[string]any{"from": s.Priority, "to": to}
 	if reason != "" {
 		data["reason"] = reason
@@ -261,16 +256,16 @@ func setPriority(p *plan, pol Policy, to ticket.Priority, reason string) {
 	p.add(ticket.EventPriorityChanged, data)
 	s.Priority = to
 	t := pol.SLA[to]
-	s.FirstResponse = retarget(s.FirstResponse, t.FirstResponse, s.CreatedAt)
-	s.Resolution = retarget(s.Resolution, t.Resolution, s.CreatedAt)
+	s.FirstResponse = Retarget(s.FirstResponse, t.FirstResponse, s.CreatedAt)
+	s.Resolution = Retarget(s.Resolution, t.Resolution, s.CreatedAt)
 }
 
 // planRouted records a routing decision: a "routed" event with its
 // reason, then the priority, team and assignee it set, each carrying the
 // same reason.
-func planRouted(st State, pol Policy, d store.Decision) plan {
-	p := plan{state: cloneState(st)}
-	s := &p.state
+func PlanRouted(st State, pol Policy, d Decision) Plan {
+	p := Plan{State: CloneState(st)}
+	s := &p.State
 	data := map[string]any{"reason": d.Reason, "rules": d.Rules}
 	if d.Strategy != "" {
 		data["strategy"] = d.Strategy
@@ -286,11 +281,11 @@ func planRouted(st State, pol Policy, d store.Decision) plan {
 		}
 		setPriority(&p, pol, *d.Priority, why)
 	}
-	if d.SetTeam && !sameID(d.TeamID, s.TeamID) {
+	if d.SetTeam && !SameID(d.TeamID, s.TeamID) {
 		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": d.TeamID, "reason": d.Reason})
 		s.TeamID = d.TeamID
 	}
-	if d.SetAssignee && !sameID(d.AssigneeID, s.AssigneeID) {
+	if d.SetAssignee && !SameID(d.AssigneeID, s.AssigneeID) {
 		setAssignee(&p, pol, d.AssigneeID, d.Reason)
 		s.AssigneeManual = false
 	}
@@ -300,9 +295,9 @@ func planRouted(st State, pol Policy, d store.Decision) plan {
 // planPolicy adopts a new policy: the ticket's clocks take the new
 // targets of its priority (time already used still counts) and every
 // deadline is recomputed by the caller.
-func planPolicy(st State, pol Policy, now time.Time) plan {
-	p := plan{state: cloneState(st)}
-	s := &p.state
+func PlanPolicy(st State, pol Policy, now time.Time) Plan {
+	p := Plan{State: CloneState(st)}
+	s := &p.State
 	t := pol.SLA[s.Priority]
 	running := s.Status == ticket.StatusOpen || s.Status == ticket.StatusInProgress
 	for _, c := range []struct {
@@ -313,7 +308,7 @@ func planPolicy(st State, pol Policy, now time.Time) plan {
 			*c.b = &sla.Budget{Target: c.target} // a new clock, paused like the others
 			continue
 		}
-		*c.b = retarget(*c.b, c.target, s.CreatedAt)
+		*c.b = Retarget(*c.b, c.target, s.CreatedAt)
 	}
 	p.add(ticket.EventPolicyChanged, map[string]any{"first_response": t.FirstResponse.String(), "resolution": t.Resolution.String(),
 		"escalation": pol.Escalation})
@@ -323,7 +318,7 @@ func planPolicy(st State, pol Policy, now time.Time) plan {
 // retarget moves a clock to a new target. A clock without a target gets
 // one counting from creation (used time unknown: it is paused at zero and
 // resumed by the caller's status); a zero target removes the clock.
-func retarget(b *sla.Budget, target time.Duration, created time.Time) *sla.Budget {
+func Retarget(b *sla.Budget, target time.Duration, created time.Time) *sla.Budget {
 	if target <= 0 {
 		return nil
 	}
@@ -335,8 +330,8 @@ func retarget(b *sla.Budget, target time.Duration, created time.Time) *sla.Budge
 	return &nb
 }
 
-func setAssignee(p *plan, pol Policy, to *int64, reason string) {
-	s := &p.state
+func setAssignee(p *Plan, pol Policy, to *int64, reason string) {
+	s := &p.State
 	data := map[string]any{"from": s.AssigneeID, "to": to}
 	if reason != "" {
 		data["reason"] = reason
@@ -350,15 +345,15 @@ func setAssignee(p *plan, pol Policy, to *int64, reason string) {
 
 // setStatus moves the status and the SLA clocks with it: pending pauses
 // both, resolved and closed stop them, a reopen resumes them.
-func setStatus(p *plan, pol Policy, cal sla.Calendar, to ticket.Status, reason string, now time.Time) {
-	s := &p.state
+func setStatus(p *Plan, pol Policy, cal sla.Calendar, to ticket.Status, reason string, now time.Time) {
+	s := &p.State
 	from := s.Status
 	data := map[string]any{"from": from, "to": to}
 	if reason != "" {
 		data["reason"] = reason
 	}
 	seq := p.add(ticket.EventStatusChanged, data)
-	p.notify(seq, OutboxStatusChanged, map[string]any{"from": from, "to": to})
+	p.notify(seq, ticket.OutboxStatusChanged, map[string]any{"from": from, "to": to})
 	s.Status = to
 	running := to == ticket.StatusOpen || to == ticket.StatusInProgress
 	for _, b := range []**sla.Budget{&s.FirstResponse, &s.Resolution} {
@@ -388,9 +383,9 @@ func setStatus(p *plan, pol Policy, cal sla.Calendar, to ticket.Status, reason s
 			s.ResolvedAt = &t
 		}
 	default:
-		if !open(from) {
+		if !Open(from) {
 			s.Reopens++
-			p.reopened = true
+			p.Reopened = true
 			s.ResolvedAt, s.ClosedAt = nil, nil
 		}
 	}
@@ -398,8 +393,8 @@ func setStatus(p *plan, pol Policy, cal sla.Calendar, to ticket.Status, reason s
 
 // escalate applies one escalation: level, optional priority raise and team
 // move, an event and a notification.
-func escalate(p *plan, pol Policy, rule string, a Escalation, reason string, now time.Time) {
-	s := &p.state
+func escalate(p *Plan, pol Policy, rule string, a Escalation, reason string, now time.Time) {
+	s := &p.State
 	from := s.EscalationLevel
 	if a.Level > s.EscalationLevel {
 		s.EscalationLevel = a.Level
@@ -407,14 +402,14 @@ func escalate(p *plan, pol Policy, rule string, a Escalation, reason string, now
 	seq := p.add(ticket.EventEscalated, map[string]any{"rule": rule, "reason": reason, "from_level": from, "level": s.EscalationLevel})
 	// Tell people only when something changed: a rule firing on a ticket
 	// already at its level (and doing nothing else) is history, not news.
-	acts := s.EscalationLevel > from || a.RaisePriority && s.Priority.Rank() > 0 || a.TeamID != nil && !sameID(a.TeamID, s.TeamID)
+	acts := s.EscalationLevel > from || a.RaisePriority && s.Priority.Rank() > 0 || a.TeamID != nil && !SameID(a.TeamID, s.TeamID)
 	if acts {
-		p.notify(seq, OutboxEscalated, map[string]any{"rule": rule, "level": s.EscalationLevel, "reason": reason})
+		p.notify(seq, ticket.OutboxEscalated, map[string]any{"rule": rule, "level": s.EscalationLevel, "reason": reason})
 	}
 	if a.RaisePriority && s.Priority.Rank() > 0 {
 		setPriority(p, pol, ticket.Priorities()[s.Priority.Rank()-1], "escalation "+rule)
 	}
-	if a.TeamID != nil && !sameID(a.TeamID, s.TeamID) {
+	if a.TeamID != nil && !SameID(a.TeamID, s.TeamID) {
 		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": a.TeamID, "reason": "escalation " + rule})
 		s.TeamID = a.TeamID
 		if s.AssigneeID != nil {
@@ -426,11 +421,11 @@ func escalate(p *plan, pol Policy, rule string, a Escalation, reason string, now
 }
 
 // checkAttempts fires attempt rules whose counter reached its count.
-func checkAttempts(p *plan, pol Policy, now time.Time) {
+func checkAttempts(p *Plan, pol Policy, now time.Time) {
 	if !pol.Escalation {
 		return
 	}
-	s := &p.state
+	s := &p.State
 	for _, r := range pol.AttemptRules {
 		key := "attempt:" + r.Name
 		if s.Fired[key] {
@@ -460,7 +455,7 @@ type Deadline struct {
 }
 
 // deadlines lists the ticket's pending deadlines, earliest first.
-func deadlines(s State, pol Policy, cal sla.Calendar) []Deadline {
+func Deadlines(s State, pol Policy, cal sla.Calendar) []Deadline {
 	var out []Deadline
 	clock := func(c Clock) *sla.Budget {
 		switch c {
@@ -475,7 +470,7 @@ func deadlines(s State, pol Policy, cal sla.Calendar) []Deadline {
 		return nil
 	}
 	label := map[Clock]string{ClockFirstResponse: "first-response", ClockResolution: "resolution"}
-	if open(s.Status) {
+	if Open(s.Status) {
 		for _, c := range []Clock{ClockFirstResponse, ClockResolution} {
 			b := clock(c)
 			if b == nil || s.Fired["breach:"+string(c)] {
@@ -516,26 +511,26 @@ func deadlines(s State, pol Policy, cal sla.Calendar) []Deadline {
 }
 
 // planDeadlines fires every deadline due at now, in order, as the system.
-func planDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (plan, bool) {
-	p := plan{state: cloneState(st)}
+func PlanDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (Plan, bool) {
+	p := Plan{State: CloneState(st)}
 	fired := false
 	// Each firing can change the deadlines (a priority raise moves the
 	// clocks); recompute after each one.
 	for i := 0; i < 64; i++ {
-		due := deadlines(p.state, pol, cal)
+		due := Deadlines(p.State, pol, cal)
 		if len(due) == 0 || due[0].At.After(now) {
 			break
 		}
 		d := due[0]
 		fired = true
-		s := &p.state
+		s := &p.State
 		switch {
 		case d.Key == "breach:first_response" || d.Key == "breach:resolution":
 			s.Fired[d.Key] = true
 			c := d.Key[len("breach:"):]
 			s.BreachedAt[Clock(c)] = d.At
 			seq := p.add(ticket.EventSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano), "priority": s.Priority})
-			p.notify(seq, OutboxSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano)})
+			p.notify(seq, ticket.OutboxSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano)})
 		case len(d.Key) > 5 && d.Key[:5] == "rule:":
 			s.Fired[d.Key] = true
 			for _, r := range pol.TimeRules {
@@ -550,7 +545,7 @@ func planDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (plan,
 			s.ExpiredAt = &t
 			seq := p.add(ticket.EventExpired, map[string]any{"after": pol.ExpireAfter.String(), "action": pol.ExpiryAction,
 				"due_at": d.At.UTC().Format(time.RFC3339Nano)})
-			p.notify(seq, OutboxExpired, map[string]any{"action": pol.ExpiryAction})
+			p.notify(seq, ticket.OutboxExpired, map[string]any{"action": pol.ExpiryAction})
 			if pol.ExpiryAction == ExpiryClose {
 				setStatus(&p, pol, cal, ticket.StatusClosed, "expired", now)
 			} else {
@@ -570,10 +565,10 @@ func planDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (plan,
 }
 
 // slaDueAt is the earliest running SLA deadline, nil while paused or met.
-func slaDueAt(s State, cal sla.Calendar) *time.Time {
+func SLADueAt(s State, cal sla.Calendar) *time.Time {
 	var best *time.Time
 	for _, b := range []*sla.Budget{s.FirstResponse, s.Resolution} {
-		if b == nil || (b == s.FirstResponse && s.FirstRespondedAt != nil) || !open(s.Status) {
+		if b == nil || (b == s.FirstResponse && s.FirstRespondedAt != nil) || !Open(s.Status) {
 			continue
 		}
 		if due, ok := b.Due(cal); ok && (best == nil || due.Before(*best)) {
@@ -585,7 +580,7 @@ func slaDueAt(s State, cal sla.Calendar) *time.Time {
 }
 
 // clockDue is one clock's deadline for display, nil when paused or met.
-func clockDue(b *sla.Budget, cal sla.Calendar) *time.Time {
+func ClockDue(b *sla.Budget, cal sla.Calendar) *time.Time {
 	if b == nil {
 		return nil
 	}
