@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
@@ -50,6 +51,20 @@ type PersistCreatedInput struct {
 	DeferIndex bool
 }
 
+// ticket is the new row and its "created" event.
+func (in PersistCreatedInput) ticket() (ticket.Ticket, store.Event) {
+	t := ticket.Ticket{
+		Number: in.Number, Status: in.Status, Priority: in.Priority, AssigneeID: in.AssigneeID,
+		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt, Seq: in.Seq,
+		SLADueAt: in.SLADueAt, FirstResponseDueAt: in.FirstResponseDueAt, ResolutionDueAt: in.ResolutionDueAt,
+	}
+	data := map[string]any{"status": in.Status, "priority": in.Priority}
+	if in.AssigneeID != nil {
+		data["assignee_id"] = *in.AssigneeID
+	}
+	return t, store.Event{TicketNumber: in.Number, Seq: in.Seq, Kind: ticket.EventCreated, Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt}
+}
+
 // PersistResult reports what is now durable.
 type PersistResult struct {
 	Seq int64
@@ -71,18 +86,8 @@ const ErrCodeMissingPayload = "MissingCreationPayload"
 
 // PersistCreated writes the ticket row and its "created" event.
 func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (PersistResult, error) {
-	t := ticket.Ticket{
-		Number: in.Number, Status: in.Status, Priority: in.Priority, AssigneeID: in.AssigneeID,
-		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt, Seq: in.Seq,
-		SLADueAt: in.SLADueAt, FirstResponseDueAt: in.FirstResponseDueAt, ResolutionDueAt: in.ResolutionDueAt,
-	}
-	data := map[string]any{"status": in.Status, "priority": in.Priority}
-	if in.AssigneeID != nil {
-		data["assignee_id"] = *in.AssigneeID
-	}
-	stored, err := a.Store.CreateTicketFromReservation(ctx, t, store.Event{
-		TicketNumber: in.Number, Seq: in.Seq, Kind: ticket.EventCreated, Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt,
-	}, in.Outbox)
+	t, ev := in.ticket()
+	stored, err := a.Store.CreateTicketFromReservation(ctx, t, ev, in.Outbox)
 	if errors.Is(err, store.ErrNotFound) {
 		return PersistResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
 	}
@@ -184,4 +189,121 @@ type RouteInput struct {
 type RouteResult struct {
 	store.Decision
 	Indexed bool
+}
+
+// RouteApplyInput asks for a routing decision recorded in the same
+// transaction: the planner (lifecycle.PlanRouted) runs inside it on the
+// workflow's state and policy as of At, so the workflow adopts the state
+// it returns (recorded in history; replay does not run the planner again).
+type RouteApplyInput struct {
+	Route  lifecycle.RouteRequest
+	State  lifecycle.State
+	Policy lifecycle.Policy
+	At     time.Time
+	// IndexIfEmpty indexes the ticket even when the decision changes
+	// nothing (its create deferred the index to routing).
+	IndexIfEmpty bool
+}
+
+// RouteApplyResult is the decision, the workflow's state after recording
+// it (the input state when it changed nothing) and whether the search
+// index holds that state.
+type RouteApplyResult struct {
+	Decision lifecycle.Decision
+	State    lifecycle.State
+	Indexed  bool
+}
+
+// Record plans a decision's events on the workflow's state: the state
+// after them and the change that writes them. An empty decision records
+// nothing (the state as it was, a change without events).
+func (in RouteApplyInput) Record(d lifecycle.Decision) (lifecycle.State, lifecycle.Change) {
+	if d.Empty() {
+		return in.State, lifecycle.Change{}
+	}
+	p := lifecycle.PlanRouted(in.State, in.Policy, d)
+	return p.State, p.Change(in.At, lifecycle.Actor{Role: ticket.RoleSystem}, "", in.Policy, in.Policy.BusinessCalendar())
+}
+
+// recorder is Record for the store's transaction, keeping the state.
+func (in RouteApplyInput) recorder(st *lifecycle.State) store.Recorder {
+	*st = in.State
+	return func(d lifecycle.Decision) lifecycle.Change {
+		var ch lifecycle.Change
+		*st, ch = in.Record(d)
+		return ch
+	}
+}
+
+// RouteApply makes one routing decision and records it (events, row,
+// outbox) in one transaction (store.RouteAndApply), then indexes the
+// result inline. Idempotent by the decision's key and event sequence.
+func (a *Tickets) RouteApply(ctx context.Context, in RouteApplyInput) (RouteApplyResult, error) {
+	req := in.Route
+	req.DefaultCapacity = a.DefaultAgentCapacity
+	var res RouteApplyResult
+	routed, err := a.Store.RouteAndApply(ctx, req, in.recorder(&res.State), in.IndexIfEmpty)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrMissingRequest) {
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Decision = routed.Decision
+	if routed.Ticket != nil {
+		res.Indexed = a.indexInline(ctx, *routed.Ticket)
+	}
+	return res, nil
+}
+
+// CreateRoutedInput is a new ticket and its routing at creation, written
+// in one transaction.
+type CreateRoutedInput struct {
+	Create PersistCreatedInput
+	RouteApplyInput
+}
+
+// CreateRoutedResult is the routed create: the ticket's state after its
+// creation and routing, and whether the search index holds it.
+type CreateRoutedResult = RouteApplyResult
+
+// CreateRouted writes the ticket from its reservation, makes the routing
+// decision and records it in one transaction (store.CreateRouted), then
+// indexes the routed ticket once.
+func (a *Tickets) CreateRouted(ctx context.Context, in CreateRoutedInput) (CreateRoutedResult, error) {
+	t, ev := in.Create.ticket()
+	req := in.Route
+	req.DefaultCapacity = a.DefaultAgentCapacity
+	var res CreateRoutedResult
+	routed, err := a.Store.CreateRouted(ctx, t, ev, in.Create.Outbox, req, in.recorder(&res.State))
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrMissingRequest) {
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Decision = routed.Decision
+	res.Indexed = a.indexInline(ctx, *routed.Ticket)
+	return res, nil
+}
+
+// ResolveFactsInput names a change that resolves or closes a ticket.
+type ResolveFactsInput struct {
+	Number    int64
+	RequestID string
+	// WithRequest: the change sets custom fields (waiting in
+	// ticket_requests under RequestID).
+	WithRequest bool
+	// CategoryID is the category the ticket will have.
+	CategoryID *int64
+}
+
+// ResolveFacts reads what the planner's required-fields rule decides on
+// (store.ResolveFacts).
+func (a *Tickets) ResolveFacts(ctx context.Context, in ResolveFactsInput) (lifecycle.ResolveFacts, error) {
+	fields, path, values, err := a.Store.ResolveFacts(ctx, in.Number, in.RequestID, in.WithRequest, in.CategoryID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrMissingRequest) {
+		return lifecycle.ResolveFacts{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	}
+	return lifecycle.ResolveFacts{Fields: fields, Path: path, Values: values}, err
 }

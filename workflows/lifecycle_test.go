@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helpdesk/helpdesk/internal/catalog"
 	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/sla"
 
@@ -72,6 +73,10 @@ type harness struct {
 	// them (nil: no rule matches).
 	routes []lifecycle.RouteRequest
 	decide func(lifecycle.RouteRequest) lifecycle.Decision
+	// resolves are the changes that asked for the required-fields facts;
+	// resolveFacts answers them.
+	resolves     []activities.ResolveFactsInput
+	resolveFacts lifecycle.ResolveFacts
 }
 
 const (
@@ -92,44 +97,68 @@ func newHarness(t *testing.T) *harness {
 	h.env = s.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(t0)
 	h.env.RegisterActivity(&activities.Tickets{})
-	h.env.OnActivity(tickets.PersistCreated, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PersistCreatedInput) (activities.PersistResult, error) {
-			h.events = append(h.events, lifecycle.Event{Seq: 1, Kind: "created", CreatedAt: in.CreatedAt})
-			h.outbox = append(h.outbox, in.Outbox...)
-			return activities.PersistResult{Seq: 1, Indexed: !in.DeferIndex, Deferred: in.DeferIndex}, nil
-		})
-	h.env.OnActivity(tickets.Route, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RouteInput) (activities.RouteResult, error) {
-			req := in.RouteRequest
-			h.routes = append(h.routes, req)
-			if h.decide == nil {
-				return activities.RouteResult{Decision: lifecycle.Decision{Rules: []rules.Ref{}}, Indexed: in.IndexIfEmpty}, nil
-			}
-			return activities.RouteResult{Decision: h.decide(req)}, nil
-		})
 	h.env.OnActivity(tickets.Apply, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, ch lifecycle.Change) (activities.ApplyResult, error) {
-			if h.failApply > 0 {
-				h.failApply--
-				return activities.ApplyResult{}, errors.New("database down")
+		func(_ context.Context, ch lifecycle.Change) (activities.ApplyResult, error) { return h.apply(ch) })
+	h.env.OnActivity(tickets.ResolveFacts, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ResolveFactsInput) (lifecycle.ResolveFacts, error) {
+			h.resolves = append(h.resolves, in)
+			return h.resolveFacts, nil
+		})
+	// The routing activities of runs from "route-apply" on: the decision,
+	// then the planner's record of it, as the store's transaction does.
+	h.env.OnActivity(tickets.RouteApply, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RouteApplyInput) (activities.RouteApplyResult, error) {
+			return h.routeApply(in)
+		})
+	h.env.OnActivity(tickets.CreateRouted, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CreateRoutedInput) (activities.CreateRoutedResult, error) {
+			if len(h.events) == 0 {
+				h.events = append(h.events, lifecycle.Event{Seq: 1, Kind: "created", CreatedAt: in.Create.CreatedAt})
+				h.outbox = append(h.outbox, in.Create.Outbox...)
 			}
-			last := h.events[len(h.events)-1].Seq
-			if last >= ch.Events[len(ch.Events)-1].Seq {
-				return activities.ApplyResult{Indexed: true}, nil // a retry of a change already written
-			}
-			if ch.Events[0].Seq != last+1 {
-				t.Errorf("change starts at seq %d after %d", ch.Events[0].Seq, last)
-			}
-			h.applies++
-			for _, e := range ch.Events {
-				e.Actor = ch.Actor
-				h.events = append(h.events, e)
-			}
-			h.outbox = append(h.outbox, ch.Outbox...)
-			h.rows = append(h.rows, ch.Row)
-			return activities.ApplyResult{CommentID: int64(h.applies), Indexed: true}, nil
+			return h.routeApply(in.RouteApplyInput)
 		})
 	return h
+}
+
+// apply records a change as the store does: idempotent by sequence.
+func (h *harness) apply(ch lifecycle.Change) (activities.ApplyResult, error) {
+	if h.failApply > 0 {
+		h.failApply--
+		return activities.ApplyResult{}, errors.New("database down")
+	}
+	last := h.events[len(h.events)-1].Seq
+	if last >= ch.Events[len(ch.Events)-1].Seq {
+		return activities.ApplyResult{Indexed: true}, nil // a retry of a change already written
+	}
+	if ch.Events[0].Seq != last+1 {
+		h.t.Errorf("change starts at seq %d after %d", ch.Events[0].Seq, last)
+	}
+	h.applies++
+	for _, e := range ch.Events {
+		e.Actor = ch.Actor
+		h.events = append(h.events, e)
+	}
+	h.outbox = append(h.outbox, ch.Outbox...)
+	h.rows = append(h.rows, ch.Row)
+	return activities.ApplyResult{CommentID: int64(h.applies), Indexed: true}, nil
+}
+
+// routeApply decides (h.decide; nil: no rule matches) and records the
+// decision in the same step.
+func (h *harness) routeApply(in activities.RouteApplyInput) (activities.RouteApplyResult, error) {
+	h.routes = append(h.routes, in.Route)
+	d := lifecycle.Decision{Rules: []rules.Ref{}}
+	if h.decide != nil {
+		d = h.decide(in.Route)
+	}
+	st, ch := in.Record(d)
+	if len(ch.Events) > 0 {
+		if _, err := h.apply(ch); err != nil {
+			return activities.RouteApplyResult{}, err
+		}
+	}
+	return activities.RouteApplyResult{Decision: d, State: st, Indexed: true}, nil
 }
 
 // at runs fn once workflow time has advanced d from the start.
@@ -737,5 +766,40 @@ func TestReopenOnlyResolvedOrClosed(t *testing.T) {
 	}
 	if got, want := strings.Join(moves, ", "), "open→in_progress <nil>, in_progress→resolved <nil>, resolved→open reopen"; got != want {
 		t.Errorf("status moves %s, want %s", got, want)
+	}
+}
+
+// A resolve whose required fields are empty is rejected by the workflow
+// itself (the facts come from an activity), whoever asks: here a lead's
+// change with no API in front. Filling the field lets the same move pass.
+func TestResolveRejectedWithoutRequiredFields(t *testing.T) {
+	h := newHarness(t)
+	h.resolveFacts = lifecycle.ResolveFacts{Fields: []catalog.Field{{Key: "cause", Type: catalog.TypeText, RequiredToResolve: true}}}
+	lead := Actor{UserID: 1, Role: "lead"}
+	var first, second *anyUpdate
+	h.at(time.Minute, func() {
+		first = h.change(ChangeRequest{RequestID: "r1", Actor: lead, Status: status(ticket.StatusResolved)})
+	})
+	h.at(2*time.Minute, func() {
+		h.resolveFacts.Values = catalog.Values{"cause": "toner"}
+		second = h.change(ChangeRequest{RequestID: "r2", Actor: lead, Status: status(ticket.StatusResolved), Text: []string{"custom_fields"}})
+	})
+	h.run(testPolicy(), ticket.PriorityMedium, time.Hour)
+	var appErr *temporal.ApplicationError
+	if first == nil || !errors.As(first.err, &appErr) || appErr.Type() != ErrInvalid {
+		t.Fatalf("first resolve: %+v, want an Invalid rejection", first)
+	}
+	var probs []FieldProblem
+	if err := appErr.Details(&probs); err != nil || len(probs) != 1 || probs[0].Field != "custom_fields.cause" {
+		t.Errorf("problems %+v (%v), want custom_fields.cause", probs, err)
+	}
+	if second == nil || second.err != nil || !second.done {
+		t.Fatalf("second resolve: %+v", second)
+	}
+	if len(h.resolves) != 2 || h.resolves[0].WithRequest || !h.resolves[1].WithRequest || h.resolves[1].RequestID != "r2" {
+		t.Errorf("facts asked %+v", h.resolves)
+	}
+	if got := h.kinds(); !strings.Contains(got, "status_changed") || strings.Count(got, "status_changed") != 1 {
+		t.Errorf("events %q: want exactly one status change", got)
 	}
 }

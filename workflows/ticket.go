@@ -5,6 +5,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -116,6 +117,10 @@ type ticketWorkflow struct {
 	// deferIndex is false when replaying runs recorded before a routed
 	// create left its search index to the routing step.
 	deferIndex bool
+	// routeApply is false when replaying runs recorded while a routing
+	// decision and its events were written in two transactions (Route, then
+	// Apply) and a routed create in three.
+	routeApply bool
 }
 
 var tickets *activities.Tickets
@@ -180,14 +185,18 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateChange,
 		func(ctx workflow.Context, req ChangeRequest) (ChangeResult, error) {
 			return w.apply(ctx, req.RequestID, req.Actor, func(st State) (lifecycle.Plan, error) {
-				return lifecycle.PlanChange(st, w.policy, w.cal, req, workflow.Now(ctx))
+				facts, err := w.resolveFacts(ctx, st, req)
+				if err != nil {
+					return lifecycle.Plan{}, err
+				}
+				return lifecycle.PlanChange(st, w.policy, w.cal, req, facts, workflow.Now(ctx))
 			})
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ChangeRequest) error {
 			if w.seen(req.RequestID) != nil {
 				return nil
 			}
-			_, err := lifecycle.PlanChange(w.state, w.policy, w.cal, req, workflow.Now(ctx))
+			_, err := lifecycle.PlanChange(w.state, w.policy, w.cal, req, nil, workflow.Now(ctx))
 			return err
 		}},
 	); err != nil {
@@ -224,6 +233,25 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 		return err
 	}
 	return nil
+}
+
+// resolveFacts loads what the planner's required-fields rule reads when
+// req resolves or closes the ticket (nil otherwise, and in runs recorded
+// before the rule moved from the API into the planner).
+func (w *ticketWorkflow) resolveFacts(ctx workflow.Context, st State, req ChangeRequest) (*lifecycle.ResolveFacts, error) {
+	if !lifecycle.Resolves(st, req) || workflow.GetVersion(ctx, "resolve-fields", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil, nil
+	}
+	in := activities.ResolveFactsInput{Number: st.Number, RequestID: req.RequestID, CategoryID: st.CategoryID,
+		WithRequest: slices.Contains(req.Text, "custom_fields")}
+	if req.Category != nil {
+		in.CategoryID = req.Category.ID
+	}
+	var facts lifecycle.ResolveFacts
+	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.ResolveFacts, in).Get(ctx, &facts); err != nil {
+		return nil, err
+	}
+	return &facts, nil
 }
 
 func (w *ticketWorkflow) seen(id string) *Processed {
@@ -376,6 +404,7 @@ func (w *ticketWorkflow) run(ctx workflow.Context) error {
 	w.routing = workflow.GetVersion(ctx, "routing", workflow.DefaultVersion, 1) == 1
 	w.cancelTimers = workflow.GetVersion(ctx, "cancel-timers", workflow.DefaultVersion, 1) == 1
 	w.deferIndex = workflow.GetVersion(ctx, "defer-index", workflow.DefaultVersion, 1) == 1
+	w.routeApply = workflow.GetVersion(ctx, "route-apply", workflow.DefaultVersion, 1) == 1
 	if !w.state.Persisted {
 		if err := w.create(ctx); err != nil {
 			return err
@@ -522,6 +551,9 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 		in.SLADueAt, in.FirstResponseDueAt, in.ResolutionDueAt = row.SLADueAt, row.FirstResponseDueAt, row.ResolutionDueAt
 		in.Outbox = []lifecycle.Notification{{Seq: 1, Kind: OutboxTicketCreated, Data: map[string]any{"priority": st.Priority}}}
 	}
+	if w.routing && w.routeApply {
+		return w.createRouted(ctx, in)
+	}
 	// Routing follows at once and indexes what it decides, so the created
 	// state is not indexed on its own (one document write per create).
 	in.DeferIndex = w.routing && w.deferIndex
@@ -567,6 +599,43 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 	return nil
 }
 
+// createRouted writes the new ticket and routes it in one local activity
+// and one transaction (CreateRouted); the create Update answers with the
+// routed state.
+func (w *ticketWorkflow) createRouted(ctx workflow.Context, in activities.PersistCreatedInput) error {
+	st := w.state
+	st.Seq, st.Persisted = in.Seq, true
+	rin := activities.CreateRoutedInput{Create: in, RouteApplyInput: w.routeInput(st, routeRequest{trigger: lifecycle.RouteCreated})}
+	rin.At = workflow.Now(ctx)
+	var res activities.CreateRoutedResult
+	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.CreateRouted, rin).Get(ctx, &res); err != nil {
+		w.createErr = err
+		// Let the waiting Update report the failure before the run ends.
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		return err
+	}
+	old := w.state
+	w.state = res.State
+	w.publish(ctx, old)
+	if !res.Indexed {
+		w.index(ctx)
+	}
+	return nil
+}
+
+// routeInput asks for a decision about st, recorded by the planner with
+// the workflow's policy as of now.
+func (w *ticketWorkflow) routeInput(st State, r routeRequest) activities.RouteApplyInput {
+	return activities.RouteApplyInput{
+		Route: lifecycle.RouteRequest{
+			Number: st.Number, Key: fmt.Sprintf("%d:%s:%d", st.Number, r.trigger, st.Seq), Trigger: r.trigger,
+			Priority: st.Priority, TeamID: st.TeamID, AssigneeID: st.AssigneeID,
+			PriorityManual: st.PriorityManual, AssigneeManual: st.AssigneeManual, Exclude: r.exclude,
+		},
+		State: st, Policy: w.policy, IndexIfEmpty: r.indexPending,
+	}
+}
+
 // routeRequest asks the workflow to route its ticket after a change.
 type routeRequest struct {
 	trigger string
@@ -582,13 +651,21 @@ type routeRequest struct {
 // while the database is down).
 func (w *ticketWorkflow) route(ctx workflow.Context, r routeRequest) {
 	st := w.state
-	req := lifecycle.RouteRequest{
-		Number: st.Number, Key: fmt.Sprintf("%d:%s:%d", st.Number, r.trigger, st.Seq), Trigger: r.trigger,
-		Priority: st.Priority, TeamID: st.TeamID, AssigneeID: st.AssigneeID,
-		PriorityManual: st.PriorityManual, AssigneeManual: st.AssigneeManual, Exclude: r.exclude,
+	rin := w.routeInput(st, r)
+	if w.routeApply {
+		rin.At = workflow.Now(ctx)
+		var res activities.RouteApplyResult
+		if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.RouteApply, rin).Get(ctx, &res); err != nil {
+			workflow.GetLogger(ctx).Error("route ticket", "ticket", st.Number, "err", err)
+			return
+		}
+		if res.State.Seq != st.Seq {
+			w.adopt(ctx, res.State, res.Indexed)
+		}
+		return
 	}
 	var d activities.RouteResult
-	in := activities.RouteInput{RouteRequest: req, IndexIfEmpty: r.indexPending}
+	in := activities.RouteInput{RouteRequest: rin.Route, IndexIfEmpty: r.indexPending}
 	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.Route, in).Get(ctx, &d); err != nil {
 		workflow.GetLogger(ctx).Error("route ticket", "ticket", st.Number, "err", err)
 		if r.indexPending {

@@ -33,40 +33,31 @@ func (u *updateResult) Complete(v any, err error) {
 	}
 }
 
-// A create defers its index to routing, which follows at once. The retrying
-// IndexTicket activity runs only when no step indexed the ticket inline.
+// A create is written and routed in one step (CreateRouted), which indexes
+// the routed ticket once; the retrying IndexTicket activity runs only when
+// that inline index failed.
 func TestCreateUpdateAnswersOnceTicketIsPersisted(t *testing.T) {
 	for _, c := range []struct {
 		name      string
-		route     activities.RouteResult
-		routeErr  error
+		indexed   bool
 		indexRuns int
 	}{
-		{name: "empty decision indexed by Route", route: activities.RouteResult{Indexed: true}},
-		{name: "empty decision, inline index failed", route: activities.RouteResult{}, indexRuns: 1},
-		{name: "routing failed", routeErr: temporal.NewNonRetryableApplicationError("no payload", activities.ErrCodeMissingPayload, nil), indexRuns: 1},
+		{name: "indexed inline", indexed: true},
+		{name: "inline index failed", indexRuns: 1},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			testCreate(t, c.route, c.routeErr, c.indexRuns)
-		})
+		t.Run(c.name, func(t *testing.T) { testCreate(t, c.indexed, c.indexRuns) })
 	}
 }
 
-func testCreate(t *testing.T, route activities.RouteResult, routeErr error, indexRuns int) {
+func testCreate(t *testing.T, indexedInline bool, indexRuns int) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Tickets{})
-	var persisted activities.PersistCreatedInput
-	env.OnActivity(tickets.PersistCreated, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PersistCreatedInput) (activities.PersistResult, error) {
-			persisted = in
-			return activities.PersistResult{Seq: 1, Deferred: in.DeferIndex}, nil
-		})
-	var routed activities.RouteInput
-	env.OnActivity(tickets.Route, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RouteInput) (activities.RouteResult, error) {
-			routed = in
-			return route, routeErr
+	var created activities.CreateRoutedInput
+	env.OnActivity(tickets.CreateRouted, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CreateRoutedInput) (activities.CreateRoutedResult, error) {
+			created = in
+			return activities.CreateRoutedResult{State: in.State, Indexed: indexedInline}, nil
 		})
 	indexed := 0
 	env.OnActivity(tickets.IndexTicket, mock.Anything, int64(42)).Return(func(_ context.Context, _ int64) error {
@@ -95,11 +86,13 @@ func testCreate(t *testing.T, route activities.RouteResult, routeErr error, inde
 	if !upd.accepted || upd.err != nil || upd.result != (CreateResult{Number: 42, Seq: 1}) {
 		t.Fatalf("create update: %+v", upd)
 	}
-	if persisted.Number != 42 || persisted.Seq != 1 || persisted.Status != ticket.StatusOpen || persisted.Priority != ticket.PriorityHigh {
-		t.Errorf("persisted %+v", persisted)
+	p := created.Create
+	if p.Number != 42 || p.Seq != 1 || p.Status != ticket.StatusOpen || p.Priority != ticket.PriorityHigh {
+		t.Errorf("created %+v", p)
 	}
-	if !persisted.DeferIndex || !routed.IndexIfEmpty || routed.Trigger != lifecycle.RouteCreated {
-		t.Errorf("the create must leave its index to routing: persist %+v, route %+v", persisted, routed)
+	r := created.Route
+	if r.Trigger != lifecycle.RouteCreated || r.Key != "42:created:1" || created.State.Seq != 1 || !created.State.Persisted {
+		t.Errorf("the create must route the created state: route %+v, state %+v", r, created.State)
 	}
 	if indexed != indexRuns {
 		t.Errorf("IndexTicket ran %d times, want %d", indexed, indexRuns)
@@ -116,7 +109,7 @@ func TestCreateUpdateReportsPermanentFailure(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Tickets{})
-	env.OnActivity(tickets.PersistCreated, mock.Anything, mock.Anything).Return(activities.PersistResult{},
+	env.OnActivity(tickets.CreateRouted, mock.Anything, mock.Anything).Return(activities.CreateRoutedResult{},
 		temporal.NewNonRetryableApplicationError("no payload", activities.ErrCodeMissingPayload, nil))
 	var upd updateResult
 	env.RegisterDelayedCallback(func() { env.UpdateWorkflow(UpdateCreate, "create-1", &upd) }, 0)

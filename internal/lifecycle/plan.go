@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/helpdesk/helpdesk/internal/catalog"
 	"github.com/helpdesk/helpdesk/internal/sla"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
@@ -77,9 +78,28 @@ func cloneMap(m map[string]bool) map[string]bool {
 	return out
 }
 
-// planChange works out a ChangeRequest. An error is a rejection
-// (ErrNotAllowed, ErrInvalid, ErrConflict, ErrForbidden).
-func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now time.Time) (Plan, error) {
+// ResolveFacts is what the rule "a ticket is resolved or closed only with
+// the custom fields required to resolve it" reads: the fields required to
+// resolve, the category path the ticket will have (nearest first) and its
+// values with the change's own merged in.
+type ResolveFacts struct {
+	Fields []catalog.Field `json:"fields"`
+	Path   []int64         `json:"path"`
+	Values catalog.Values  `json:"values"`
+}
+
+// Resolves reports whether req moves the ticket to resolved or closed, so
+// the caller loads the ResolveFacts PlanChange needs.
+func Resolves(st State, req ChangeRequest) bool {
+	return req.Status != nil && *req.Status != st.Status && !Open(*req.Status)
+}
+
+// PlanChange works out a ChangeRequest. An error is a rejection
+// (ErrNotAllowed, ErrInvalid, ErrConflict, ErrForbidden). facts are nil
+// where they are not known (an Update's validator, runs from before the
+// rule moved here); then the required-fields rule is left to the plan
+// made with them.
+func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts *ResolveFacts, now time.Time) (Plan, error) {
 	p := Plan{State: CloneState(st)}
 	s := &p.State
 	var problems []FieldProblem
@@ -96,6 +116,11 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, now t
 	for _, f := range req.Text {
 		if f != "subject" && f != "description" && f != "custom_fields" {
 			problems = append(problems, FieldProblem{Field: f, Detail: "is not a text field"})
+		}
+	}
+	if facts != nil && Resolves(st, req) {
+		for _, p := range catalog.MissingToResolve(facts.Fields, facts.Path, facts.Values) {
+			problems = append(problems, FieldProblem{Field: p.Field, Detail: p.Detail})
 		}
 	}
 	if len(problems) > 0 {

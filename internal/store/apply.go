@@ -38,9 +38,24 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 	if len(ch.Events) == 0 {
 		return Applied{}, fmt.Errorf("store: apply change to ticket %d: no events", ch.Number)
 	}
-	last := ch.Events[len(ch.Events)-1].Seq
 	var out Applied
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, applyTx(ctx, ch, &out))
+	if err != nil {
+		return Applied{}, fmt.Errorf("store: apply change to ticket %d: %w", ch.Number, err)
+	}
+	t, err := s.Ticket(ctx, ch.Number)
+	if err != nil {
+		return Applied{}, err
+	}
+	out.Ticket = t
+	return out, nil
+}
+
+// applyTx is ApplyChange's transaction, for callers that write a change
+// together with what decided it (RouteAndApply). out.CommentID is set.
+func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
+	last := ch.Events[len(ch.Events)-1].Seq
+	return func(tx pgx.Tx) error {
 		var lastSeq int64
 		var subject, description string
 		var fields map[string]any
@@ -165,16 +180,7 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return Applied{}, fmt.Errorf("store: apply change to ticket %d: %w", ch.Number, err)
 	}
-	t, err := s.Ticket(ctx, ch.Number)
-	if err != nil {
-		return Applied{}, err
-	}
-	out.Ticket = t
-	return out, nil
 }
 
 // PutRequestPayload stores the text of a change under its request ID

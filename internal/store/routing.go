@@ -39,51 +39,70 @@ const (
 func (s *Store) Route(ctx context.Context, req RouteRequest) (Decision, error) {
 	var d Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var raw []byte
-		err := tx.QueryRow(ctx, `SELECT decision FROM routing_decisions WHERE key = $1`, req.Key).Scan(&raw)
-		if err == nil {
-			return json.Unmarshal(raw, &d)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		fresh, err := s.routeTx(ctx, tx, req, &d)
+		if err != nil || !fresh || !d.SetAssignee && !d.SetTeam {
 			return err
 		}
-		f, tags, version, err := routingFacts(ctx, tx, req)
-		if err != nil {
-			return err
+		// The decision is recorded by the workflow in a later transaction;
+		// the row takes the assignee now so the next decision counts it.
+		team := req.TeamID
+		if d.SetTeam {
+			team = d.TeamID
 		}
-		cfg, err := s.routeConfig(ctx, tx, version)
-		if err != nil {
-			return err
-		}
-		f.FieldTypes = cfg.fieldTypes
-		out := rules.Evaluate(cfg.rules, f)
-		d, err = decide(ctx, tx, req, out)
-		if err != nil {
-			return err
-		}
-		for _, t := range out.Tags {
-			if !slices.Contains(tags, t) {
-				d.Tags = append(d.Tags, t)
-			}
-		}
-		if len(d.Tags) > 0 {
-			all := append(slices.Clone(tags), d.Tags...)
-			slices.Sort(all)
-			if _, err := tx.Exec(ctx, `UPDATE tickets SET tags = $2 WHERE number = $1`, req.Number, all); err != nil {
-				return err
-			}
-		}
-		raw, err = json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO routing_decisions (key, ticket_number, decision) VALUES ($1, $2, $3)`, req.Key, req.Number, raw)
+		_, err = tx.Exec(ctx, `UPDATE tickets SET assignee_id = $2, team_id = $3 WHERE number = $1`, req.Number, d.AssigneeID, team)
 		return err
 	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("store: route ticket %d: %w", req.Number, err)
 	}
 	return d, nil
+}
+
+// routeTx makes (fresh) or finds (a retry: the key was decided before)
+// the decision in tx, leaving the team and candidate agents locked until
+// tx ends. It writes the decision, the team's cursor and new tags, not
+// the assignee: the caller writes that, in the same transaction.
+func (s *Store) routeTx(ctx context.Context, tx pgx.Tx, req RouteRequest, d *Decision) (fresh bool, err error) {
+	var raw []byte
+	err = tx.QueryRow(ctx, `SELECT decision FROM routing_decisions WHERE key = $1`, req.Key).Scan(&raw)
+	if err == nil {
+		return false, json.Unmarshal(raw, d)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return false, err
+	}
+	f, tags, version, err := routingFacts(ctx, tx, req)
+	if err != nil {
+		return true, err
+	}
+	cfg, err := s.routeConfig(ctx, tx, version)
+	if err != nil {
+		return true, err
+	}
+	f.FieldTypes = cfg.fieldTypes
+	out := rules.Evaluate(cfg.rules, f)
+	*d, err = decide(ctx, tx, req, out)
+	if err != nil {
+		return true, err
+	}
+	for _, t := range out.Tags {
+		if !slices.Contains(tags, t) {
+			d.Tags = append(d.Tags, t)
+		}
+	}
+	if len(d.Tags) > 0 {
+		all := append(slices.Clone(tags), d.Tags...)
+		slices.Sort(all)
+		if _, err := tx.Exec(ctx, `UPDATE tickets SET tags = $2 WHERE number = $1`, req.Number, all); err != nil {
+			return true, err
+		}
+	}
+	raw, err = json.Marshal(d)
+	if err != nil {
+		return true, err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO routing_decisions (key, ticket_number, decision) VALUES ($1, $2, $3)`, req.Key, req.Number, raw)
+	return true, err
 }
 
 // routingFacts reads what rules decide on (text stays in the database),
@@ -106,14 +125,7 @@ func routingFacts(ctx context.Context, tx pgx.Tx, req RouteRequest) (rules.Facts
 		return f, nil, 0, err
 	}
 	if categoryID != nil {
-		rows, err := tx.Query(ctx, `WITH RECURSIVE up AS (
-				SELECT id, parent_id, 0 AS depth FROM categories WHERE id = $1
-				UNION ALL SELECT c.id, c.parent_id, up.depth + 1 FROM categories c JOIN up ON c.id = up.parent_id)
-			SELECT id FROM up ORDER BY depth`, *categoryID)
-		if err != nil {
-			return f, nil, 0, err
-		}
-		if f.CategoryPath, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		if f.CategoryPath, err = categoryPath(ctx, tx, *categoryID); err != nil {
 			return f, nil, 0, err
 		}
 	}
@@ -223,10 +235,6 @@ func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome)
 	if teamID != nil && !sameRef(teamID, req.TeamID) {
 		d.SetTeam, d.TeamID = true, teamID
 	}
-	finalTeam := req.TeamID
-	if teamID != nil {
-		finalTeam = teamID
-	}
 	var choice string
 	var chosen *int64
 	if agentID != nil {
@@ -261,12 +269,6 @@ func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome)
 	}
 	d.SetAssignee = !sameRef(assignee, req.AssigneeID)
 	d.AssigneeID = assignee
-	if d.SetAssignee || d.SetTeam {
-		if _, err := tx.Exec(ctx, `UPDATE tickets SET assignee_id = $2, team_id = $3 WHERE number = $1`,
-			req.Number, assignee, finalTeam); err != nil {
-			return d, err
-		}
-	}
 	reasons = append([]string{label + ", " + choice}, reasons...)
 	if agentID == nil && teamID == nil {
 		reasons[0] = label

@@ -44,9 +44,25 @@ func scanTicket(row pgx.Row) (ticket.Ticket, error) {
 // idempotent: a retry after a crash finds both rows and returns the stored
 // ticket unchanged. ErrNotFound means no request is reserved under number.
 func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket, ev Event, outbox []Notification) (ticket.Ticket, error) {
+	out, err := createFromReservation(ctx, s.pool, t, ev, outbox)
+	if err != nil {
+		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: %w", t.Number, err)
+	}
+	return out, nil
+}
+
+// batchSender is a pool or a transaction.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// createFromReservation is CreateTicketFromReservation in one round trip
+// on db (its statements run as one implicit transaction on the pool, or
+// inside the caller's).
+func createFromReservation(ctx context.Context, db batchSender, t ticket.Ticket, ev Event, outbox []Notification) (ticket.Ticket, error) {
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: encode event: %w", t.Number, err)
+		return ticket.Ticket{}, fmt.Errorf("encode event: %w", err)
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO tickets (`+ticketColumns+`, requester_id, team_id, linked_ticket,
@@ -66,14 +82,14 @@ func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket
 	for _, n := range outbox {
 		raw, err := json.Marshal(n.Data)
 		if err != nil {
-			return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: encode notification: %w", t.Number, err)
+			return ticket.Ticket{}, fmt.Errorf("encode notification: %w", err)
 		}
 		b.Queue(`INSERT INTO outbox (ticket_number, seq, kind, payload, created_at)
 			 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM tickets WHERE number = $1)
 			 ON CONFLICT (ticket_number, seq, kind) DO NOTHING`, t.Number, n.Seq, n.Kind, raw, ev.CreatedAt)
 	}
 	b.Queue(ticketSelect+` WHERE t.number = $1`, t.Number)
-	br := s.pool.SendBatch(ctx, b)
+	br := db.SendBatch(ctx, b)
 	var out ticket.Ticket
 	_, err = br.Exec()
 	if err == nil {
@@ -91,12 +107,9 @@ func (s *Store) CreateTicketFromReservation(ctx context.Context, t ticket.Ticket
 		err = cerr
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: no creation request reserved: %w", t.Number, ErrNotFound)
+		return ticket.Ticket{}, fmt.Errorf("no creation request reserved: %w", ErrNotFound)
 	}
-	if err != nil {
-		return ticket.Ticket{}, fmt.Errorf("store: create ticket %d: %w", t.Number, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // Ticket returns one ticket by number.
