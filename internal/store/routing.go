@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/rules"
-	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // RouteRequest and Decision are the planner's types (internal/lifecycle).
@@ -187,151 +185,58 @@ func (s *Store) routeConfig(ctx context.Context, tx pgx.Tx, version int64) (*rou
 	return c, nil
 }
 
-// strategyName is how reasons spell a strategy ("least-loaded").
-func strategyName(s string) string { return strings.ReplaceAll(s, "_", "-") }
-
-func ruleLabel(r rules.Ref) string { return fmt.Sprintf("rule %q (#%d)", r.Name, r.ID) }
-
-// decide works out priority, team and assignee from the rules' outcome,
-// taking the locks a choice of agent needs.
+// decide runs the routing policy (lifecycle.Routing, pure) on the rules'
+// outcome, reading the facts it asks for under locks: the rule's named
+// agent, then (when no agent was chosen) the rule's team and its members
+// with their open tickets. The locks last until the transaction ends, so
+// the assignee written before then is counted by the next decision.
 func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome) (Decision, error) {
-	d := Decision{Rules: out.Matched}
-	if d.Rules == nil {
-		d.Rules = []rules.Ref{}
-	}
-	var reasons []string
-	if out.Priority != nil {
-		p := ticket.Priority(*out.Priority)
-		switch {
-		case req.PriorityManual:
-			reasons = append(reasons, fmt.Sprintf("%s would set priority %s; kept %s, set by a person", ruleLabel(*out.PriorityRule), p, req.Priority))
-		case p != req.Priority:
-			d.Priority = &p
-			d.PriorityReason = fmt.Sprintf("priority %s by %s", p, ruleLabel(*out.PriorityRule))
-			reasons = append(reasons, d.PriorityReason)
-		}
-	}
-	a := out.Assignment
-	var label, strategy string
-	var teamID, agentID *int64
-	var skills []string
-	switch {
-	case req.AssigneeManual && req.Trigger != RouteReroute:
-		if a != nil {
-			reasons = append(reasons, fmt.Sprintf("%s matched; kept the assignment a person made", ruleLabel(rules.Ref{ID: a.ID, Name: a.Name})))
-		}
-		a = nil
-	case a != nil:
-		label = ruleLabel(rules.Ref{ID: a.ID, Name: a.Name})
-		teamID, agentID, strategy, skills = a.Actions.TeamID, a.Actions.AgentID, a.Actions.Strategy, a.Actions.Skills
-	case req.Trigger == RouteReroute && req.TeamID != nil:
-		// No rule routes it: spread the agent's tickets within their team.
-		label, teamID, strategy = fmt.Sprintf("reroute within team %d", *req.TeamID), req.TeamID, rules.StrategyLeastLoaded
-	}
-	if label == "" {
-		d.Reason = strings.Join(reasons, "; ")
-		return d, nil
-	}
-	if teamID != nil && !sameRef(teamID, req.TeamID) {
-		d.SetTeam, d.TeamID = true, teamID
-	}
-	var choice string
-	var chosen *int64
-	if agentID != nil {
-		ok, why, err := agentFree(ctx, tx, *agentID, req)
+	r := lifecycle.NewRouting(req, out)
+	if id := r.Agent(); id != nil {
+		f, err := agentFacts(ctx, tx, *id, req)
 		if err != nil {
-			return d, err
+			return Decision{}, err
 		}
-		if ok {
-			chosen, choice = agentID, fmt.Sprintf("agent %d", *agentID)
-		} else {
-			choice = fmt.Sprintf("agent %d %s", *agentID, why)
-		}
+		r.OfferAgent(f)
 	}
-	if chosen == nil && teamID != nil {
-		if strategy == "" {
-			strategy = rules.StrategyRoundRobin
-		}
-		d.Strategy = strategy
-		var err error
-		chosen, choice, err = chooseInTeam(ctx, tx, *teamID, strategy, skills, req)
+	if id := r.Team(); id != nil {
+		f, err := teamFacts(ctx, tx, *id, req)
 		if err != nil {
-			return d, err
+			return Decision{}, err
 		}
-		choice = "strategy " + strategyName(strategy) + ": " + choice
-	}
-	assignee := req.AssigneeID
-	switch {
-	case chosen != nil:
-		assignee = chosen
-	case d.SetTeam || assignee != nil && slices.Contains(req.Exclude, *assignee):
-		assignee = nil // nobody could take it: it waits in the team's queue
-	}
-	d.SetAssignee = !sameRef(assignee, req.AssigneeID)
-	d.AssigneeID = assignee
-	reasons = append([]string{label + ", " + choice}, reasons...)
-	if agentID == nil && teamID == nil {
-		reasons[0] = label
-	}
-	d.Reason = strings.Join(reasons, "; ")
-	return d, nil
-}
-
-func sameRef(a, b *int64) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return *a == *b
-}
-
-// agentFree reports whether a rule's named agent can take the ticket now:
-// an active staff member, not away, not excluded, under capacity.
-func agentFree(ctx context.Context, tx pgx.Tx, id int64, req RouteRequest) (bool, string, error) {
-	if slices.Contains(req.Exclude, id) {
-		return false, "is being rerouted away from", nil
-	}
-	var capacity *int
-	var away, staff bool
-	err := tx.QueryRow(ctx, `SELECT capacity, coalesce(away_until > now(), false), role <> 'requester' AND NOT disabled
-		FROM users WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&capacity, &away, &staff)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && !staff {
-		return false, "is not an active agent", nil
-	}
-	if err != nil {
-		return false, "", err
-	}
-	if away {
-		return false, "is away", nil
-	}
-	limit := req.DefaultCapacity
-	if capacity != nil {
-		limit = *capacity
-	}
-	if limit > 0 && (req.AssigneeID == nil || *req.AssigneeID != id) {
-		var load int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tickets WHERE assignee_id = $1 AND number <> $2
-			AND status IN ('open', 'in_progress', 'pending')`, id, req.Number).Scan(&load); err != nil {
-			return false, "", err
-		}
-		if load >= limit {
-			return false, fmt.Sprintf("is at capacity (%d of %d open)", load, limit), nil
+		if cursor, moved := r.OfferTeam(f); moved {
+			if _, err := tx.Exec(ctx, `UPDATE teams SET rr_cursor = $2 WHERE id = $1`, *id, cursor); err != nil {
+				return Decision{}, err
+			}
 		}
 	}
-	return true, "", nil
+	return r.Decision(), nil
 }
 
-// chooseInTeam locks the team and its members, counts their load and
-// picks one with rules.Choose. An agent already holding the ticket who is
-// still eligible keeps it: re-routing after an edit must not shuffle work.
-func chooseInTeam(ctx context.Context, tx pgx.Tx, teamID int64, strategy string, skills []string, req RouteRequest) (*int64, string, error) {
-	var cursor int64
-	err := tx.QueryRow(ctx, `SELECT rr_cursor FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&cursor)
+// agentFacts reads a rule's named agent, locking the row.
+func agentFacts(ctx context.Context, tx pgx.Tx, id int64, req RouteRequest) (lifecycle.AgentFacts, error) {
+	var f lifecycle.AgentFacts
+	err := tx.QueryRow(ctx, `SELECT capacity, coalesce(away_until > now(), false), role <> 'requester' AND NOT disabled,
+			(SELECT count(*) FROM tickets WHERE assignee_id = $1 AND number <> $2 AND status IN ('open', 'in_progress', 'pending'))
+		FROM users WHERE id = $1 FOR NO KEY UPDATE`, id, req.Number).Scan(&f.Capacity, &f.Away, &f.Active, &f.Load)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Sprintf("team %d does not exist; left unassigned", teamID), nil
+		return lifecycle.AgentFacts{}, nil
+	}
+	return f, err
+}
+
+// teamFacts locks the team and its active members and counts their open
+// tickets.
+func teamFacts(ctx context.Context, tx pgx.Tx, teamID int64, req RouteRequest) (lifecycle.TeamFacts, error) {
+	var f lifecycle.TeamFacts
+	err := tx.QueryRow(ctx, `SELECT rr_cursor FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&f.Cursor)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return f, err
 	}
+	f.Found = true
 	rows, err := tx.Query(ctx, `SELECT u.id, coalesce(u.capacity, $2), coalesce(u.away_until > now(), false), u.skills
 		FROM users u
 		WHERE u.id IN (SELECT user_id FROM team_members WHERE team_id = $1
@@ -339,21 +244,18 @@ func chooseInTeam(ctx context.Context, tx pgx.Tx, teamID int64, strategy string,
 		  AND u.role <> 'requester' AND NOT u.disabled
 		ORDER BY u.id FOR NO KEY UPDATE`, teamID, req.DefaultCapacity)
 	if err != nil {
-		return nil, "", err
+		return f, err
 	}
-	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rules.Candidate, error) {
+	f.Members, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (rules.Candidate, error) {
 		var c rules.Candidate
 		err := r.Scan(&c.ID, &c.Capacity, &c.Away, &c.Skills)
 		return c, err
 	})
-	if err != nil {
-		return nil, "", err
+	if err != nil || len(f.Members) == 0 {
+		return f, err
 	}
-	if len(cands) == 0 {
-		return nil, fmt.Sprintf("team %d has no members; left unassigned in the team queue", teamID), nil
-	}
-	ids := make([]int64, len(cands))
-	for i, c := range cands {
+	ids := make([]int64, len(f.Members))
+	for i, c := range f.Members {
 		ids[i] = c.ID
 	}
 	loads := map[int64]int{}
@@ -361,45 +263,22 @@ func chooseInTeam(ctx context.Context, tx pgx.Tx, teamID int64, strategy string,
 		WHERE assignee_id = ANY($1) AND number <> $2 AND status IN ('open', 'in_progress', 'pending')
 		GROUP BY assignee_id`, ids, req.Number)
 	if err != nil {
-		return nil, "", err
+		return f, err
 	}
 	defer lrows.Close()
 	for lrows.Next() {
 		var id int64
 		var n int
 		if err := lrows.Scan(&id, &n); err != nil {
-			return nil, "", err
+			return f, err
 		}
 		loads[id] = n
 	}
 	if err := lrows.Err(); err != nil {
-		return nil, "", err
+		return f, err
 	}
-	for i := range cands {
-		cands[i].Load = loads[cands[i].ID]
+	for i := range f.Members {
+		f.Members[i].Load = loads[f.Members[i].ID]
 	}
-	if cur := req.AssigneeID; cur != nil && !slices.Contains(req.Exclude, *cur) {
-		for _, c := range cands {
-			if c.ID == *cur && !c.Away && hasSkills(c.Skills, skills) {
-				id := c.ID
-				return &id, fmt.Sprintf("agent %d keeps it (already assigned, %d open)", id, c.Load), nil
-			}
-		}
-	}
-	ch := rules.Choose(strategy, cands, cursor, skills, req.Exclude)
-	if ch.AgentID != nil && ch.Cursor != cursor {
-		if _, err := tx.Exec(ctx, `UPDATE teams SET rr_cursor = $2 WHERE id = $1`, teamID, ch.Cursor); err != nil {
-			return nil, "", err
-		}
-	}
-	return ch.AgentID, ch.Reason, nil
-}
-
-func hasSkills(have, need []string) bool {
-	for _, n := range need {
-		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, n) }) {
-			return false
-		}
-	}
-	return true
+	return f, nil
 }
