@@ -87,6 +87,20 @@ type ChangeRequest struct {
 	IfUnassigned bool `json:"if_unassigned,omitempty"`
 	// Reason is recorded with a status change (e.g. "reopen").
 	Reason string `json:"reason,omitempty"`
+	// Rights are what the actor's role may do with assignments, as the
+	// access policy (Casbin) grants them; the planner applies the rule
+	// against the assignee the ticket has when the change is applied. nil
+	// in requests from before the rule moved into the planner (their
+	// caller had applied it).
+	Rights *AssignRights `json:"rights,omitempty"`
+}
+
+// AssignRights are the access policy's answers for an actor: assign
+// (give a ticket to someone else) and reassign (change the assignee of a
+// ticket assigned to someone else, to anyone or to nobody).
+type AssignRights struct {
+	Assign   bool `json:"assign"`
+	Reassign bool `json:"reassign"`
 }
 
 // CommentRequest adds a comment; the body waits in ticket_requests under

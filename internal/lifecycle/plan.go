@@ -139,6 +139,9 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts
 		req.Category != nil || req.RerouteFrom != nil) {
 		return Plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
 	}
+	if err := mayAssign(*s, req); err != nil {
+		return Plan{}, err
+	}
 	if req.Status != nil && *req.Status != s.Status {
 		if !req.Actor.Agent() && !(!Open(s.Status) && *req.Status == ticket.StatusOpen) {
 			return Plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
@@ -192,6 +195,31 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts
 	}
 	checkAttempts(&p, pol, now)
 	return p, nil
+}
+
+// mayAssign is the assignment rule: taking an unassigned ticket yourself
+// or releasing your own needs nothing more than the change itself;
+// assigning someone else needs Rights.Assign; changing the assignee of a
+// ticket assigned to someone else (to anyone, yourself included, or to
+// nobody) needs Rights.Reassign. Checked against the assignee the ticket
+// has now, so a ticket taken by someone between the request and its turn
+// is not silently reassigned.
+func mayAssign(s State, req ChangeRequest) error {
+	r := req.Rights
+	if r == nil || req.Assignee == nil || SameID(req.Assignee.ID, s.AssigneeID) {
+		return nil
+	}
+	me := req.Actor.UserID
+	if s.AssigneeID != nil && *s.AssigneeID != me {
+		if !r.Reassign {
+			return rejectf(ErrForbidden, "reassign", "ticket #%d is assigned to someone else; the %s role may not reassign it", s.Number, req.Actor.Role)
+		}
+		return nil
+	}
+	if to := req.Assignee.ID; to != nil && *to != me && !r.Assign {
+		return rejectf(ErrForbidden, "assign", "the %s role may not assign tickets to others", req.Actor.Role)
+	}
+	return nil
 }
 
 // planComment works out a new comment and what it sets off: the first
