@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -109,7 +107,7 @@ func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket
 	if !res.New {
 		status = fiber.StatusOK
 	}
-	if err := s.startFollowUp(ctx, res, key, draft); err != nil {
+	if _, err := s.startReserved(ctx, res, key, draft); err != nil {
 		return err
 	}
 	t, err := s.store.Ticket(ctx, res.Number)
@@ -122,17 +120,4 @@ func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket
 	}
 	c.Location(ticketPath(t.Number))
 	return c.Status(status).JSON(fiber.Map{"followup_ticket": v})
-}
-
-// startFollowUp starts the new ticket's workflow unless an earlier attempt
-// already made the ticket.
-func (s *Server) startFollowUp(ctx context.Context, res store.Reservation, key string, d ticket.Draft) error {
-	if !res.New {
-		if _, err := s.store.Ticket(ctx, res.Number); err == nil {
-			return nil
-		} else if !isNotFound(err) {
-			return err
-		}
-	}
-	return s.startTicket(ctx, res.Number, key, d)
 }

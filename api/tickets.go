@@ -153,15 +153,8 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !res.New {
-		if t, err := s.store.Ticket(ctx, res.Number); err == nil {
-			c.Location(ticketPath(t.Number))
-			return s.sendTicket(c, fiber.StatusOK, t)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	if err := s.startTicket(ctx, res.Number, key, draft); err != nil {
+	existed, err := s.startReserved(ctx, res, key, draft)
+	if err != nil {
 		return err
 	}
 	t, err := s.store.Ticket(ctx, res.Number)
@@ -169,6 +162,9 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location(ticketPath(t.Number))
+	if existed {
+		return s.sendTicket(c, fiber.StatusOK, t)
+	}
 	return s.sendTicket(c, fiber.StatusCreated, t)
 }
 
@@ -227,24 +223,26 @@ func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []Fie
 	return draft, errs
 }
 
-// startTicket runs Update-with-Start on the ticket's workflow and waits
-// until the create Update completes (the ticket is in PostgreSQL). A worker
-// that does not answer within update_timeout yields 503: the request is kept
-// and a retry with the same Idempotency-Key finishes it.
-func (s *Server) startTicket(ctx context.Context, number int64, key string, d ticket.Draft) error {
+// startReserved starts the workflow of the ticket reserved as res unless
+// an earlier attempt made it (workflows.Client.StartReserved; existed
+// reports that), and waits until the create Update completes (the ticket
+// is in PostgreSQL). A worker that does not answer within update_timeout
+// yields 503: the request is kept and a retry with the same
+// Idempotency-Key finishes it.
+func (s *Server) startReserved(ctx context.Context, res store.Reservation, key string, d ticket.Draft) (existed bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
-	err := s.flows().Start(ctx, number, key, d)
+	existed, err = s.flows().StartReserved(ctx, res.Number, res.New, key, d, s.store.TicketExists)
 	if err == nil {
-		return nil
+		return existed, nil
 	}
 	var late *workflows.UnavailableError
 	if errors.As(err, &late) {
-		s.log.Warn("ticket creation not confirmed in time", "ticket", number, "err", err)
-		return unavailable(fmt.Sprintf("ticket #%d was accepted but not confirmed within %s; retry with the same Idempotency-Key",
-			number, s.cfg.UpdateTimeout), retryAfterSeconds)
+		s.log.Warn("ticket creation not confirmed in time", "ticket", res.Number, "err", err)
+		return false, unavailable(fmt.Sprintf("ticket #%d was accepted but not confirmed within %s; retry with the same Idempotency-Key",
+			res.Number, s.cfg.UpdateTimeout), retryAfterSeconds)
 	}
-	return fmt.Errorf("api: create ticket %d: %w", number, err)
+	return false, fmt.Errorf("api: create ticket %d: %w", res.Number, err)
 }
 
 // detail is a single ticket as answered: with the status moves allowed
