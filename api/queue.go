@@ -200,10 +200,8 @@ const (
 // two agents racing for a ticket exactly one gets it; the other moves on
 // to the next candidate. 204 when nothing is left to claim.
 func (s *Server) claimNext(c *fiber.Ctx) error {
-	if len(c.Body()) > 0 {
-		if _, err := decodeObject(c); err != nil {
-			return err
-		}
+	if err := noBody(c); err != nil {
+		return err
 	}
 	p := principalOf(c)
 	ctx := c.UserContext()
