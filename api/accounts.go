@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,19 +16,15 @@ import (
 // login signs in with email and password. A new session always replaces
 // whatever session cookie came with the request (no session fixation).
 func (s *Server) login(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "email", "password")
-	if err != nil {
+	var b struct {
+		Email    Field[string] `json:"email"`
+		Password Field[string] `json:"password"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var errs []FieldError
-	email := stringField(obj, "email", &errs)
-	password := stringField(obj, "password", &errs)
-	if email == nil && (len(errs) == 0 || errs[0].Field != "email") {
-		errs = append(errs, FieldError{Field: "email", Detail: "is required"})
-	}
-	if password == nil && !hasField(errs, "password") {
-		errs = append(errs, FieldError{Field: "password", Detail: "is required"})
-	}
+	var errs fieldErrors
+	email, password := required(&errs, "email", b.Email), required(&errs, "password", b.Password)
 	if len(errs) > 0 {
 		return invalid("the sign-in request is not valid", errs...)
 	}
@@ -113,23 +108,19 @@ func (s *Server) providers(c *fiber.Ctx) error {
 // what the user's role allows. Listing and revoking tokens need a session
 // or the admin scope (the route table).
 func (s *Server) createToken(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "name", "scopes", "expires_at")
-	if err != nil {
+	var b struct {
+		Name      Field[string]   `json:"name"`
+		Scopes    Field[[]string] `json:"scopes"`
+		ExpiresAt Field[string]   `json:"expires_at"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var errs []FieldError
-	name := stringField(obj, "name", &errs)
-	if name == nil && !hasField(errs, "name") {
-		errs = append(errs, FieldError{Field: "name", Detail: "is required"})
-	}
-	var scopes []string
-	if raw, ok := obj["scopes"]; ok {
-		if err := json.Unmarshal(raw, &scopes); err != nil {
-			errs = append(errs, FieldError{Field: "scopes", Detail: "must be an array of strings"})
-		}
-	}
+	var errs fieldErrors
+	name := required(&errs, "name", b.Name)
+	scopes, _ := stringList(&errs, "scopes", b.Scopes)
 	var expires *time.Time
-	if raw := stringField(obj, "expires_at", &errs); raw != nil {
+	if raw := str(&errs, "expires_at", b.ExpiresAt); raw != nil {
 		t, err := time.Parse(time.RFC3339, *raw)
 		switch {
 		case err != nil:
@@ -203,18 +194,24 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 }
 
 func (s *Server) createUser(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "email", "name", "role", "password", "organization_id")
-	if err != nil {
+	var b struct {
+		Email          Field[string] `json:"email"`
+		Name           Field[string] `json:"name"`
+		Role           Field[string] `json:"role"`
+		Password       Field[string] `json:"password"`
+		OrganizationID Field[int64]  `json:"organization_id"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var errs []FieldError
-	email := stringField(obj, "email", &errs)
-	name := stringField(obj, "name", &errs)
-	role := stringField(obj, "role", &errs)
-	password := stringField(obj, "password", &errs)
+	var errs fieldErrors
+	email := str(&errs, "email", b.Email)
+	name := str(&errs, "name", b.Name)
+	role := str(&errs, "role", b.Role)
+	password := str(&errs, "password", b.Password)
 	nu := identity.NewUser{}
 	if email == nil {
-		if !hasField(errs, "email") {
+		if !errs.has("email") {
 			errs = append(errs, FieldError{Field: "email", Detail: "is required"})
 		}
 	} else {
@@ -224,7 +221,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 		nu.Name = *name
 	}
 	if role == nil {
-		if !hasField(errs, "role") {
+		if !errs.has("role") {
 			errs = append(errs, FieldError{Field: "role", Detail: "is required: requester, agent, lead or admin"})
 		}
 	} else if r, err := identity.ParseRole(*role); err != nil {
@@ -235,13 +232,8 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if password != nil {
 		nu.Password = *password
 	}
-	if raw, ok := obj["organization_id"]; ok && string(raw) != "null" {
-		var id int64
-		if err := json.Unmarshal(raw, &id); err != nil || id <= 0 {
-			errs = append(errs, FieldError{Field: "organization_id", Detail: "must be a positive integer"})
-		} else {
-			nu.OrganizationID = &id
-		}
+	if id := positive(&errs, "organization_id", b.OrganizationID, "must be a positive integer"); id != nil {
+		nu.OrganizationID = id
 	}
 	if len(errs) > 0 {
 		return invalid("the user is not valid", errs...)
@@ -263,29 +255,20 @@ func (s *Server) listTeams(c *fiber.Ctx) error {
 }
 
 func (s *Server) createTeam(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "name", "lead_id", "member_ids")
-	if err != nil {
+	var b struct {
+		Name      Field[string]  `json:"name"`
+		LeadID    Field[int64]   `json:"lead_id"`
+		MemberIDs Field[[]int64] `json:"member_ids"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var errs []FieldError
-	name := stringField(obj, "name", &errs)
-	if name == nil && !hasField(errs, "name") {
-		errs = append(errs, FieldError{Field: "name", Detail: "is required"})
-	}
-	var lead *int64
-	if raw, ok := obj["lead_id"]; ok && string(raw) != "null" {
-		var id int64
-		if err := json.Unmarshal(raw, &id); err != nil || id <= 0 {
-			errs = append(errs, FieldError{Field: "lead_id", Detail: "must be a user id"})
-		} else {
-			lead = &id
-		}
-	}
+	var errs fieldErrors
+	name := required(&errs, "name", b.Name)
+	lead := positive(&errs, "lead_id", b.LeadID, "must be a user id")
 	var members []int64
-	if raw, ok := obj["member_ids"]; ok {
-		if err := json.Unmarshal(raw, &members); err != nil {
-			errs = append(errs, FieldError{Field: "member_ids", Detail: "must be an array of user ids"})
-		}
+	if m := typed(&errs, "member_ids", b.MemberIDs, "must be an array of user ids"); m != nil {
+		members = *m
 	}
 	if len(errs) > 0 {
 		return invalid("the team is not valid", errs...)
@@ -371,15 +354,6 @@ func queryLimit(c *fiber.Ctx) (int, error) {
 	return limit, nil
 }
 
-func hasField(errs []FieldError, field string) bool {
-	for _, e := range errs {
-		if e.Field == field {
-			return true
-		}
-	}
-	return false
-}
-
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -396,20 +370,18 @@ func (s *Server) listOrganizations(c *fiber.Ctx) error {
 }
 
 func (s *Server) createOrganization(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "name", "shared_tickets")
-	if err != nil {
+	var b struct {
+		Name          Field[string] `json:"name"`
+		SharedTickets Field[bool]   `json:"shared_tickets"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var errs []FieldError
-	name := stringField(obj, "name", &errs)
-	if name == nil && !hasField(errs, "name") {
-		errs = append(errs, FieldError{Field: "name", Detail: "is required"})
-	}
+	var errs fieldErrors
+	name := required(&errs, "name", b.Name)
 	shared := false
-	if raw, ok := obj["shared_tickets"]; ok {
-		if err := json.Unmarshal(raw, &shared); err != nil {
-			errs = append(errs, FieldError{Field: "shared_tickets", Detail: "must be true or false"})
-		}
+	if v := boolean(&errs, "shared_tickets", b.SharedTickets); v != nil {
+		shared = *v
 	}
 	if len(errs) > 0 {
 		return invalid("the organization is not valid", errs...)

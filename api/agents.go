@@ -78,19 +78,25 @@ func (s *Server) agentTarget(c *fiber.Ctx, needManage bool) (int64, error) {
 }
 
 func (s *Server) updateAgent(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "available", "away_until", "capacity", "skills", "reroute")
-	if err != nil {
+	var b struct {
+		Available Field[bool]     `json:"available"`
+		AwayUntil Field[string]   `json:"away_until"`
+		Capacity  Field[float64]  `json:"capacity"`
+		Skills    Field[[]string] `json:"skills"`
+		Reroute   Field[bool]     `json:"reroute"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var errs []FieldError
+	var errs fieldErrors
 	var u store.AgentUpdate
-	available := boolField(obj, "available", &errs)
-	if raw, ok := obj["away_until"]; ok {
-		if rawIsNull(raw) {
+	available := boolean(&errs, "available", b.Available)
+	if b.AwayUntil.Set {
+		if b.AwayUntil.Null {
 			if available == nil || *available {
 				u.Away = &struct{ Until *time.Time }{}
 			}
-		} else if v := stringField(obj, "away_until", &errs); v != nil {
+		} else if v := str(&errs, "away_until", b.AwayUntil); v != nil {
 			t, err := time.Parse(time.RFC3339, *v)
 			if err != nil {
 				errs = append(errs, FieldError{Field: "away_until", Detail: "must be an RFC 3339 time, e.g. 2026-12-24T09:00:00Z"})
@@ -109,14 +115,14 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 			u.Away = &struct{ Until *time.Time }{Until: &time.Time{}}
 		}
 	}
-	if raw, ok := obj["capacity"]; ok {
-		if rawIsNull(raw) {
+	if b.Capacity.Set {
+		if b.Capacity.Null {
 			u.Capacity = &struct{ N *int }{}
-		} else if n := intField(obj, "capacity", 0, 100000, &errs); n != nil {
+		} else if n := wholeNumber(&errs, "capacity", b.Capacity, 0, 100000); n != nil {
 			u.Capacity = &struct{ N *int }{N: n}
 		}
 	}
-	if skills, ok := stringListField(obj, "skills", &errs); ok {
+	if skills, ok := stringList(&errs, "skills", b.Skills); ok {
 		norm := make([]string, 0, len(skills))
 		for i, sk := range skills {
 			sk = strings.ToLower(strings.TrimSpace(sk))
@@ -128,7 +134,7 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 		}
 		u.Skills = &norm
 	}
-	reroute := boolField(obj, "reroute", &errs)
+	reroute := boolean(&errs, "reroute", b.Reroute)
 	if len(errs) > 0 {
 		return invalid("the agent change is not valid", errs...)
 	}
@@ -155,10 +161,8 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 }
 
 func (s *Server) rerouteAgent(c *fiber.Ctx) error {
-	if len(c.Body()) > 0 {
-		if _, err := decodeObject(c); err != nil {
-			return err
-		}
+	if err := noBody(c); err != nil {
+		return err
 	}
 	id, err := s.agentTarget(c, false)
 	if err != nil {

@@ -52,16 +52,16 @@ func (s *Server) listCategories(c *fiber.Ctx) error {
 }
 
 func (s *Server) createCategory(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "name", "parent_id")
-	if err != nil {
+	var b struct {
+		Name     Field[string]          `json:"name"`
+		ParentID Field[json.RawMessage] `json:"parent_id"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var errs []FieldError
-	name := stringField(obj, "name", &errs)
-	if name == nil && !hasField(errs, "name") {
-		errs = append(errs, FieldError{Field: "name", Detail: "is required"})
-	}
-	parent, _ := nullableID(obj, "parent_id", &errs)
+	var errs fieldErrors
+	name := required(&errs, "name", b.Name)
+	parent, _ := nullableID(&errs, "parent_id", b.ParentID)
 	tree, err := s.categoryTree(c.UserContext())
 	if err != nil {
 		return err
@@ -102,8 +102,12 @@ func (s *Server) updateCategory(c *fiber.Ctx) error {
 	if err != nil || id <= 0 {
 		return notFound(fmt.Sprintf("category %q does not exist", c.Params("id")))
 	}
-	obj, err := decodeObject(c, "name", "parent_id", "archived")
-	if err != nil {
+	var b struct {
+		Name     Field[string]          `json:"name"`
+		ParentID Field[json.RawMessage] `json:"parent_id"`
+		Archived Field[bool]            `json:"archived"`
+	}
+	if err := decode(c, &b); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -114,16 +118,16 @@ func (s *Server) updateCategory(c *fiber.Ctx) error {
 	if _, ok := tree.Get(id); !ok {
 		return notFound(fmt.Sprintf("category %d does not exist", id))
 	}
-	var errs []FieldError
+	var errs fieldErrors
 	var u store.CategoryUpdate
-	if name := stringField(obj, "name", &errs); name != nil {
+	if name := str(&errs, "name", b.Name); name != nil {
 		clean, p := catalog.ValidateName(*name)
 		if p != nil {
 			errs = append(errs, FieldError{Field: p.Field, Detail: p.Detail})
 		}
 		u.Name = &clean
 	}
-	if parent, present := nullableID(obj, "parent_id", &errs); present {
+	if parent, present := nullableID(&errs, "parent_id", b.ParentID); present {
 		u.Parent = &struct{ ID *int64 }{ID: parent}
 		if parent != nil {
 			if _, ok := tree.Get(*parent); !ok {
@@ -131,7 +135,7 @@ func (s *Server) updateCategory(c *fiber.Ctx) error {
 			}
 		}
 	}
-	u.Archived = boolField(obj, "archived", &errs)
+	u.Archived = boolean(&errs, "archived", b.Archived)
 	if len(errs) > 0 {
 		return invalid("the change is not valid", errs...)
 	}
@@ -154,8 +158,19 @@ func (s *Server) updateCategory(c *fiber.Ctx) error {
 	return c.JSON(cat)
 }
 
-var fieldBody = []string{"key", "label", "type", "options", "required", "required_to_resolve", "category_ids", "retired", "position",
-	"visible_to_requester"}
+// fieldBody is a custom field definition as POSTed or PATCHed.
+type fieldBody struct {
+	Key                Field[string]            `json:"key"`
+	Label              Field[string]            `json:"label"`
+	Type               Field[string]            `json:"type"`
+	Options            Field[json.RawMessage]   `json:"options"`
+	Required           Field[bool]              `json:"required"`
+	RequiredToResolve  Field[bool]              `json:"required_to_resolve"`
+	CategoryIDs        Field[[]json.RawMessage] `json:"category_ids"`
+	Retired            Field[bool]              `json:"retired"`
+	Position           Field[float64]           `json:"position"`
+	VisibleToRequester Field[bool]              `json:"visible_to_requester"`
+}
 
 func (s *Server) listCustomFields(c *fiber.Ctx) error {
 	ctx := c.UserContext()
@@ -188,25 +203,28 @@ func (s *Server) listCustomFields(c *fiber.Ctx) error {
 }
 
 // fieldFromBody overlays the body on f and validates the result.
-func (s *Server) fieldFromBody(ctx context.Context, f *catalog.Field, obj map[string]json.RawMessage, creating bool) error {
-	var errs []FieldError
+func (s *Server) fieldFromBody(ctx context.Context, f *catalog.Field, b fieldBody, creating bool) error {
+	var errs fieldErrors
 	if !creating {
-		for _, k := range []string{"key", "type"} {
-			if _, ok := obj[k]; ok {
-				errs = append(errs, FieldError{Field: k, Detail: "cannot change once the field exists"})
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"key", b.Key.Set}, {"type", b.Type.Set}} {
+			if k.set {
+				errs.add(k.name, "cannot change once the field exists")
 			}
 		}
 	}
-	if v := stringField(obj, "key", &errs); v != nil {
+	if v := str(&errs, "key", b.Key); v != nil {
 		f.Key = strings.TrimSpace(*v)
 	}
-	if v := stringField(obj, "label", &errs); v != nil {
+	if v := str(&errs, "label", b.Label); v != nil {
 		f.Label = strings.TrimSpace(*v)
 	}
-	if v := stringField(obj, "type", &errs); v != nil {
+	if v := str(&errs, "type", b.Type); v != nil {
 		f.Type = catalog.FieldType(*v)
 	}
-	if raw, ok := obj["options"]; ok && !rawIsNull(raw) {
+	if raw, ok := b.Options.Value(); ok {
 		opts, probs := catalog.ParseOptions(raw)
 		errs = append(errs, problemsOf(probs)...)
 		if creating {
@@ -218,28 +236,32 @@ func (s *Server) fieldFromBody(ctx context.Context, f *catalog.Field, obj map[st
 	if f.Options == nil {
 		f.Options = []catalog.Option{}
 	}
-	for _, b := range []struct {
+	for _, flag := range []struct {
 		name string
+		f    Field[bool]
 		into *bool
-	}{{"required", &f.Required}, {"required_to_resolve", &f.RequiredToResolve}, {"retired", &f.Retired},
-		{"visible_to_requester", &f.VisibleToRequester}} {
-		if v := boolField(obj, b.name, &errs); v != nil {
-			*b.into = *v
+	}{{"required", b.Required, &f.Required}, {"required_to_resolve", b.RequiredToResolve, &f.RequiredToResolve},
+		{"retired", b.Retired, &f.Retired}, {"visible_to_requester", b.VisibleToRequester, &f.VisibleToRequester}} {
+		if v := boolean(&errs, flag.name, flag.f); v != nil {
+			*flag.into = *v
 		}
 	}
-	if v := intField(obj, "position", -1000000, 1000000, &errs); v != nil {
+	if v := wholeNumber(&errs, "position", b.Position, -1000000, 1000000); v != nil {
 		f.Position = *v
 	}
-	if ids, ok := idListField(obj, "category_ids", &errs); ok {
+	if ids, ok := idList(&errs, "category_ids", b.CategoryIDs); ok {
 		f.CategoryIDs = ids
 	}
 	if f.CategoryIDs == nil {
 		f.CategoryIDs = []int64{}
 	}
 	if creating {
-		for _, k := range []string{"key", "label", "type"} {
-			if _, ok := obj[k]; !ok && !hasField(errs, k) {
-				errs = append(errs, FieldError{Field: k, Detail: "is required"})
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"key", b.Key.Set}, {"label", b.Label.Set}, {"type", b.Type.Set}} {
+			if !k.set && !errs.has(k.name) {
+				errs.add(k.name, "is required")
 			}
 		}
 	}
@@ -264,12 +286,12 @@ func (s *Server) fieldFromBody(ctx context.Context, f *catalog.Field, obj map[st
 }
 
 func (s *Server) createCustomField(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, fieldBody...)
-	if err != nil {
+	var b fieldBody
+	if err := decode(c, &b); err != nil {
 		return err
 	}
 	f := catalog.Field{VisibleToRequester: true}
-	if err := s.fieldFromBody(c.UserContext(), &f, obj, true); err != nil {
+	if err := s.fieldFromBody(c.UserContext(), &f, b, true); err != nil {
 		return err
 	}
 	f.Retired = false
@@ -297,8 +319,8 @@ func (s *Server) updateCustomField(c *fiber.Ctx) error {
 	if err != nil || id <= 0 {
 		return notFound(fmt.Sprintf("custom field %q does not exist", c.Params("id")))
 	}
-	obj, err := decodeObject(c, fieldBody...)
-	if err != nil {
+	var b fieldBody
+	if err := decode(c, &b); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -309,7 +331,7 @@ func (s *Server) updateCustomField(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.fieldFromBody(ctx, &f, obj, false); err != nil {
+	if err := s.fieldFromBody(ctx, &f, b, false); err != nil {
 		return err
 	}
 	saved, err := s.store.SaveCustomField(ctx, f)

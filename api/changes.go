@@ -140,138 +140,139 @@ func currentTicket(c *fiber.Ctx) ticket.Ticket {
 	return t
 }
 
+// changeBody is a PATCH /tickets/{id} body.
+type changeBody struct {
+	Status       Field[string]                     `json:"status"`
+	Priority     Field[string]                     `json:"priority"`
+	Assignee     Field[json.RawMessage]            `json:"assignee"`
+	Team         Field[json.RawMessage]            `json:"team"`
+	Subject      Field[string]                     `json:"subject"`
+	Description  Field[string]                     `json:"description"`
+	CategoryID   Field[json.RawMessage]            `json:"category_id"`
+	CustomFields Field[map[string]json.RawMessage] `json:"custom_fields"`
+}
+
+// changeInput is a PATCH body checked for everything that needs neither
+// the ticket nor the store.
+type changeInput struct {
+	status         *ticket.Status
+	priority       *ticket.Priority
+	assignee, team refValue
+	subject        *string // trimmed
+	description    *string
+	category       *int64
+	categorySet    bool                       // category_id was sent: null clears it
+	fields         map[string]json.RawMessage // custom_fields; nil when not sent
+}
+
+// parseChange reads a PATCH body: a body that is not a JSON object with
+// known members, or names nothing to change, is an error; what is wrong
+// with its fields comes back as field errors.
+func parseChange(body []byte) (changeInput, []FieldError, error) {
+	var b changeBody
+	if err := decodeBody(body, &b); err != nil {
+		return changeInput{}, nil, err
+	}
+	if !(b.Status.Set || b.Priority.Set || b.Assignee.Set || b.Team.Set || b.Subject.Set || b.Description.Set ||
+		b.CategoryID.Set || b.CustomFields.Set) {
+		return changeInput{}, nil, invalid("the body names no field to change; send any of " + strings.Join(memberNames(&b), ", "))
+	}
+	var e fieldErrors
+	for _, f := range []struct {
+		name string
+		f    Field[string]
+	}{{"status", b.Status}, {"priority", b.Priority}, {"subject", b.Subject}, {"description", b.Description}} {
+		if f.f.Null {
+			e.add(f.name, "must be a string, not null")
+		}
+	}
+	var in changeInput
+	if v := str(&e, "status", b.Status); v != nil {
+		if st, err := ticket.ParseStatus(*v); err != nil {
+			e.add("status", err.Error())
+		} else {
+			in.status = &st
+		}
+	}
+	in.priority = parsePriority(&e, b.Priority)
+	in.assignee, in.team = ref(&e, "assignee", b.Assignee), ref(&e, "team", b.Team)
+	in.subject = parseSubject(&e, b.Subject)
+	in.description = parseDescription(&e, b.Description)
+	in.category, in.categorySet = nullableID(&e, "category_id", b.CategoryID)
+	in.fields = object(&e, "custom_fields", b.CustomFields)
+	return in, e, nil
+}
+
+// parsePriority reads an optional priority name.
+func parsePriority(e *fieldErrors, f Field[string]) *ticket.Priority {
+	v := str(e, "priority", f)
+	if v == nil {
+		return nil
+	}
+	pr, err := ticket.ParsePriority(*v)
+	if err != nil {
+		e.add("priority", err.Error())
+		return nil
+	}
+	return &pr
+}
+
+// parseSubject reads an optional subject, trimmed: not empty, not too long.
+func parseSubject(e *fieldErrors, f Field[string]) *string {
+	v := str(e, "subject", f)
+	if v == nil {
+		return nil
+	}
+	subj := strings.TrimSpace(*v)
+	switch n := utf8.RuneCountInString(subj); {
+	case n == 0:
+		e.add("subject", "must not be empty")
+	case n > ticket.MaxSubjectRunes:
+		e.add("subject", fmt.Sprintf("must be at most %d characters, got %d", ticket.MaxSubjectRunes, n))
+	default:
+		return &subj
+	}
+	return nil
+}
+
+// parseDescription reads an optional description, not too long.
+func parseDescription(e *fieldErrors, f Field[string]) *string {
+	v := str(e, "description", f)
+	if v != nil && len(*v) > ticket.MaxDescriptionBytes {
+		e.add("description", fmt.Sprintf("must be at most %d bytes", ticket.MaxDescriptionBytes))
+		return nil
+	}
+	return v
+}
+
+// ticketChange is a change resolved against the ticket and the store: the
+// Update to send and the text it refers to.
+type ticketChange struct {
+	req workflows.ChangeRequest
+	// moves: a status, priority, assignee, team or category differs from
+	// the ticket's.
+	moves  bool
+	text   map[string]string
+	fields map[string]any // normalized custom field changes
+}
+
 // changeTicket is PATCH /tickets/{id}: any of status, priority, assignee,
-// team, subject and description, validated as a whole and applied
-// all-or-nothing by one Update.
+// team, subject, description, category and custom fields, validated as a
+// whole and applied all-or-nothing by one Update.
 func (s *Server) changeTicket(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "status", "priority", "assignee", "team", "subject", "description", "category_id", "custom_fields")
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	in, errs, err := parseChange(c.Body())
 	if err != nil {
 		return err
 	}
-	if len(obj) == 0 {
-		return invalid("the body names no field to change; send any of status, priority, assignee, team, subject, description, category_id, custom_fields")
+	p, cur, ctx := principalOf(c), currentTicket(c), c.UserContext()
+	ch, rerrs, err := s.resolveChange(ctx, p, cur, in)
+	if err != nil {
+		return err
 	}
-	p := principalOf(c)
-	cur := currentTicket(c)
-	ctx := c.UserContext()
-	var errs []FieldError
-	for _, f := range []string{"status", "priority", "subject", "description"} {
-		if raw, ok := obj[f]; ok && rawIsNull(raw) {
-			errs = append(errs, FieldError{Field: f, Detail: "must be a string, not null"})
-		}
-	}
-	req := workflows.ChangeRequest{Actor: actorOf(p)}
-	changes := false
-	if v := stringField(obj, "status", &errs); v != nil {
-		st, err := ticket.ParseStatus(*v)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "status", Detail: err.Error()})
-		} else {
-			req.Status = &st
-			changes = changes || st != cur.Status
-		}
-	}
-	if v := stringField(obj, "priority", &errs); v != nil {
-		pr, err := ticket.ParsePriority(*v)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "priority", Detail: err.Error()})
-		} else {
-			req.Priority = &pr
-			changes = changes || pr != cur.Priority
-		}
-	}
-	assignee, team := refField(obj, "assignee", &errs), refField(obj, "team", &errs)
-	if assignee.present {
-		id, fe, err := s.resolveAssignee(ctx, "assignee", assignee)
-		if err != nil {
-			return err
-		}
-		if fe != nil {
-			errs = append(errs, *fe)
-		} else {
-			req.Assignee = &workflows.IDChange{ID: id}
-			changes = changes || !sameID(id, cur.AssigneeID)
-		}
-	}
-	if team.present {
-		id, fe, err := s.resolveTeam(ctx, "team", team)
-		if err != nil {
-			return err
-		}
-		if fe != nil {
-			errs = append(errs, *fe)
-		} else {
-			req.Team = &workflows.IDChange{ID: id}
-			changes = changes || !sameID(id, cur.TeamID)
-		}
-	}
-	text := map[string]string{}
-	if v := stringField(obj, "subject", &errs); v != nil {
-		subj := strings.TrimSpace(*v)
-		switch n := utf8.RuneCountInString(subj); {
-		case n == 0:
-			errs = append(errs, FieldError{Field: "subject", Detail: "must not be empty"})
-		case n > ticket.MaxSubjectRunes:
-			errs = append(errs, FieldError{Field: "subject", Detail: fmt.Sprintf("must be at most %d characters, got %d", ticket.MaxSubjectRunes, n)})
-		case subj != cur.Subject:
-			text["subject"] = subj
-			req.Text = append(req.Text, "subject")
-		}
-	}
-	if v := stringField(obj, "description", &errs); v != nil {
-		switch {
-		case len(*v) > ticket.MaxDescriptionBytes:
-			errs = append(errs, FieldError{Field: "description", Detail: fmt.Sprintf("must be at most %d bytes", ticket.MaxDescriptionBytes)})
-		case *v != cur.Description:
-			text["description"] = *v
-			req.Text = append(req.Text, "description")
-		}
-	}
-	// Category and custom fields: validated against the category the
-	// ticket will have; resolving checks the fields required for it.
-	category, catPresent := nullableID(obj, "category_id", &errs)
-	if !catPresent {
-		category = cur.CategoryID
-	} else if !sameID(category, cur.CategoryID) {
-		req.Category = &workflows.IDChange{ID: category}
-		changes = true
-	}
-	input, hasFields := objectField(obj, "custom_fields", &errs)
-	var fieldChanges map[string]any
-	resolving := req.Status != nil && (*req.Status == ticket.StatusResolved || *req.Status == ticket.StatusClosed) && *req.Status != cur.Status
-	if hasFields || req.Category != nil || resolving {
-		if input == nil {
-			input = map[string]json.RawMessage{}
-		}
-		current := catalog.Values(cur.CustomFields)
-		if current == nil {
-			current = catalog.Values{}
-		}
-		path, fc, cerrs, err := s.ticketCatalog(ctx, p, category, req.Category != nil, input, current)
-		if err != nil {
-			return err
-		}
-		errs = append(errs, cerrs...)
-		fieldChanges = fc
-		if resolving && len(cerrs) == 0 {
-			merged := catalog.Values{}
-			for k, v := range cur.CustomFields {
-				merged[k] = v
-			}
-			for k, v := range fc {
-				merged[k] = v
-			}
-			fields, err := s.store.CustomFields(ctx)
-			if err != nil {
-				return err
-			}
-			errs = append(errs, problemsOf(catalog.MissingToResolve(fields, path, merged))...)
-		}
-	}
-	if len(fieldChanges) > 0 {
-		text["custom_fields"] = ""
-		req.Text = append(req.Text, "custom_fields")
-	}
+	errs = append(errs, rerrs...)
 	id, fe := requestID(c, "chg", p.User.ID, cur.Number)
 	if fe != nil {
 		errs = append(errs, *fe)
@@ -279,17 +280,17 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return invalid("the change is not valid", errs...)
 	}
-	if err := s.mayAssign(p, cur, req.Assignee); err != nil {
+	if err := s.mayAssign(p, cur, ch.req.Assignee); err != nil {
 		return err
 	}
 	if cur.ArchivedAt != nil {
 		return archivedProblem(cur.Number)
 	}
-	if !changes && len(req.Text) == 0 {
+	if !ch.moves && len(ch.req.Text) == 0 {
 		// Every value is what the ticket already has.
 		return s.sendTicket(c, fiber.StatusOK, s.detail(cur))
 	}
-	if req.Assignee != nil && cur.AssigneeID == nil && req.Assignee.ID != nil {
+	if req := &ch.req; req.Assignee != nil && cur.AssigneeID == nil && req.Assignee.ID != nil {
 		// The assignment rules were checked against an unassigned ticket;
 		// if someone takes it meanwhile, the change is a conflict rather
 		// than a reassignment the caller may not make.
@@ -299,20 +300,136 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 			req.IfUnassigned = true
 		}
 	}
-	req.RequestID = id
-	if len(text) > 0 {
+	ch.req.RequestID = id
+	return s.sendChange(c, cur, ch)
+}
+
+// resolveChange turns a parsed change into the Update for ticket cur: it
+// looks up the assignee and team, checks the category and custom fields
+// against the catalog, and leaves out what the ticket already has.
+// Unknown references and invalid values are field errors.
+func (s *Server) resolveChange(ctx context.Context, p *identity.Principal, cur ticket.Ticket, in changeInput) (ticketChange, []FieldError, error) {
+	ch := ticketChange{req: workflows.ChangeRequest{Actor: actorOf(p), Status: in.status, Priority: in.priority}, text: map[string]string{}}
+	ch.moves = in.status != nil && *in.status != cur.Status || in.priority != nil && *in.priority != cur.Priority
+	var errs []FieldError
+	for _, r := range []struct {
+		ref     refValue
+		field   string
+		resolve func(context.Context, string, refValue) (*int64, *FieldError, error)
+		current *int64
+		into    **workflows.IDChange
+	}{{in.assignee, "assignee", s.resolveAssignee, cur.AssigneeID, &ch.req.Assignee}, {in.team, "team", s.resolveTeam, cur.TeamID, &ch.req.Team}} {
+		if !r.ref.present {
+			continue
+		}
+		id, fe, err := r.resolve(ctx, r.field, r.ref)
+		if err != nil {
+			return ch, nil, err
+		}
+		if fe != nil {
+			errs = append(errs, *fe)
+			continue
+		}
+		*r.into = &workflows.IDChange{ID: id}
+		ch.moves = ch.moves || !sameID(id, r.current)
+	}
+	for _, t := range []struct {
+		field   string
+		v       *string
+		current string
+	}{{"subject", in.subject, cur.Subject}, {"description", in.description, cur.Description}} {
+		if t.v != nil && *t.v != t.current {
+			ch.text[t.field] = *t.v
+			ch.req.Text = append(ch.req.Text, t.field)
+		}
+	}
+	category := cur.CategoryID
+	if in.categorySet {
+		category = in.category
+		if !sameID(category, cur.CategoryID) {
+			ch.req.Category = &workflows.IDChange{ID: category}
+			ch.moves = true
+		}
+	}
+	ferrs, err := s.resolveFields(ctx, p, cur, in, category, &ch)
+	if err != nil {
+		return ch, nil, err
+	}
+	return ch, append(errs, ferrs...), nil
+}
+
+// resolveFields validates the custom fields sent against category, the
+// one the ticket will have (when it changes or the ticket is resolved,
+// all of the ticket's), and adds the changes to ch.
+func (s *Server) resolveFields(ctx context.Context, p *identity.Principal, cur ticket.Ticket, in changeInput, category *int64,
+	ch *ticketChange) ([]FieldError, error) {
+	resolving := in.status != nil && (*in.status == ticket.StatusResolved || *in.status == ticket.StatusClosed) && *in.status != cur.Status
+	if in.fields == nil && ch.req.Category == nil && !resolving {
+		return nil, nil
+	}
+	input := in.fields
+	if input == nil {
+		input = map[string]json.RawMessage{}
+	}
+	current := catalog.Values(cur.CustomFields)
+	if current == nil {
+		current = catalog.Values{}
+	}
+	path, fc, errs, err := s.ticketCatalog(ctx, p, category, ch.req.Category != nil, input, current)
+	if err != nil {
+		return nil, err
+	}
+	if ch.fields = fc; len(fc) > 0 {
+		ch.text["custom_fields"] = ""
+		ch.req.Text = append(ch.req.Text, "custom_fields")
+	}
+	if resolving && len(errs) == 0 {
+		missing, err := s.missingToResolve(ctx, cur, path, fc)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, missing...)
+	}
+	return errs, nil
+}
+
+// missingToResolve lists, as field errors, the custom fields required to
+// resolve a ticket in category path that cur would still lack with
+// changes applied.
+func (s *Server) missingToResolve(ctx context.Context, cur ticket.Ticket, path []int64, changes map[string]any) ([]FieldError, error) {
+	merged := catalog.Values{}
+	for k, v := range cur.CustomFields {
+		merged[k] = v
+	}
+	for k, v := range changes {
+		merged[k] = v
+	}
+	fields, err := s.store.CustomFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return problemsOf(catalog.MissingToResolve(fields, path, merged)), nil
+}
+
+// sendChange stores the change's text under its request ID (text never
+// enters workflow history), sends the Update and answers the ticket as it
+// is afterwards.
+func (s *Server) sendChange(c *fiber.Ctx, cur ticket.Ticket, ch ticketChange) error {
+	ctx := c.UserContext()
+	id := ch.req.RequestID
+	if len(ch.text) > 0 {
 		payload := map[string]any{}
-		for k, v := range text {
+		for k, v := range ch.text {
 			payload[k] = v
 		}
-		if len(fieldChanges) > 0 {
-			payload["custom_fields"] = fieldChanges
+		if len(ch.fields) > 0 {
+			payload["custom_fields"] = ch.fields
 		}
 		if err := s.store.PutRequestPayload(ctx, id, cur.Number, payload); err != nil {
 			return err
 		}
 	}
-	if _, err := s.sendUpdate(ctx, cur.Number, workflows.UpdateChange, id, req); err != nil {
+	if _, err := s.sendUpdate(ctx, cur.Number, workflows.UpdateChange, id, ch.req); err != nil {
 		return err
 	}
 	t, err := s.store.Ticket(ctx, cur.Number)
@@ -365,10 +482,8 @@ func sameID(a, b *int64) bool {
 // reopenTicket is POST /tickets/{id}/reopen: a resolved or closed ticket
 // moves back to open while its reopen window lasts.
 func (s *Server) reopenTicket(c *fiber.Ctx) error {
-	if len(c.Body()) > 0 {
-		if _, err := decodeObject(c); err != nil {
-			return err
-		}
+	if err := noBody(c); err != nil {
+		return err
 	}
 	p := principalOf(c)
 	cur := currentTicket(c)
@@ -393,6 +508,3 @@ func (s *Server) reopenTicket(c *fiber.Ctx) error {
 	}
 	return s.sendTicket(c, fiber.StatusOK, s.detail(t))
 }
-
-// rawIsNull reports whether a JSON value is null.
-func rawIsNull(raw json.RawMessage) bool { return strings.TrimSpace(string(raw)) == "null" }

@@ -1,15 +1,12 @@
 package api
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/identity"
-	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -17,32 +14,50 @@ import (
 // maxCommentBytes bounds a comment body (like a ticket's description).
 const maxCommentBytes = 64 << 10
 
+// commentBody is a POST /tickets/{id}/comments body.
+type commentBody struct {
+	Body     Field[string] `json:"body"`
+	Internal Field[bool]   `json:"internal"`
+}
+
+// parseComment reads a comment: its text (required, not blank, at most
+// maxCommentBytes) and whether it is internal.
+func parseComment(body []byte) (text string, internal bool, errs []FieldError, err error) {
+	var b commentBody
+	if err := decodeBody(body, &b); err != nil {
+		return "", false, nil, err
+	}
+	var e fieldErrors
+	v := str(&e, "body", b.Body)
+	switch {
+	case v == nil:
+		if !e.has("body") {
+			e.add("body", "is required")
+		}
+	case strings.TrimSpace(*v) == "":
+		e.add("body", "must not be empty")
+	case len(*v) > maxCommentBytes:
+		e.add("body", fmt.Sprintf("must be at most %d bytes", maxCommentBytes))
+	default:
+		text = *v
+	}
+	if in := boolean(&e, "internal", b.Internal); in != nil {
+		internal = *in
+	}
+	return text, internal, e, nil
+}
+
 // addComment is POST /tickets/{id}/comments. The body is stored in
 // PostgreSQL under the request ID first; the comment Update names only the
 // ID, so text never enters workflow history. On a ticket closed for good,
 // the requester's reply opens a new ticket linked to it instead.
 func (s *Server) addComment(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "body", "internal")
-	if err != nil {
+	if err := requireJSON(c); err != nil {
 		return err
 	}
-	var errs []FieldError
-	body := stringField(obj, "body", &errs)
-	switch {
-	case body == nil:
-		if len(errs) == 0 {
-			errs = append(errs, FieldError{Field: "body", Detail: "is required"})
-		}
-	case strings.TrimSpace(*body) == "":
-		errs = append(errs, FieldError{Field: "body", Detail: "must not be empty"})
-	case len(*body) > maxCommentBytes:
-		errs = append(errs, FieldError{Field: "body", Detail: fmt.Sprintf("must be at most %d bytes", maxCommentBytes)})
-	}
-	internal := false
-	if raw, ok := obj["internal"]; ok && !rawIsNull(raw) {
-		if err := json.Unmarshal(raw, &internal); err != nil {
-			errs = append(errs, FieldError{Field: "internal", Detail: "must be true or false"})
-		}
+	body, internal, errs, err := parseComment(c.Body())
+	if err != nil {
+		return err
 	}
 	p := principalOf(c)
 	cur := currentTicket(c)
@@ -67,11 +82,11 @@ func (s *Server) addComment(c *fiber.Ctx) error {
 	followUp := !internal && cur.RequesterID != nil && *cur.RequesterID == p.User.ID
 	if cur.ArchivedAt != nil {
 		if followUp {
-			return s.followUp(c, p, cur, *body, id)
+			return s.followUp(c, p, cur, body, id)
 		}
 		return archivedProblem(cur.Number)
 	}
-	if err := s.store.PutRequestPayload(ctx, id, cur.Number, map[string]string{"body": *body}); err != nil {
+	if err := s.store.PutRequestPayload(ctx, id, cur.Number, map[string]string{"body": body}); err != nil {
 		return err
 	}
 	res, err := s.sendUpdate(ctx, cur.Number, workflows.UpdateComment, id,
@@ -79,7 +94,7 @@ func (s *Server) addComment(c *fiber.Ctx) error {
 	if err != nil {
 		if followUp && isArchivedProblem(err) {
 			// The reopen window ended while this request was on its way.
-			return s.followUp(c, p, cur, *body, id)
+			return s.followUp(c, p, cur, body, id)
 		}
 		return err
 	}
@@ -109,7 +124,7 @@ func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket
 	if !res.New {
 		status = fiber.StatusOK
 	}
-	if err := s.startFollowUp(ctx, res, key, draft); err != nil {
+	if _, err := s.startReserved(ctx, res, key, draft); err != nil {
 		return err
 	}
 	t, err := s.store.Ticket(ctx, res.Number)
@@ -122,17 +137,4 @@ func (s *Server) followUp(c *fiber.Ctx, p *identity.Principal, old ticket.Ticket
 	}
 	c.Location(ticketPath(t.Number))
 	return c.Status(status).JSON(fiber.Map{"followup_ticket": v})
-}
-
-// startFollowUp starts the new ticket's workflow unless an earlier attempt
-// already made the ticket.
-func (s *Server) startFollowUp(ctx context.Context, res store.Reservation, key string, d ticket.Draft) error {
-	if !res.New {
-		if _, err := s.store.Ticket(ctx, res.Number); err == nil {
-			return nil
-		} else if !isNotFound(err) {
-			return err
-		}
-	}
-	return s.startTicket(ctx, res.Number, key, d)
 }

@@ -30,7 +30,7 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 	if !staff {
 		// The urgency order follows SLA deadlines, and who works a ticket
 		// is internal: requesters may not infer either through a filter.
-		errs = append(errs, staffOnlyParams(c, "assignee", "team")...)
+		errs = append(errs, staffOnlyParams(c.Context().QueryArgs().Has, "assignee", "team")...)
 		if c.Query("sort") == "urgency" {
 			errs = append(errs, FieldError{Field: "sort", Detail: "sort=urgency follows internal SLA deadlines and is for staff; requesters sort by newest"})
 		}
@@ -104,10 +104,11 @@ func (s *Server) listTickets(c *fiber.Ctx) error {
 // staffOnlyParams refuses the named query parameters, when given, to a
 // caller who does not see tickets whole. Refusing by role, whatever the
 // value, answers the same for every ticket, so nothing can be inferred.
-func staffOnlyParams(c *fiber.Ctx, names ...string) []FieldError {
+// has reports whether a parameter was given.
+func staffOnlyParams(has func(name string) bool, names ...string) []FieldError {
 	var errs []FieldError
 	for _, n := range names {
-		if c.Context().QueryArgs().Has(n) {
+		if has(n) {
 			errs = append(errs, FieldError{Field: n, Detail: fmt.Sprintf("filtering by %s is for staff; requesters do not see it", n)})
 		}
 	}
@@ -199,10 +200,8 @@ const (
 // two agents racing for a ticket exactly one gets it; the other moves on
 // to the next candidate. 204 when nothing is left to claim.
 func (s *Server) claimNext(c *fiber.Ctx) error {
-	if len(c.Body()) > 0 {
-		if _, err := decodeObject(c); err != nil {
-			return err
-		}
+	if err := noBody(c); err != nil {
+		return err
 	}
 	p := principalOf(c)
 	ctx := c.UserContext()

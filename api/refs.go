@@ -14,10 +14,10 @@ import (
 	"github.com/helpdesk/helpdesk/internal/identity"
 )
 
-// refField reads an optional reference to a user or team: a JSON number
+// refValue is an optional reference to a user or team: a JSON number
 // (the id) or string (an email or team name). present reports whether the
-// field was in the body at all; null reads as present with id nil and
-// means "clear".
+// field was in the body at all; null (or an empty string) reads as present
+// with null set and means "clear".
 type refValue struct {
 	present bool
 	null    bool
@@ -25,38 +25,32 @@ type refValue struct {
 	name    string
 }
 
-func refField(obj map[string]json.RawMessage, name string, errs *[]FieldError) refValue {
-	raw, ok := obj[name]
-	if !ok {
+// ref reads reference f; a value that is no reference adds a field error
+// and reads as absent.
+func ref(e *fieldErrors, name string, f Field[json.RawMessage]) refValue {
+	if !f.Set {
 		return refValue{}
 	}
-	raw = bytes.TrimSpace(raw)
-	if bytes.Equal(raw, []byte("null")) {
+	if f.Null {
 		return refValue{present: true, null: true}
 	}
-	var n json.Number
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(f.V))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err == nil {
 		switch x := v.(type) {
 		case json.Number:
-			n = x
-			id, err := n.Int64()
-			if err != nil || id <= 0 {
-				*errs = append(*errs, FieldError{Field: name, Detail: "must be a positive id, a name or email string, or null"})
-				return refValue{}
+			if id, err := x.Int64(); err == nil && id > 0 {
+				return refValue{present: true, id: id}
 			}
-			return refValue{present: true, id: id}
 		case string:
-			s := strings.TrimSpace(x)
-			if s == "" {
-				return refValue{present: true, null: true}
+			if s := strings.TrimSpace(x); s != "" {
+				return refValue{present: true, name: s}
 			}
-			return refValue{present: true, name: s}
+			return refValue{present: true, null: true}
 		}
 	}
-	*errs = append(*errs, FieldError{Field: name, Detail: "must be a positive id, a name or email string, or null"})
+	e.add(name, "must be a positive id, a name or email string, or null")
 	return refValue{}
 }
 

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,7 +16,43 @@ import (
 // each problem names its place, e.g. conditions[0].value or
 // actions.team_id.
 
-var ruleFields = []string{"name", "kind", "position", "enabled", "conditions", "actions"}
+// ruleBody is a rule as POSTed or PATCHed: the members sent replace the
+// rule's.
+type ruleBody struct {
+	Name       Field[string]            `json:"name"`
+	Kind       Field[string]            `json:"kind"`
+	Position   Field[int]               `json:"position"`
+	Enabled    Field[bool]              `json:"enabled"`
+	Conditions Field[[]rules.Condition] `json:"conditions"`
+	Actions    Field[rules.Actions]     `json:"actions"`
+}
+
+// overlay checks the members of b and sets those sent on r; none may be
+// null.
+func (b ruleBody) overlay(r *rules.Rule) []FieldError {
+	var e fieldErrors
+	replace(&e, "actions", b.Actions, &r.Actions)
+	replace(&e, "conditions", b.Conditions, &r.Conditions)
+	replace(&e, "enabled", b.Enabled, &r.Enabled)
+	replace(&e, "kind", b.Kind, &r.Kind)
+	replace(&e, "name", b.Name, &r.Name)
+	replace(&e, "position", b.Position, &r.Position)
+	return e
+}
+
+// replace sets *into to f's value when f was sent; null or another type is
+// a field error.
+func replace[T any](e *fieldErrors, name string, f Field[T], into *T) {
+	switch {
+	case !f.Set:
+	case f.Null:
+		e.add(name, "must not be null")
+	case f.Err != nil:
+		e.add(name, "has the wrong type: "+f.Err.Error())
+	default:
+		*into = f.V
+	}
+}
 
 func (s *Server) listRules(c *fiber.Ctx) error {
 	rs, err := s.store.Rules(c.UserContext())
@@ -51,12 +86,12 @@ func (s *Server) getRule(c *fiber.Ctx) error {
 }
 
 func (s *Server) createRule(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, ruleFields...)
-	if err != nil {
+	var b ruleBody
+	if err := decode(c, &b); err != nil {
 		return err
 	}
 	r := rules.Rule{Enabled: true}
-	if err := s.saveRule(c, &r, obj); err != nil {
+	if err := s.saveRule(c, &r, b); err != nil {
 		return err
 	}
 	c.Location("/api/v1/rules/" + strconv.FormatInt(r.ID, 10))
@@ -68,8 +103,8 @@ func (s *Server) updateRule(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	obj, err := decodeObject(c, ruleFields...)
-	if err != nil {
+	var b ruleBody
+	if err := decode(c, &b); err != nil {
 		return err
 	}
 	r, err := s.store.Rule(c.UserContext(), id)
@@ -79,42 +114,15 @@ func (s *Server) updateRule(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.saveRule(c, &r, obj); err != nil {
+	if err := s.saveRule(c, &r, b); err != nil {
 		return err
 	}
 	return c.JSON(r)
 }
 
 // saveRule overlays the body's fields on r, validates and stores it.
-func (s *Server) saveRule(c *fiber.Ctx, r *rules.Rule, obj map[string]json.RawMessage) error {
-	var errs []FieldError
-	for _, k := range sortedKeys(obj) {
-		raw := obj[k]
-		var target any
-		switch k {
-		case "name":
-			target = &r.Name
-		case "kind":
-			target = &r.Kind
-		case "position":
-			target = &r.Position
-		case "enabled":
-			target = &r.Enabled
-		case "conditions":
-			r.Conditions = nil
-			target = &r.Conditions
-		case "actions":
-			r.Actions = rules.Actions{}
-			target = &r.Actions
-		}
-		if rawIsNull(raw) {
-			errs = append(errs, FieldError{Field: k, Detail: "must not be null"})
-			continue
-		}
-		if err := json.Unmarshal(raw, target); err != nil {
-			errs = append(errs, FieldError{Field: k, Detail: "has the wrong type: " + err.Error()})
-		}
-	}
+func (s *Server) saveRule(c *fiber.Ctx, r *rules.Rule, b ruleBody) error {
+	errs := b.overlay(r)
 	if len(errs) > 0 {
 		return invalid("the rule is not valid", errs...)
 	}

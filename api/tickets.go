@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -28,113 +27,70 @@ const (
 	retryAfterSeconds = 5
 )
 
-// decodeObject parses a JSON object body strictly: a syntax error is 400;
-// anything that is not an object, or has unknown fields, is 422.
-func decodeObject(c *fiber.Ctx, known ...string) (map[string]json.RawMessage, error) {
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
-	if ct != fiber.MIMEApplicationJSON {
-		return nil, &Problem{Type: typeUnsupported, Title: "Unsupported media type", Status: fiber.StatusUnsupportedMediaType,
-			Detail: "send the request body as application/json"}
-	}
-	body := c.Body()
-	if !json.Valid(body) {
-		var v any
-		err := json.Unmarshal(body, &v)
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, malformed(fmt.Sprintf("the body is not valid JSON: %v (at byte %d)", se, se.Offset))
-		}
-		return nil, malformed("the body is not valid JSON")
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
-		return nil, invalid("the body must be a JSON object")
-	}
-	allowed := map[string]bool{}
-	for _, k := range known {
-		allowed[k] = true
-	}
-	var errs []FieldError
-	for _, k := range sortedKeys(obj) {
-		if !allowed[k] {
-			errs = append(errs, FieldError{Field: k, Detail: "unknown field; allowed fields are " + strings.Join(known, ", ")})
-		}
-	}
-	if len(errs) > 0 {
-		return nil, invalid("the body has unknown fields", errs...)
-	}
-	return obj, nil
+// draftBody is a POST /tickets body.
+type draftBody struct {
+	Subject      Field[string]                     `json:"subject"`
+	Description  Field[string]                     `json:"description"`
+	Priority     Field[string]                     `json:"priority"`
+	Assignee     Field[json.RawMessage]            `json:"assignee"`
+	Team         Field[json.RawMessage]            `json:"team"`
+	CategoryID   Field[json.RawMessage]            `json:"category_id"`
+	CustomFields Field[map[string]json.RawMessage] `json:"custom_fields"`
 }
 
-// stringField decodes an optional string field; null counts as absent. A
-// value of another type adds a field error and reads as absent.
-func stringField(obj map[string]json.RawMessage, name string, errs *[]FieldError) *string {
-	raw, ok := obj[name]
-	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil
+// draftInput is a creation request checked for everything that needs
+// neither the caller nor the store.
+type draftInput struct {
+	draft          ticket.Draft // subject, description, priority and category
+	assignee, team refValue
+	fields         map[string]json.RawMessage // custom_fields, never nil
+}
+
+// parseDraft reads a creation request; a ticket without a priority gets
+// def.
+func parseDraft(body []byte, def ticket.Priority) (draftInput, []FieldError, error) {
+	var b draftBody
+	if err := decodeBody(body, &b); err != nil {
+		return draftInput{}, nil, err
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		*errs = append(*errs, FieldError{Field: name, Detail: "must be a string"})
-		return nil
+	var e fieldErrors
+	in := draftInput{draft: ticket.Draft{Priority: def}}
+	if subj := parseSubject(&e, b.Subject); subj != nil {
+		in.draft.Subject = *subj
+	} else if !e.has("subject") {
+		e.add("subject", "is required")
 	}
-	return &s
+	if d := parseDescription(&e, b.Description); d != nil {
+		in.draft.Description = *d
+	}
+	if pr := parsePriority(&e, b.Priority); pr != nil {
+		in.draft.Priority, in.draft.PrioritySet = *pr, true
+	}
+	in.assignee, in.team = ref(&e, "assignee", b.Assignee), ref(&e, "team", b.Team)
+	in.draft.CategoryID, _ = nullableID(&e, "category_id", b.CategoryID)
+	if in.fields = object(&e, "custom_fields", b.CustomFields); in.fields == nil {
+		in.fields = map[string]json.RawMessage{}
+	}
+	return in, e, nil
 }
 
 // createTicket reserves the ticket number for the request's idempotency key,
 // then starts the ticket's workflow and waits, through the create Update,
 // until the ticket is durable in PostgreSQL.
 func (s *Server) createTicket(c *fiber.Ctx) error {
-	obj, err := decodeObject(c, "subject", "description", "priority", "assignee", "team", "category_id", "custom_fields")
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	in, errs, err := parseDraft(c.Body(), ticket.Priority(s.cfg.DefaultPriority))
 	if err != nil {
 		return err
 	}
-	draft, errs := s.parseDraft(obj)
-	p := principalOf(c)
-	draft.Channel = ticket.ChannelAPI
-	if p.Via == identity.ViaSession {
-		draft.Channel = ticket.ChannelWeb
-	}
-	draft.CategoryID, _ = nullableID(obj, "category_id", &errs)
-	input, _ := objectField(obj, "custom_fields", &errs)
-	if input == nil {
-		input = map[string]json.RawMessage{}
-	}
-	_, values, cerrs, err := s.ticketCatalog(c.UserContext(), p, draft.CategoryID, true, input, nil)
+	p, ctx := principalOf(c), c.UserContext()
+	draft, rerrs, err := s.resolveDraft(ctx, p, in)
 	if err != nil {
 		return err
 	}
-	errs = append(errs, cerrs...)
-	for k, v := range values {
-		if v != nil {
-			if draft.CustomFields == nil {
-				draft.CustomFields = map[string]any{}
-			}
-			draft.CustomFields[k] = v
-		}
-	}
-	assignee, team := refField(obj, "assignee", &errs), refField(obj, "team", &errs)
-	if (assignee.present && !assignee.null || team.present && !team.null) && !p.User.Role.Staff() {
-		errs = append(errs, FieldError{Field: "assignee", Detail: "only agents, leads and admins may assign a new ticket"})
-	} else {
-		for _, r := range []struct {
-			field   string
-			resolve func(context.Context, string, refValue) (*int64, *FieldError, error)
-			ref     refValue
-			into    **int64
-		}{{"assignee", s.resolveAssignee, assignee, &draft.AssigneeID}, {"team", s.resolveTeam, team, &draft.TeamID}} {
-			id, fe, err := r.resolve(c.UserContext(), r.field, r.ref)
-			if err != nil {
-				return err
-			}
-			if fe != nil {
-				errs = append(errs, *fe)
-			}
-			*r.into = id
-		}
-	}
-	draft.RequesterID = &p.User.ID
-	draft.Actor = fmt.Sprintf("user:%d", p.User.ID)
+	errs = append(errs, rerrs...)
 	key := c.Get("Idempotency-Key")
 	if utf8.RuneCountInString(key) > maxIdempotencyKey {
 		errs = append(errs, FieldError{Field: "Idempotency-Key", Detail: fmt.Sprintf("header must be at most %d characters", maxIdempotencyKey)})
@@ -148,20 +104,12 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 	} else {
 		key = fmt.Sprintf("user:%d:%s", p.User.ID, key)
 	}
-	ctx := c.UserContext()
 	res, err := s.reserve(ctx, key, draft)
 	if err != nil {
 		return err
 	}
-	if !res.New {
-		if t, err := s.store.Ticket(ctx, res.Number); err == nil {
-			c.Location(ticketPath(t.Number))
-			return s.sendTicket(c, fiber.StatusOK, t)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	if err := s.startTicket(ctx, res.Number, key, draft); err != nil {
+	existed, err := s.startReserved(ctx, res, key, draft)
+	if err != nil {
 		return err
 	}
 	t, err := s.store.Ticket(ctx, res.Number)
@@ -169,7 +117,54 @@ func (s *Server) createTicket(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location(ticketPath(t.Number))
+	if existed {
+		return s.sendTicket(c, fiber.StatusOK, t)
+	}
 	return s.sendTicket(c, fiber.StatusCreated, t)
+}
+
+// resolveDraft completes a parsed creation request for p: its channel,
+// requester and actor, its custom field values checked against the
+// catalog, and its assignee and team looked up (staff only).
+func (s *Server) resolveDraft(ctx context.Context, p *identity.Principal, in draftInput) (ticket.Draft, []FieldError, error) {
+	draft := in.draft
+	draft.Channel = ticket.ChannelAPI
+	if p.Via == identity.ViaSession {
+		draft.Channel = ticket.ChannelWeb
+	}
+	draft.RequesterID = &p.User.ID
+	draft.Actor = fmt.Sprintf("user:%d", p.User.ID)
+	_, values, errs, err := s.ticketCatalog(ctx, p, draft.CategoryID, true, in.fields, nil)
+	if err != nil {
+		return draft, nil, err
+	}
+	for k, v := range values {
+		if v != nil {
+			if draft.CustomFields == nil {
+				draft.CustomFields = map[string]any{}
+			}
+			draft.CustomFields[k] = v
+		}
+	}
+	if (in.assignee.present && !in.assignee.null || in.team.present && !in.team.null) && !p.User.Role.Staff() {
+		return draft, append(errs, FieldError{Field: "assignee", Detail: "only agents, leads and admins may assign a new ticket"}), nil
+	}
+	for _, r := range []struct {
+		field   string
+		resolve func(context.Context, string, refValue) (*int64, *FieldError, error)
+		ref     refValue
+		into    **int64
+	}{{"assignee", s.resolveAssignee, in.assignee, &draft.AssigneeID}, {"team", s.resolveTeam, in.team, &draft.TeamID}} {
+		id, fe, err := r.resolve(ctx, r.field, r.ref)
+		if err != nil {
+			return draft, nil, err
+		}
+		if fe != nil {
+			errs = append(errs, *fe)
+		}
+		*r.into = id
+	}
+	return draft, errs, nil
 }
 
 // reserve reserves (or finds) the ticket number for a creation request
@@ -189,62 +184,26 @@ func (s *Server) reserve(ctx context.Context, key string, draft ticket.Draft) (s
 	return res, nil
 }
 
-// parseDraft validates a creation request, collecting every field error.
-func (s *Server) parseDraft(obj map[string]json.RawMessage) (ticket.Draft, []FieldError) {
-	var errs []FieldError
-	subject := stringField(obj, "subject", &errs)
-	description := stringField(obj, "description", &errs)
-	priority := stringField(obj, "priority", &errs)
-
-	draft := ticket.Draft{Priority: ticket.Priority(s.cfg.DefaultPriority)}
-	if subject == nil {
-		if len(errs) == 0 || errs[0].Field != "subject" { // not already "must be a string"
-			errs = append(errs, FieldError{Field: "subject", Detail: "is required"})
-		}
-	} else {
-		draft.Subject = strings.TrimSpace(*subject)
-		switch n := utf8.RuneCountInString(draft.Subject); {
-		case n == 0:
-			errs = append(errs, FieldError{Field: "subject", Detail: "must not be empty"})
-		case n > ticket.MaxSubjectRunes:
-			errs = append(errs, FieldError{Field: "subject", Detail: fmt.Sprintf("must be at most %d characters, got %d", ticket.MaxSubjectRunes, n)})
-		}
-	}
-	if description != nil {
-		draft.Description = *description
-		if len(draft.Description) > ticket.MaxDescriptionBytes {
-			errs = append(errs, FieldError{Field: "description", Detail: fmt.Sprintf("must be at most %d bytes", ticket.MaxDescriptionBytes)})
-		}
-	}
-	if priority != nil {
-		p, err := ticket.ParsePriority(*priority)
-		if err != nil {
-			errs = append(errs, FieldError{Field: "priority", Detail: err.Error()})
-		}
-		draft.Priority = p
-		draft.PrioritySet = true
-	}
-	return draft, errs
-}
-
-// startTicket runs Update-with-Start on the ticket's workflow and waits
-// until the create Update completes (the ticket is in PostgreSQL). A worker
-// that does not answer within update_timeout yields 503: the request is kept
-// and a retry with the same Idempotency-Key finishes it.
-func (s *Server) startTicket(ctx context.Context, number int64, key string, d ticket.Draft) error {
+// startReserved starts the workflow of the ticket reserved as res unless
+// an earlier attempt made it (workflows.Client.StartReserved; existed
+// reports that), and waits until the create Update completes (the ticket
+// is in PostgreSQL). A worker that does not answer within update_timeout
+// yields 503: the request is kept and a retry with the same
+// Idempotency-Key finishes it.
+func (s *Server) startReserved(ctx context.Context, res store.Reservation, key string, d ticket.Draft) (existed bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout.D())
 	defer cancel()
-	err := s.flows().Start(ctx, number, key, d)
+	existed, err = s.flows().StartReserved(ctx, res.Number, res.New, key, d, s.store.TicketExists)
 	if err == nil {
-		return nil
+		return existed, nil
 	}
 	var late *workflows.UnavailableError
 	if errors.As(err, &late) {
-		s.log.Warn("ticket creation not confirmed in time", "ticket", number, "err", err)
-		return unavailable(fmt.Sprintf("ticket #%d was accepted but not confirmed within %s; retry with the same Idempotency-Key",
-			number, s.cfg.UpdateTimeout), retryAfterSeconds)
+		s.log.Warn("ticket creation not confirmed in time", "ticket", res.Number, "err", err)
+		return false, unavailable(fmt.Sprintf("ticket #%d was accepted but not confirmed within %s; retry with the same Idempotency-Key",
+			res.Number, s.cfg.UpdateTimeout), retryAfterSeconds)
 	}
-	return fmt.Errorf("api: create ticket %d: %w", number, err)
+	return false, fmt.Errorf("api: create ticket %d: %w", res.Number, err)
 }
 
 // detail is a single ticket as answered: with the status moves allowed

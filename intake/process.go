@@ -572,15 +572,11 @@ func (p *Processor) newTicket(ctx context.Context, mb config.Mailbox, msg *mailp
 		return Outcome{}, err
 	}
 	p.hook("reserved")
-	if _, err := p.Store.Ticket(ctx, res.Number); errors.Is(err, store.ErrNotFound) {
-		sctx, cancel := context.WithTimeout(ctx, p.Config.UpdateTimeout.D())
-		err = p.flows().Start(sctx, res.Number, key, draft)
-		cancel()
-		if err != nil {
-			return Outcome{}, fmt.Errorf("intake: create ticket %d: %w", res.Number, err)
-		}
-	} else if err != nil {
-		return Outcome{}, err
+	sctx, cancel := context.WithTimeout(ctx, p.Config.UpdateTimeout.D())
+	_, err = p.flows().StartReserved(sctx, res.Number, res.New, key, draft, p.Store.TicketExists)
+	cancel()
+	if err != nil {
+		return Outcome{}, fmt.Errorf("intake: create ticket %d: %w", res.Number, err)
 	}
 	p.hook("created")
 	return Outcome{Outcome: outcome, Ticket: res.Number, Reason: reason}, nil

@@ -75,6 +75,23 @@ func (c Client) Start(ctx context.Context, number int64, key string, d ticket.Dr
 	return classify(ctx, number, "create", err)
 }
 
+// StartReserved is the one rule for "reserve a ticket number, then start
+// its workflow unless the ticket exists", shared by every way a ticket is
+// made (the API's creates and follow-ups, mail). fresh is whether this
+// request reserved number just now (store.Reservation.New); a number
+// reserved before may have its ticket already (an earlier attempt with
+// the same key made it), which exists looks up in PostgreSQL: then
+// nothing is started and existed is true. Otherwise it is Start.
+func (c Client) StartReserved(ctx context.Context, number int64, fresh bool, key string, d ticket.Draft,
+	exists func(context.Context, int64) (bool, error)) (existed bool, err error) {
+	if !fresh {
+		if existed, err = exists(ctx, number); err != nil || existed {
+			return existed, err
+		}
+	}
+	return false, c.Start(ctx, number, key, d)
+}
+
 // Update sends Update name (UpdateChange, UpdateComment, UpdateAttach)
 // with ID id to ticket number's workflow and waits for its result.
 func (c Client) Update(ctx context.Context, number int64, name, id string, arg any) (ChangeResult, error) {

@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // Callers tell archived, rejected and late apart with errors.As, never by
@@ -70,5 +73,66 @@ func TestClassifyGivesTypedErrors(t *testing.T) {
 	}
 	if classify(context.Background(), 7, "change", nil) != nil {
 		t.Error("no error classified as one")
+	}
+}
+
+// startRecorder is a Temporal client that records Update-with-Start calls
+// and answers each with errStarted.
+type startRecorder struct {
+	client.Client
+	ids []string
+}
+
+var errStarted = errors.New("started")
+
+func (r *startRecorder) NewWithStartWorkflowOperation(o client.StartWorkflowOptions, _ any, _ ...any) client.WithStartWorkflowOperation {
+	r.ids = append(r.ids, o.ID)
+	return nil
+}
+
+func (r *startRecorder) UpdateWithStartWorkflow(context.Context, client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	return nil, errStarted
+}
+
+// A number reserved just now is started without a lookup; one reserved
+// before is started only when its ticket is missing, so a retry or an
+// intake restart never starts a second workflow for a ticket that exists.
+func TestStartReservedStartsOnlyMissingTickets(t *testing.T) {
+	lookupFailed := errors.New("lookup failed")
+	for _, tc := range []struct {
+		name         string
+		fresh        bool
+		exists       bool
+		lookupErr    error
+		wantLookups  int
+		wantStarted  bool
+		wantExisted  bool
+		wantErrWraps error
+	}{
+		{"reserved just now", true, false, nil, 0, true, false, errStarted},
+		{"reserved before, ticket made", false, true, nil, 1, false, true, nil},
+		{"reserved before, ticket missing", false, false, nil, 1, true, false, errStarted},
+		{"reserved before, lookup fails", false, false, lookupFailed, 1, false, false, lookupFailed},
+	} {
+		rec := &startRecorder{}
+		lookups := 0
+		exists := func(_ context.Context, n int64) (bool, error) {
+			lookups++
+			if n != 41 {
+				t.Errorf("%s: looked up ticket %d", tc.name, n)
+			}
+			return tc.exists, tc.lookupErr
+		}
+		c := Client{Temporal: rec, TaskQueue: "q", Policy: &Policy{}}
+		existed, err := c.StartReserved(context.Background(), 41, tc.fresh, "key", ticket.Draft{Subject: "s"}, exists)
+		if lookups != tc.wantLookups || (len(rec.ids) > 0) != tc.wantStarted || existed != tc.wantExisted {
+			t.Errorf("%s: %d lookups, started %v, existed %v", tc.name, lookups, rec.ids, existed)
+		}
+		if tc.wantStarted && (len(rec.ids) != 1 || rec.ids[0] != TicketWorkflowID(41)) {
+			t.Errorf("%s: started %v, want once as %s", tc.name, rec.ids, TicketWorkflowID(41))
+		}
+		if (err == nil) != (tc.wantErrWraps == nil) || tc.wantErrWraps != nil && !errors.Is(err, tc.wantErrWraps) {
+			t.Errorf("%s: error %v, want one wrapping %v", tc.name, err, tc.wantErrWraps)
+		}
 	}
 }

@@ -71,6 +71,16 @@ func (s *Store) ReserveTicketNumber(ctx context.Context, key string, hash []byte
 	return Reservation{}, fmt.Errorf("store: reserve ticket number: key %q keeps changing under concurrent requests", key)
 }
 
+// TicketExists reports whether the ticket of a reserved number is in
+// PostgreSQL yet (its workflow's create Update writes it).
+func (s *Store) TicketExists(ctx context.Context, number int64) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tickets WHERE number = $1)`, number).Scan(&ok); err != nil {
+		return false, fmt.Errorf("store: ticket %d exists: %w", number, err)
+	}
+	return ok, nil
+}
+
 // PurgeIdempotencyKeys forgets keys older than ttl whose ticket exists, so a
 // reservation whose workflow has not run yet keeps its payload.
 func (s *Store) PurgeIdempotencyKeys(ctx context.Context, ttl time.Duration) (int64, error) {
