@@ -345,16 +345,15 @@ func (s *Server) updateCustomField(c *fiber.Ctx) error {
 // category must exist and (for a new category) not be archived; values
 // are validated against the fields applying to it that p may know of (a
 // field hidden from requesters is, to them, no such field). current is
-// nil on creation. It returns the category path and the normalized
-// changes.
+// nil on creation. It returns the normalized changes.
 func (s *Server) ticketCatalog(ctx context.Context, p *identity.Principal, categoryID *int64, newCategory bool,
-	input map[string]json.RawMessage, current catalog.Values) ([]int64, map[string]any, []FieldError, error) {
+	input map[string]json.RawMessage, current catalog.Values) (map[string]any, []FieldError, error) {
 	var errs []FieldError
 	var path []int64
 	if categoryID != nil {
 		tree, err := s.categoryTree(ctx)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		cat, ok := tree.Get(*categoryID)
 		switch {
@@ -366,11 +365,11 @@ func (s *Server) ticketCatalog(ctx context.Context, p *identity.Principal, categ
 		path = tree.Ancestors(*categoryID)
 	}
 	if input == nil && current != nil {
-		return path, nil, errs, nil
+		return nil, errs, nil
 	}
 	fields, err := s.fieldsFor(ctx, p)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	changes, probs := catalog.ValidateValues(fields, path, input, current)
 	errs = append(errs, problemsOf(probs)...)
@@ -381,7 +380,7 @@ func (s *Server) ticketCatalog(ctx context.Context, p *identity.Principal, categ
 			}
 		}
 	}
-	return path, changes, errs, nil
+	return changes, errs, nil
 }
 
 // nameCategories fills in each ticket's category path for display.

@@ -280,9 +280,6 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return invalid("the change is not valid", errs...)
 	}
-	if err := s.mayAssign(p, cur, ch.req.Assignee); err != nil {
-		return err
-	}
 	if cur.ArchivedAt != nil {
 		return archivedProblem(cur.Number)
 	}
@@ -290,14 +287,12 @@ func (s *Server) changeTicket(c *fiber.Ctx) error {
 		// Every value is what the ticket already has.
 		return s.sendTicket(c, fiber.StatusOK, s.detail(cur))
 	}
-	if req := &ch.req; req.Assignee != nil && cur.AssigneeID == nil && req.Assignee.ID != nil {
-		// The assignment rules were checked against an unassigned ticket;
-		// if someone takes it meanwhile, the change is a conflict rather
-		// than a reassignment the caller may not make.
-		if ok, err := s.may(p, "reassign"); err != nil {
+	if ch.req.Assignee != nil {
+		// The planner decides who may assign whom, against the assignee
+		// the ticket has when the change applies; it needs the access
+		// policy's answers for this person.
+		if ch.req.Rights, err = s.assignRights(p); err != nil {
 			return err
-		} else if !ok {
-			req.IfUnassigned = true
 		}
 	}
 	ch.req.RequestID = id
@@ -359,12 +354,12 @@ func (s *Server) resolveChange(ctx context.Context, p *identity.Principal, cur t
 }
 
 // resolveFields validates the custom fields sent against category, the
-// one the ticket will have (when it changes or the ticket is resolved,
-// all of the ticket's), and adds the changes to ch.
+// one the ticket will have (when it changes, all of the ticket's), and
+// adds the changes to ch. Whether the ticket may be resolved with the
+// values it then has is the planner's rule (lifecycle.PlanChange).
 func (s *Server) resolveFields(ctx context.Context, p *identity.Principal, cur ticket.Ticket, in changeInput, category *int64,
 	ch *ticketChange) ([]FieldError, error) {
-	resolving := in.status != nil && (*in.status == ticket.StatusResolved || *in.status == ticket.StatusClosed) && *in.status != cur.Status
-	if in.fields == nil && ch.req.Category == nil && !resolving {
+	if in.fields == nil && ch.req.Category == nil {
 		return nil, nil
 	}
 	input := in.fields
@@ -375,7 +370,7 @@ func (s *Server) resolveFields(ctx context.Context, p *identity.Principal, cur t
 	if current == nil {
 		current = catalog.Values{}
 	}
-	path, fc, errs, err := s.ticketCatalog(ctx, p, category, ch.req.Category != nil, input, current)
+	fc, errs, err := s.ticketCatalog(ctx, p, category, ch.req.Category != nil, input, current)
 	if err != nil {
 		return nil, err
 	}
@@ -383,32 +378,7 @@ func (s *Server) resolveFields(ctx context.Context, p *identity.Principal, cur t
 		ch.text["custom_fields"] = ""
 		ch.req.Text = append(ch.req.Text, "custom_fields")
 	}
-	if resolving && len(errs) == 0 {
-		missing, err := s.missingToResolve(ctx, cur, path, fc)
-		if err != nil {
-			return nil, err
-		}
-		errs = append(errs, missing...)
-	}
 	return errs, nil
-}
-
-// missingToResolve lists, as field errors, the custom fields required to
-// resolve a ticket in category path that cur would still lack with
-// changes applied.
-func (s *Server) missingToResolve(ctx context.Context, cur ticket.Ticket, path []int64, changes map[string]any) ([]FieldError, error) {
-	merged := catalog.Values{}
-	for k, v := range cur.CustomFields {
-		merged[k] = v
-	}
-	for k, v := range changes {
-		merged[k] = v
-	}
-	fields, err := s.store.CustomFields(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return problemsOf(catalog.MissingToResolve(fields, path, merged)), nil
 }
 
 // sendChange stores the change's text under its request ID (text never
@@ -439,37 +409,20 @@ func (s *Server) sendChange(c *fiber.Ctx, cur ticket.Ticket, ch ticketChange) er
 	return s.sendTicket(c, fiber.StatusOK, s.detail(t))
 }
 
-// mayAssign applies the assignment rules to a requested assignee change:
-//
-//   - taking an unassigned ticket yourself, or releasing your own: update
-//     (the route's action) is enough;
-//   - assigning someone else: Casbin action assign (agents);
-//   - changing the assignee of a ticket assigned to someone else (to
-//     anyone, yourself included, or to nobody): reassign (leads, admins).
-func (s *Server) mayAssign(p *identity.Principal, cur ticket.Ticket, ch *workflows.IDChange) error {
-	if ch == nil || sameID(ch.ID, cur.AssigneeID) {
-		return nil
+// assignRights are the access policy's answers the planner's assignment
+// rule needs (lifecycle.AssignRights): may this person give a ticket to
+// someone else (assign), and change the assignee of a ticket assigned to
+// someone else (reassign).
+func (s *Server) assignRights(p *identity.Principal) (*workflows.AssignRights, error) {
+	assign, err := s.may(p, "assign")
+	if err != nil {
+		return nil, err
 	}
-	if cur.AssigneeID != nil && *cur.AssigneeID != p.User.ID {
-		ok, err := s.may(p, "reassign")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return forbidden(typeForbidden, fmt.Sprintf("ticket #%d is assigned to someone else; the %s role may not reassign it", cur.Number, p.User.Role))
-		}
-		return nil
+	reassign, err := s.may(p, "reassign")
+	if err != nil {
+		return nil, err
 	}
-	if ch.ID != nil && *ch.ID != p.User.ID {
-		ok, err := s.may(p, "assign")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return forbidden(typeForbidden, fmt.Sprintf("the %s role may not assign tickets to others", p.User.Role))
-		}
-	}
-	return nil
+	return &workflows.AssignRights{Assign: assign, Reassign: reassign}, nil
 }
 
 func sameID(a, b *int64) bool {

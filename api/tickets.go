@@ -134,7 +134,7 @@ func (s *Server) resolveDraft(ctx context.Context, p *identity.Principal, in dra
 	}
 	draft.RequesterID = &p.User.ID
 	draft.Actor = fmt.Sprintf("user:%d", p.User.ID)
-	_, values, errs, err := s.ticketCatalog(ctx, p, draft.CategoryID, true, in.fields, nil)
+	values, errs, err := s.ticketCatalog(ctx, p, draft.CategoryID, true, in.fields, nil)
 	if err != nil {
 		return draft, nil, err
 	}

@@ -32,6 +32,7 @@ const (
 type (
 	Actor             = lifecycle.Actor
 	IDChange          = lifecycle.IDChange
+	AssignRights      = lifecycle.AssignRights
 	ChangeRequest     = lifecycle.ChangeRequest
 	CommentRequest    = lifecycle.CommentRequest
 	AttachRequest     = lifecycle.AttachRequest
