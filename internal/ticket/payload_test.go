@@ -24,16 +24,19 @@ func id(n int64) *int64 { return &n }
 // bigID does not fit a float64 exactly: it survives only as an int64.
 const bigID = int64(1)<<53 + 1
 
+// stored is one payload as a row holds it and what it decodes to.
+type stored[P Payload] struct {
+	kind string
+	raw  string
+	want P
+}
+
 var due = time.Date(2026, 12, 7, 20, 30, 36, 42145128, time.UTC)
 
 // storedEvents are event data exactly as rows hold them today (the
 // planner's, PersistCreated's and the store's writers; key order as
 // PostgreSQL's jsonb returns it), with what each decodes to.
-var storedEvents = []struct {
-	kind string
-	raw  string
-	want EventPayload
-}{
+var storedEvents = []stored[EventPayload]{
 	{EventCreated, `{"status": "open", "priority": "high"}`, Created{Status: StatusOpen, Priority: PriorityHigh}},
 	{EventCreated, `{"status": "open", "priority": "medium", "assignee_id": 9007199254740993}`,
 		Created{Status: StatusOpen, Priority: PriorityMedium, AssigneeID: id(bigID)}},
@@ -82,11 +85,7 @@ var storedEvents = []struct {
 }
 
 // storedOutbox are outbox payloads exactly as rows hold them today.
-var storedOutbox = []struct {
-	kind string
-	raw  string
-	want OutboxPayload
-}{
+var storedOutbox = []stored[OutboxPayload]{
 	{OutboxTicketCreated, `{"priority": "medium"}`, TicketCreatedNotice{Priority: PriorityMedium}},
 	{OutboxAgentReply, `{"author_id": 9007199254740993}`, AgentReplyNotice{AuthorID: bigID}},
 	{OutboxStatusChanged, `{"to": "resolved", "from": "in_progress"}`, StatusChangedNotice{From: StatusInProgress, To: StatusResolved}},
@@ -96,66 +95,53 @@ var storedOutbox = []struct {
 	{OutboxExpired, `{"action": "escalate"}`, ExpiredNotice{Action: "escalate"}},
 }
 
-// checkStored decodes raw as stored today, compares it with want, checks
-// that its JSON (what GET /history shows) has exactly the stored keys and
-// values, and that what is written now decodes to the same payload.
-func checkStored[P Payload](t *testing.T, kind, raw string, want P, decode func(string, []byte) (P, error)) {
-	t.Helper()
-	got, err := decode(kind, []byte(raw))
-	if err != nil {
-		t.Fatalf("%s %s: %v", kind, raw, err)
+// checkStored decodes each example as stored today, compares it with
+// want, checks that its JSON (what GET /history shows) has exactly the
+// stored keys and values, and that what is written now decodes to the
+// same payload; every kind of decoders needs an example.
+func checkStored[P Payload](t *testing.T, examples []stored[P], decoders map[string]func([]byte) (P, bool), decode func(string, []byte) (P, error)) {
+	covered := map[string]bool{}
+	for _, c := range examples {
+		covered[c.kind] = true
+		got, err := decode(c.kind, []byte(c.raw))
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.kind, c.raw, err)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s %s:\n got %#v\nwant %#v", c.kind, c.raw, got, c.want)
+		}
+		if got.Kind() != c.kind {
+			t.Errorf("%s decodes as kind %s", c.kind, got.Kind())
+		}
+		if shown := mustJSON(t, got); !sameJSON(t, shown, []byte(c.raw)) {
+			t.Errorf("%s: shown as %s, stored as %s", c.kind, shown, c.raw)
+		}
+		written, err := EncodePayload(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var head struct{ V *int }
+		if err := json.Unmarshal(written, &head); err != nil || head.V == nil || *head.V != PayloadVersion {
+			t.Errorf("%s written as %s: want \"v\": %d", c.kind, written, PayloadVersion)
+		}
+		again, err := decode(c.kind, written)
+		if err != nil || !reflect.DeepEqual(again, c.want) {
+			t.Errorf("%s written as %s reads back as %#v (%v)", c.kind, written, again, err)
+		}
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s %s:\n got %#v\nwant %#v", kind, raw, got, want)
-	}
-	if got.Kind() != kind {
-		t.Errorf("%s decodes as kind %s", kind, got.Kind())
-	}
-	shown, err := json.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !sameJSON(t, shown, []byte(raw)) {
-		t.Errorf("%s: shown as %s, stored as %s", kind, shown, raw)
-	}
-	written, err := EncodePayload(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var head struct{ V *int }
-	if err := json.Unmarshal(written, &head); err != nil || head.V == nil || *head.V != PayloadVersion {
-		t.Errorf("%s written as %s: want \"v\": %d", kind, written, PayloadVersion)
-	}
-	again, err := decode(kind, written)
-	if err != nil || !reflect.DeepEqual(again, want) {
-		t.Errorf("%s written as %s reads back as %#v (%v)", kind, written, again, err)
+	for kind := range decoders {
+		if !covered[kind] {
+			t.Errorf("kind %s has no stored example", kind)
+		}
 	}
 }
 
 func TestStoredEventsDecode(t *testing.T) {
-	covered := map[string]bool{}
-	for _, c := range storedEvents {
-		checkStored(t, c.kind, c.raw, c.want, DecodeEvent)
-		covered[c.kind] = true
-	}
-	for kind := range eventDecoders {
-		if !covered[kind] {
-			t.Errorf("event kind %s has no stored example", kind)
-		}
-	}
+	checkStored(t, storedEvents, eventDecoders, DecodeEvent)
 }
 
 func TestStoredOutboxDecode(t *testing.T) {
-	covered := map[string]bool{}
-	for _, c := range storedOutbox {
-		checkStored(t, c.kind, c.raw, c.want, DecodeOutbox)
-		covered[c.kind] = true
-	}
-	for kind := range outboxDecoders {
-		if !covered[kind] {
-			t.Errorf("outbox kind %s has no stored example", kind)
-		}
-	}
+	checkStored(t, storedOutbox, outboxDecoders, DecodeOutbox)
 }
 
 // Every kind constant has a payload, and a payload reports the kind it is
