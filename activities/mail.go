@@ -116,14 +116,15 @@ func (m *Mailer) SendOutboxEmail(ctx context.Context, id int64) (MailResult, err
 		text = c.Body + fmt.Sprintf("\n\n-- \n%s, %s\nTicket #%d: %s\nReply to this email to answer; please keep [#%d] in the subject.\n",
 			author, m.From.Name, t.Number, t.Subject, t.Number)
 	case ticket.OutboxStatusChanged:
-		to, _ := e.Payload["to"].(string)
-		switch to {
-		case "resolved":
+		// A payload this version cannot read has no status to mail.
+		n, _ := e.Payload.(ticket.StatusChangedNotice)
+		switch n.To {
+		case ticket.StatusResolved:
 			text = greeting + fmt.Sprintf("your ticket #%d has been resolved:\n\n  %s\n\nIf the problem is not solved, reply to this email and the ticket opens again.", t.Number, t.Subject) + footer
-		case "closed":
+		case ticket.StatusClosed:
 			text = greeting + fmt.Sprintf("your ticket #%d is now closed:\n\n  %s\n\nReply to this email if you need more help.", t.Number, t.Subject) + footer
 		default:
-			return skip("status " + to + " is not mailed")
+			return skip("status " + string(n.To) + " is not mailed")
 		}
 	default:
 		return skip(e.Kind + " is not mailed to requesters")

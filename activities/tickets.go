@@ -58,11 +58,8 @@ func (in PersistCreatedInput) ticket() (ticket.Ticket, store.Event) {
 		CreatedAt: in.CreatedAt, UpdatedAt: in.CreatedAt, Seq: in.Seq,
 		SLADueAt: in.SLADueAt, FirstResponseDueAt: in.FirstResponseDueAt, ResolutionDueAt: in.ResolutionDueAt,
 	}
-	data := map[string]any{"status": in.Status, "priority": in.Priority}
-	if in.AssigneeID != nil {
-		data["assignee_id"] = *in.AssigneeID
-	}
-	return t, store.Event{TicketNumber: in.Number, Seq: in.Seq, Kind: ticket.EventCreated, Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt}
+	data := ticket.Created{Status: in.Status, Priority: in.Priority, AssigneeID: in.AssigneeID}
+	return t, store.Event{TicketNumber: in.Number, Seq: in.Seq, Kind: data.Kind(), Actor: in.Actor, Data: data, CreatedAt: in.CreatedAt}
 }
 
 // PersistResult reports what is now durable.

@@ -34,7 +34,7 @@ type historyItem struct {
 	Kind       string                   `json:"kind"`
 	Actor      any                      `json:"actor"`
 	At         time.Time                `json:"at"`
-	Data       map[string]any           `json:"data"`
+	Data       ticket.EventPayload      `json:"data"`
 	Comment    *historyComment          `json:"comment,omitempty"`
 	Attachment *store.HistoryAttachment `json:"attachment,omitempty"`
 }
@@ -86,9 +86,6 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 	}
 	for _, r := range rows {
 		it := historyItem{Seq: r.Seq, Kind: r.Kind, At: r.At, Data: r.Data, Attachment: r.Attachment}
-		if it.Data == nil {
-			it.Data = map[string]any{}
-		}
 		switch {
 		case r.ActorID != nil:
 			it.Actor = historyActor{ID: *r.ActorID, Email: r.ActorEmail}
@@ -102,7 +99,7 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 				UnverifiedSender: r.Comment.UnverifiedSender}
 		}
 		if view != nil {
-			data, ok := ticket.RequesterEvent(r.Kind, it.Data, view.fields)
+			data, ok := ticket.RequesterEvent(it.Data, view.fields)
 			if !ok {
 				continue // next_after_seq still follows the rows read
 			}

@@ -249,7 +249,7 @@ func TestSLABreachFiresAtTheDeadline(t *testing.T) {
 	h.run(pol, ticket.PriorityHigh, 10*time.Hour)
 	h.expectAt("sla_breached", time.Hour, 4*time.Hour)
 	b := h.found("sla_breached")
-	if len(b) == 2 && (b[0].Data["clock"] != "first_response" || b[0].Data["due_at"] != t0.Add(time.Hour).Format(time.RFC3339Nano)) {
+	if len(b) == 2 && (b[0].Data.(ticket.SLABreached).Clock != "first_response" || !b[0].Data.(ticket.SLABreached).DueAt.Equal(t0.Add(time.Hour))) {
 		t.Errorf("first breach %+v", b[0].Data)
 	}
 	if n := len(h.found("escalated")); n != 0 {
@@ -271,16 +271,17 @@ func TestEscalationLevels(t *testing.T) {
 	esc := h.found("escalated")
 	var got []string
 	for _, e := range esc {
-		got = append(got, fmt.Sprintf("%s@%s→%v", e.Data["rule"], e.CreatedAt.Sub(t0), e.Data["level"]))
+		d := e.Data.(ticket.Escalated)
+		got = append(got, fmt.Sprintf("%s@%s→%v", d.Rule, e.CreatedAt.Sub(t0), d.Level))
 	}
 	want := "fr-100@1h0m0s→1 res-75@3h0m0s→1 res-100@4h0m0s→2 res-100+2h@6h0m0s→3"
 	if strings.Join(got, " ") != want {
 		t.Errorf("escalations %v\nwant %s", got, want)
 	}
-	if p := h.found("priority_changed"); len(p) != 1 || p[0].Data["to"] != ticket.PriorityCritical || p[0].CreatedAt != t0.Add(4*time.Hour) {
+	if p := h.found("priority_changed"); len(p) != 1 || p[0].Data.(ticket.PriorityChanged).To != ticket.PriorityCritical || p[0].CreatedAt != t0.Add(4*time.Hour) {
 		t.Errorf("priority raise %+v", p)
 	}
-	if tc := h.found("team_changed"); len(tc) != 1 || *(tc[0].Data["to"].(*int64)) != 9 {
+	if tc := h.found("team_changed"); len(tc) != 1 || *tc[0].Data.(ticket.TeamChanged).To != 9 {
 		t.Errorf("team move %+v", tc)
 	}
 	last := h.rows[len(h.rows)-1]
@@ -294,7 +295,7 @@ func TestEscalationLevels(t *testing.T) {
 	var notified []string
 	for _, n := range h.outbox {
 		if n.Kind == OutboxEscalated {
-			notified = append(notified, fmt.Sprint(n.Data["rule"]))
+			notified = append(notified, n.Data.(ticket.EscalatedNotice).Rule)
 		}
 	}
 	if got := strings.Join(notified, " "); got != "fr-100 res-100 res-100+2h" {
@@ -428,9 +429,9 @@ func TestAutoCloseAndReopenCancelsIt(t *testing.T) {
 	}
 	var closes []time.Duration
 	for _, e := range h.found("status_changed") {
-		if e.Data["to"] == ticket.StatusClosed {
+		if d := e.Data.(ticket.StatusChanged); d.To == ticket.StatusClosed {
 			closes = append(closes, e.CreatedAt.Sub(t0))
-			if e.Data["reason"] != "auto-close" || e.Actor != "system" {
+			if d.Reason != "auto-close" || e.Actor != "system" {
 				t.Errorf("close %+v", e)
 			}
 		}
@@ -510,7 +511,7 @@ func TestAttemptRules(t *testing.T) {
 	h.run(pol, ticket.PriorityLow, 50*time.Hour)
 	var got []string
 	for _, e := range h.found("escalated") {
-		got = append(got, fmt.Sprintf("%s@%s", e.Data["rule"], e.CreatedAt.Sub(t0)))
+		got = append(got, fmt.Sprintf("%s@%s", e.Data.(ticket.Escalated).Rule, e.CreatedAt.Sub(t0)))
 	}
 	if want := "reopened-2@12h0m0s followups-3@32h0m0s reassigned-2@42h0m0s"; strings.Join(got, " ") != want {
 		t.Errorf("escalations %v, want %s", got, want)
@@ -762,9 +763,10 @@ func TestReopenOnlyResolvedOrClosed(t *testing.T) {
 	}
 	var moves []string
 	for _, e := range h.found("status_changed") {
-		moves = append(moves, fmt.Sprintf("%v→%v %v", e.Data["from"], e.Data["to"], e.Data["reason"]))
+		d := e.Data.(ticket.StatusChanged)
+		moves = append(moves, fmt.Sprintf("%v→%v %v", d.From, d.To, d.Reason))
 	}
-	if got, want := strings.Join(moves, ", "), "open→in_progress <nil>, in_progress→resolved <nil>, resolved→open reopen"; got != want {
+	if got, want := strings.Join(moves, ", "), "open→in_progress , in_progress→resolved , resolved→open reopen"; got != want {
 		t.Errorf("status moves %s, want %s", got, want)
 	}
 }

@@ -41,7 +41,7 @@ func TestRoutingAtCreationBeforeTheAnswer(t *testing.T) {
 	}
 	for _, kind := range []string{"routed", "priority_changed", "team_changed", "assigned"} {
 		e := h.found(kind)
-		if len(e) != 1 || e[0].Data["reason"] == nil {
+		if len(e) != 1 || reasonOf(e[0].Data) == "" {
 			t.Errorf("%s: %+v, want one event with the reason", kind, e)
 		}
 	}
@@ -80,11 +80,26 @@ func TestRoutingAfterChangesAndReroute(t *testing.T) {
 	if len(assigned) != 3 {
 		t.Fatalf("assigned events %+v", assigned)
 	}
-	if assigned[1].Data["reason"] == nil || assigned[2].Data["reason"] == nil {
+	if reasonOf(assigned[1].Data) == "" || reasonOf(assigned[2].Data) == "" {
 		t.Errorf("reroute events lack reasons: %+v", assigned[1:])
 	}
 	// The second reroute finds the ticket no longer with agent B: nothing.
 	if n := len(h.found("routed")); n != 1 {
 		t.Errorf("routed events %d, want 1", n)
 	}
+}
+
+// reasonOf is the reason a routing decision's event carries.
+func reasonOf(p ticket.EventPayload) string {
+	switch p := p.(type) {
+	case ticket.Routed:
+		return p.Reason
+	case ticket.PriorityChanged:
+		return p.Reason
+	case ticket.TeamChanged:
+		return p.Reason
+	case ticket.Assigned:
+		return p.Reason
+	}
+	return ""
 }

@@ -549,7 +549,7 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 	if w.lifecycle {
 		row := lifecycle.Row(st, w.policy, w.cal)
 		in.SLADueAt, in.FirstResponseDueAt, in.ResolutionDueAt = row.SLADueAt, row.FirstResponseDueAt, row.ResolutionDueAt
-		in.Outbox = []lifecycle.Notification{{Seq: 1, Kind: OutboxTicketCreated, Data: map[string]any{"priority": st.Priority}}}
+		in.Outbox = []lifecycle.Notification{{Seq: 1, Kind: OutboxTicketCreated, Data: ticket.TicketCreatedNotice{Priority: st.Priority}}}
 	}
 	if w.routing && w.routeApply {
 		return w.createRouted(ctx, in)

@@ -39,14 +39,16 @@ type RouteAsk struct {
 	Exclude []int64
 }
 
-func (p *Plan) add(kind string, data map[string]any) int64 {
+// add records an event of the payload's kind; notify queues a
+// notification of event seq.
+func (p *Plan) add(data ticket.EventPayload) int64 {
 	p.State.Seq++
-	p.Events = append(p.Events, Event{Seq: p.State.Seq, Kind: kind, Data: data})
+	p.Events = append(p.Events, Event{Seq: p.State.Seq, Kind: data.Kind(), Data: data})
 	return p.State.Seq
 }
 
-func (p *Plan) notify(seq int64, kind string, data map[string]any) {
-	p.Outbox = append(p.Outbox, Notification{Seq: seq, Kind: kind, Data: data})
+func (p *Plan) notify(seq int64, data ticket.OutboxPayload) {
+	p.Outbox = append(p.Outbox, Notification{Seq: seq, Kind: data.Kind(), Data: data})
 }
 
 func rejectf(kind string, details any, format string, args ...any) error {
@@ -160,12 +162,12 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts
 		rulesAgain = true
 	}
 	if req.Category != nil && !SameID(req.Category.ID, s.CategoryID) {
-		p.add(ticket.EventCategoryChanged, map[string]any{"from": s.CategoryID, "to": req.Category.ID})
+		p.add(ticket.CategoryChanged{From: s.CategoryID, To: req.Category.ID})
 		s.CategoryID = req.Category.ID
 		rulesAgain = true
 	}
 	if req.Team != nil && !SameID(req.Team.ID, s.TeamID) {
-		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": req.Team.ID})
+		p.add(ticket.TeamChanged{From: s.TeamID, To: req.Team.ID})
 		s.TeamID = req.Team.ID
 	}
 	if req.Assignee != nil && !SameID(req.Assignee.ID, s.AssigneeID) {
@@ -175,12 +177,12 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts
 	for _, f := range req.Text {
 		if f == "custom_fields" {
 			// The activity merges the values and records old and new.
-			p.add(ticket.EventFieldsChanged, nil)
+			p.add(ticket.FieldsChanged{})
 			rulesAgain = true
 			continue
 		}
 		// The activity fills in old and new text from PostgreSQL.
-		p.add(ticket.TextChangedEvent(f), map[string]any{"field": f})
+		p.add(ticket.TextChanged{Field: f})
 	}
 	if from := req.RerouteFrom; from != nil && s.AssigneeID != nil && *s.AssigneeID == *from {
 		setAssignee(&p, pol, nil, fmt.Sprintf("rerouting: agent %d is unavailable", *from))
@@ -235,7 +237,7 @@ func PlanComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now
 	}
 	p := Plan{State: CloneState(st)}
 	s := &p.State
-	seq := p.add(ticket.EventComment, map[string]any{"internal": req.Internal})
+	seq := p.add(ticket.Comment{Internal: req.Internal})
 	fromRequester := req.Actor.UserID != 0 && s.RequesterID != nil && *s.RequesterID == req.Actor.UserID || req.Actor.Role == "requester"
 	switch {
 	case req.Internal:
@@ -267,7 +269,7 @@ func PlanComment(st State, pol Policy, cal sla.Calendar, req CommentRequest, now
 				s.FirstResponse = &b
 			}
 		}
-		p.notify(seq, ticket.OutboxAgentReply, map[string]any{"author_id": req.Actor.UserID})
+		p.notify(seq, ticket.AgentReplyNotice{AuthorID: req.Actor.UserID})
 	}
 	checkAttempts(&p, pol, now)
 	return p, nil
@@ -282,7 +284,7 @@ func PlanAttach(st State, req AttachRequest) (Plan, error) {
 		return Plan{}, rejectf(ErrConflict, ticket.ReasonArchived, "ticket #%d was closed for good; its reopen window has ended", st.Number)
 	}
 	p := Plan{State: CloneState(st)}
-	p.add(ticket.EventAttachment, map[string]any{"attachment_id": req.AttachmentID, "internal": req.Internal})
+	p.add(ticket.Attachment{AttachmentID: req.AttachmentID, Internal: req.Internal})
 	return p, nil
 }
 
@@ -302,11 +304,7 @@ func nonNilStrings(s []string) []string {
 
 func setPriority(p *Plan, pol Policy, to ticket.Priority, reason string) {
 	s := &p.State
-	data := map[string]any{"from": s.Priority, "to": to}
-	if reason != "" {
-		data["reason"] = reason
-	}
-	p.add(ticket.EventPriorityChanged, data)
+	p.add(ticket.PriorityChanged{From: s.Priority, To: to, Reason: reason})
 	s.Priority = to
 	t := pol.SLA[to]
 	s.FirstResponse = Retarget(s.FirstResponse, t.FirstResponse, s.CreatedAt)
@@ -319,14 +317,7 @@ func setPriority(p *Plan, pol Policy, to ticket.Priority, reason string) {
 func PlanRouted(st State, pol Policy, d Decision) Plan {
 	p := Plan{State: CloneState(st)}
 	s := &p.State
-	data := map[string]any{"reason": d.Reason, "rules": d.Rules}
-	if d.Strategy != "" {
-		data["strategy"] = d.Strategy
-	}
-	if len(d.Tags) > 0 {
-		data["tags"] = d.Tags
-	}
-	p.add(ticket.EventRouted, data)
+	p.add(ticket.Routed{Reason: d.Reason, Rules: d.Rules, Strategy: d.Strategy, Tags: d.Tags})
 	if d.Priority != nil && *d.Priority != s.Priority {
 		why := d.PriorityReason
 		if why == "" {
@@ -335,7 +326,7 @@ func PlanRouted(st State, pol Policy, d Decision) Plan {
 		setPriority(&p, pol, *d.Priority, why)
 	}
 	if d.SetTeam && !SameID(d.TeamID, s.TeamID) {
-		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": d.TeamID, "reason": d.Reason})
+		p.add(ticket.TeamChanged{From: s.TeamID, To: d.TeamID, Reason: d.Reason})
 		s.TeamID = d.TeamID
 	}
 	if d.SetAssignee && !SameID(d.AssigneeID, s.AssigneeID) {
@@ -363,8 +354,7 @@ func PlanPolicy(st State, pol Policy, now time.Time) Plan {
 		}
 		*c.b = Retarget(*c.b, c.target, s.CreatedAt)
 	}
-	p.add(ticket.EventPolicyChanged, map[string]any{"first_response": t.FirstResponse.String(), "resolution": t.Resolution.String(),
-		"escalation": pol.Escalation})
+	p.add(ticket.PolicyChanged{FirstResponse: t.FirstResponse.String(), Resolution: t.Resolution.String(), Escalation: pol.Escalation})
 	return p
 }
 
@@ -385,11 +375,7 @@ func Retarget(b *sla.Budget, target time.Duration, created time.Time) *sla.Budge
 
 func setAssignee(p *Plan, pol Policy, to *int64, reason string) {
 	s := &p.State
-	data := map[string]any{"from": s.AssigneeID, "to": to}
-	if reason != "" {
-		data["reason"] = reason
-	}
-	p.add(ticket.EventAssigned, data)
+	p.add(ticket.Assigned{From: s.AssigneeID, To: to, Reason: reason})
 	if s.AssigneeID != nil && to != nil {
 		s.Reassignments++
 	}
@@ -401,12 +387,8 @@ func setAssignee(p *Plan, pol Policy, to *int64, reason string) {
 func setStatus(p *Plan, pol Policy, cal sla.Calendar, to ticket.Status, reason string, now time.Time) {
 	s := &p.State
 	from := s.Status
-	data := map[string]any{"from": from, "to": to}
-	if reason != "" {
-		data["reason"] = reason
-	}
-	seq := p.add(ticket.EventStatusChanged, data)
-	p.notify(seq, ticket.OutboxStatusChanged, map[string]any{"from": from, "to": to})
+	seq := p.add(ticket.StatusChanged{From: from, To: to, Reason: reason})
+	p.notify(seq, ticket.StatusChangedNotice{From: from, To: to})
 	s.Status = to
 	running := to == ticket.StatusOpen || to == ticket.StatusInProgress
 	for _, b := range []**sla.Budget{&s.FirstResponse, &s.Resolution} {
@@ -452,22 +434,22 @@ func escalate(p *Plan, pol Policy, rule string, a Escalation, reason string, now
 	if a.Level > s.EscalationLevel {
 		s.EscalationLevel = a.Level
 	}
-	seq := p.add(ticket.EventEscalated, map[string]any{"rule": rule, "reason": reason, "from_level": from, "level": s.EscalationLevel})
+	seq := p.add(ticket.Escalated{Rule: rule, Reason: reason, FromLevel: from, Level: s.EscalationLevel})
 	// Tell people only when something changed: a rule firing on a ticket
 	// already at its level (and doing nothing else) is history, not news.
 	acts := s.EscalationLevel > from || a.RaisePriority && s.Priority.Rank() > 0 || a.TeamID != nil && !SameID(a.TeamID, s.TeamID)
 	if acts {
-		p.notify(seq, ticket.OutboxEscalated, map[string]any{"rule": rule, "level": s.EscalationLevel, "reason": reason})
+		p.notify(seq, ticket.EscalatedNotice{Rule: rule, Level: s.EscalationLevel, Reason: reason})
 	}
 	if a.RaisePriority && s.Priority.Rank() > 0 {
 		setPriority(p, pol, ticket.Priorities()[s.Priority.Rank()-1], "escalation "+rule)
 	}
 	if a.TeamID != nil && !SameID(a.TeamID, s.TeamID) {
-		p.add(ticket.EventTeamChanged, map[string]any{"from": s.TeamID, "to": a.TeamID, "reason": "escalation " + rule})
+		p.add(ticket.TeamChanged{From: s.TeamID, To: a.TeamID, Reason: "escalation " + rule})
 		s.TeamID = a.TeamID
 		if s.AssigneeID != nil {
 			// Not a reassignment the attempt rule should count.
-			p.add(ticket.EventAssigned, map[string]any{"from": s.AssigneeID, "to": nil, "reason": "escalation " + rule})
+			p.add(ticket.Assigned{From: s.AssigneeID, To: nil, Reason: "escalation " + rule})
 			s.AssigneeID = nil
 		}
 	}
@@ -582,8 +564,8 @@ func PlanDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (Plan,
 			s.Fired[d.Key] = true
 			c := d.Key[len("breach:"):]
 			s.BreachedAt[Clock(c)] = d.At
-			seq := p.add(ticket.EventSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano), "priority": s.Priority})
-			p.notify(seq, ticket.OutboxSLABreached, map[string]any{"clock": c, "due_at": d.At.UTC().Format(time.RFC3339Nano)})
+			seq := p.add(ticket.SLABreached{Clock: c, DueAt: d.At.UTC(), Priority: s.Priority})
+			p.notify(seq, ticket.SLABreachedNotice{Clock: c, DueAt: d.At.UTC()})
 		case len(d.Key) > 5 && d.Key[:5] == "rule:":
 			s.Fired[d.Key] = true
 			for _, r := range pol.TimeRules {
@@ -596,9 +578,8 @@ func PlanDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (Plan,
 			s.Fired["expiry"] = true
 			t := now
 			s.ExpiredAt = &t
-			seq := p.add(ticket.EventExpired, map[string]any{"after": pol.ExpireAfter.String(), "action": pol.ExpiryAction,
-				"due_at": d.At.UTC().Format(time.RFC3339Nano)})
-			p.notify(seq, ticket.OutboxExpired, map[string]any{"action": pol.ExpiryAction})
+			seq := p.add(ticket.Expired{After: pol.ExpireAfter.String(), Action: pol.ExpiryAction, DueAt: d.At.UTC()})
+			p.notify(seq, ticket.ExpiredNotice{Action: pol.ExpiryAction})
 			if pol.ExpiryAction == ExpiryClose {
 				setStatus(&p, pol, cal, ticket.StatusClosed, "expired", now)
 			} else {
@@ -608,7 +589,7 @@ func PlanDeadlines(st State, pol Policy, cal sla.Calendar, now time.Time) (Plan,
 			setStatus(&p, pol, cal, ticket.StatusClosed, "auto-close", now)
 		case d.Key == "archive":
 			s.Archived = true
-			p.add(ticket.EventArchived, map[string]any{"reopen_window": pol.ReopenWindow.String()})
+			p.add(ticket.Archived{ReopenWindow: pol.ReopenWindow.String()})
 		}
 		if s.Archived {
 			break

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/rules"
@@ -35,7 +36,7 @@ type TicketRow struct {
 type Notification struct {
 	Seq  int64
 	Kind string
-	Data map[string]any
+	Data ticket.OutboxPayload
 }
 
 // Change is one durable step of a ticket: its events (consecutive
@@ -59,8 +60,44 @@ type Event struct {
 	Seq          int64
 	Kind         string
 	Actor        string
-	Data         map[string]any
+	Data         ticket.EventPayload
 	CreatedAt    time.Time
+}
+
+// Events and notifications cross the activity boundary as JSON (Change is
+// a local activity's input) in the plain structs' shape: Data is written
+// as the payload's own JSON and read back through the kind, so it arrives
+// as the struct it left as (IDs int64, times time.Time), not as a map of
+// float64s.
+
+// UnmarshalJSON reads an event, its data as its kind's payload.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	w := struct {
+		*plain
+		Data json.RawMessage
+	}{plain: (*plain)(e)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	data, err := ticket.DecodeEvent(e.Kind, w.Data)
+	e.Data = data
+	return err
+}
+
+// UnmarshalJSON reads a notification, its data as its kind's payload.
+func (n *Notification) UnmarshalJSON(b []byte) error {
+	type plain Notification
+	w := struct {
+		*plain
+		Data json.RawMessage
+	}{plain: (*plain)(n)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	data, err := ticket.DecodeOutbox(n.Kind, w.Data)
+	n.Data = data
+	return err
 }
 
 // Routing triggers: why a ticket is being routed.

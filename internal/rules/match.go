@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // Facts are what rules decide on for one ticket.
@@ -19,12 +21,9 @@ type Facts struct {
 	FieldTypes     map[string]string // key -> type, for typed comparisons
 }
 
-// Ref names a rule in outcomes and reasons.
-type Ref struct {
-	ID   int64  `json:"id"`
-	Name string `json:"name"`
-	Kind string `json:"kind"`
-}
+// Ref names a rule in outcomes and reasons; the "routed" event records
+// the refs that matched, so it is the event payload's type.
+type Ref = ticket.RuleRef
 
 // RefOf returns the Ref naming r.
 func RefOf(r Rule) Ref { return Ref{ID: r.ID, Name: r.Name, Kind: r.Kind} }

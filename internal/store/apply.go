@@ -105,15 +105,12 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 		}
 		for _, e := range ch.Events {
 			data := e.Data
-			if data == nil {
-				data = map[string]any{}
-			}
 			switch e.Kind {
 			case ticket.EventSubjectChanged:
-				data = map[string]any{"from": subject, "to": text.Subject}
+				data = ticket.TextChanged{Field: "subject", From: subject, To: text.Subject}
 				subject = text.Subject
 			case ticket.EventDescriptionChanged:
-				data = map[string]any{"from": description, "to": text.Description}
+				data = ticket.TextChanged{Field: "description", From: description, To: text.Description}
 				description = text.Description
 			case ticket.EventFieldsChanged:
 				// The request holds only the keys it sets (null clears), so
@@ -123,11 +120,11 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 					return fmt.Errorf("request %q: %w", ch.RequestID, err)
 				}
 				fields = merged
-				data = map[string]any{"changes": changes}
+				data = ticket.FieldsChanged{Changes: changes}
 			}
-			raw, err := json.Marshal(data)
+			raw, err := ticket.EncodePayload(data)
 			if err != nil {
-				return err
+				return fmt.Errorf("event %d: %w", e.Seq, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6)`, ch.Number, e.Seq, e.Kind, ch.Actor, raw, ch.At); err != nil {
@@ -135,24 +132,27 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 			}
 			switch e.Kind {
 			case ticket.EventComment:
-				internal, _ := data["internal"].(bool)
+				c, ok := data.(ticket.Comment)
+				if !ok {
+					return fmt.Errorf("event %d: comment data %T is not a comment's", e.Seq, data)
+				}
 				if err := tx.QueryRow(ctx, `INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, unverified_sender, created_at)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-					ch.Number, e.Seq, ch.Actor, ch.ActorID, text.Body, internal, text.UnverifiedSender, ch.At).Scan(&out.CommentID); err != nil {
+					ch.Number, e.Seq, ch.Actor, ch.ActorID, text.Body, c.Internal, text.UnverifiedSender, ch.At).Scan(&out.CommentID); err != nil {
 					return err
 				}
 			case ticket.EventAttachment:
-				id, _ := data["attachment_id"].(int64)
-				if f, ok := data["attachment_id"].(float64); ok {
-					id = int64(f)
+				a, ok := data.(ticket.Attachment)
+				if !ok {
+					return fmt.Errorf("event %d: attachment data %T is not an attachment's", e.Seq, data)
 				}
 				tag, err := tx.Exec(ctx, `UPDATE attachments SET seq = $3 WHERE id = $1 AND ticket_number = $2 AND seq IS NULL`,
-					id, ch.Number, e.Seq)
+					a.AttachmentID, ch.Number, e.Seq)
 				if err != nil {
 					return err
 				}
 				if tag.RowsAffected() != 1 {
-					return fmt.Errorf("attachment %d of ticket %d: %w", id, ch.Number, ErrMissingRequest)
+					return fmt.Errorf("attachment %d of ticket %d: %w", a.AttachmentID, ch.Number, ErrMissingRequest)
 				}
 			}
 		}
@@ -169,9 +169,9 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 			return err
 		}
 		for _, n := range ch.Outbox {
-			raw, err := json.Marshal(n.Data)
+			raw, err := ticket.EncodePayload(n.Data)
 			if err != nil {
-				return err
+				return fmt.Errorf("notification %s of event %d: %w", n.Kind, n.Seq, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO outbox (ticket_number, seq, kind, payload, created_at)
 				VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_number, seq, kind) DO NOTHING`,
@@ -206,7 +206,12 @@ func (s *Store) Outbox(ctx context.Context, number int64) ([]Notification, error
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Notification, error) {
 		var n Notification
-		err := row.Scan(&n.Seq, &n.Kind, &n.Data)
+		var raw []byte
+		if err := row.Scan(&n.Seq, &n.Kind, &raw); err != nil {
+			return n, err
+		}
+		var err error
+		n.Data, err = ticket.DecodeOutbox(n.Kind, raw)
 		return n, err
 	})
 	if err != nil {
@@ -217,13 +222,13 @@ func (s *Store) Outbox(ctx context.Context, number int64) ([]Notification, error
 
 // mergeFields applies a custom-field change (key -> new value, null
 // clears) to the stored values and reports each key that really changed
-// as {"from", "to"}.
-func mergeFields(cur map[string]any, set map[string]json.RawMessage) (map[string]any, map[string]any, error) {
+// with its old and new value.
+func mergeFields(cur map[string]any, set map[string]json.RawMessage) (map[string]any, map[string]ticket.FieldChange, error) {
 	out := make(map[string]any, len(cur)+len(set))
 	for k, v := range cur {
 		out[k] = v
 	}
-	changes := map[string]any{}
+	changes := map[string]ticket.FieldChange{}
 	for k, raw := range set {
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
@@ -243,7 +248,7 @@ func mergeFields(cur map[string]any, set map[string]json.RawMessage) (map[string
 		if !had && v == nil {
 			continue
 		}
-		changes[k] = map[string]any{"from": old, "to": v}
+		changes[k] = ticket.FieldChange{From: old, To: v}
 	}
 	return out, changes, nil
 }

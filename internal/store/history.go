@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
 // Comment is one comment on a ticket. Its body lives only here, never in
@@ -44,7 +46,7 @@ type HistoryItem struct {
 	Actor      string // "user:12", "system", …
 	ActorID    *int64
 	ActorEmail *string
-	Data       map[string]any
+	Data       ticket.EventPayload
 	At         time.Time
 	Comment    *Comment
 	Attachment *HistoryAttachment
@@ -95,9 +97,13 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryItem, err
 		var aID, aSize *int64
 		var aName, aType *string
 		var aInternal *bool
-		err := row.Scan(&it.Seq, &it.Kind, &it.Actor, &it.Data, &it.At, &it.ActorID, &it.ActorEmail,
+		var data []byte
+		err := row.Scan(&it.Seq, &it.Kind, &it.Actor, &data, &it.At, &it.ActorID, &it.ActorEmail,
 			&cID, &cAuthor, &cBody, &cInternal, &cUnverified, &cAt, &aID, &aName, &aSize, &aType, &aInternal)
 		if err != nil {
+			return it, err
+		}
+		if it.Data, err = ticket.DecodeEvent(it.Kind, data); err != nil {
 			return it, err
 		}
 		if cID != nil {

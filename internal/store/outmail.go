@@ -17,7 +17,7 @@ type OutboxEntry struct {
 	TicketNumber int64
 	Seq          int64
 	Kind         string
-	Payload      map[string]any
+	Payload      ticket.OutboxPayload
 	CreatedAt    time.Time
 	EmailState   string
 }
@@ -35,10 +35,14 @@ func (s *Store) PendingOutboxEmail(ctx context.Context, after int64, limit int) 
 // OutboxByID returns one outbox row.
 func (s *Store) OutboxByID(ctx context.Context, id int64) (OutboxEntry, error) {
 	var e OutboxEntry
+	var raw []byte
 	err := s.pool.QueryRow(ctx, `SELECT id, ticket_number, seq, kind, payload, created_at, email_state FROM outbox WHERE id = $1`, id).
-		Scan(&e.ID, &e.TicketNumber, &e.Seq, &e.Kind, &e.Payload, &e.CreatedAt, &e.EmailState)
+		Scan(&e.ID, &e.TicketNumber, &e.Seq, &e.Kind, &raw, &e.CreatedAt, &e.EmailState)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, ErrNotFound
+	}
+	if err == nil {
+		e.Payload, err = ticket.DecodeOutbox(e.Kind, raw)
 	}
 	if err != nil {
 		return e, fmt.Errorf("store: outbox %d: %w", id, err)

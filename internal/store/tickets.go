@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -60,7 +59,7 @@ type batchSender interface {
 // on db (its statements run as one implicit transaction on the pool, or
 // inside the caller's).
 func createFromReservation(ctx context.Context, db batchSender, t ticket.Ticket, ev Event, outbox []Notification) (ticket.Ticket, error) {
-	data, err := json.Marshal(ev.Data)
+	data, err := ticket.EncodePayload(ev.Data)
 	if err != nil {
 		return ticket.Ticket{}, fmt.Errorf("encode event: %w", err)
 	}
@@ -80,7 +79,7 @@ func createFromReservation(ctx context.Context, db batchSender, t ticket.Ticket,
 		 ON CONFLICT (ticket_number, seq) DO NOTHING`,
 		t.Number, ev.Seq, ev.Kind, ev.Actor, data, ev.CreatedAt)
 	for _, n := range outbox {
-		raw, err := json.Marshal(n.Data)
+		raw, err := ticket.EncodePayload(n.Data)
 		if err != nil {
 			return ticket.Ticket{}, fmt.Errorf("encode notification: %w", err)
 		}
@@ -182,7 +181,12 @@ func (s *Store) Events(ctx context.Context, number int64) ([]Event, error) {
 	var out []Event
 	for rows.Next() {
 		var e Event
-		if err := rows.Scan(&e.TicketNumber, &e.Seq, &e.Kind, &e.Actor, &e.Data, &e.CreatedAt); err != nil {
+		var raw []byte
+		err := rows.Scan(&e.TicketNumber, &e.Seq, &e.Kind, &e.Actor, &raw, &e.CreatedAt)
+		if err == nil {
+			e.Data, err = ticket.DecodeEvent(e.Kind, raw)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("store: events of ticket %d: %w", number, err)
 		}
 		out = append(out, e)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -357,6 +358,27 @@ func TestLifecycleInvalidChanges(t *testing.T) {
 	if e := lastOfKind(h, "priority_changed"); e == nil || e.Data["from"] != "medium" || e.Data["to"] != "low" {
 		t.Errorf("priority change in history: %+v", e)
 	}
+	// Every row carries the payload version; the history shows each
+	// event's data as stored, without it (docs/lifecycle.md, "Event
+	// payloads").
+	for _, e := range h {
+		var raw []byte
+		if err := env.store.Pool().QueryRow(context.Background(), `SELECT data FROM ticket_events WHERE ticket_number = $1 AND seq = $2`,
+			n, e.Seq).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		var stored map[string]any
+		if err := json.Unmarshal(raw, &stored); err != nil {
+			t.Fatal(err)
+		}
+		if stored["v"] != float64(ticket.PayloadVersion) {
+			t.Errorf("event %d (%s) stored as %s, want \"v\": %d", e.Seq, e.Kind, raw, ticket.PayloadVersion)
+		}
+		delete(stored, "v")
+		if !reflect.DeepEqual(stored, e.Data) {
+			t.Errorf("event %d (%s) stored as %s, shown as %v", e.Seq, e.Kind, raw, e.Data)
+		}
+	}
 	if strings.Contains(workflowHistoryJSON(t, n), "Fresh description 7f3a") {
 		t.Errorf("the new description is in the workflow's history")
 	}
@@ -583,17 +605,17 @@ func TestLifecycleConcurrentPatchesOnOneTicket(t *testing.T) {
 	// every status change starts where the previous one ended.
 	status, priority := ticket.StatusOpen, ticket.PriorityMedium
 	for _, e := range evs {
-		switch e.Kind {
-		case "status_changed":
-			if e.Data["from"] != string(status) {
-				t.Errorf("event %d moves from %v, but the ticket was %s", e.Seq, e.Data["from"], status)
+		switch d := e.Data.(type) {
+		case ticket.StatusChanged:
+			if d.From != status {
+				t.Errorf("event %d moves from %v, but the ticket was %s", e.Seq, d.From, status)
 			}
-			status = ticket.Status(fmt.Sprint(e.Data["to"]))
-		case "priority_changed":
-			if e.Data["from"] != string(priority) {
-				t.Errorf("event %d changes priority from %v, but it was %s", e.Seq, e.Data["from"], priority)
+			status = d.To
+		case ticket.PriorityChanged:
+			if d.From != priority {
+				t.Errorf("event %d changes priority from %v, but it was %s", e.Seq, d.From, priority)
 			}
-			priority = ticket.Priority(fmt.Sprint(e.Data["to"]))
+			priority = d.To
 		}
 	}
 	row := rowOf(t, n)

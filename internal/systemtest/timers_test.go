@@ -71,17 +71,16 @@ func TestShortPoliciesReallyFire(t *testing.T) {
 		}
 		var got []string
 		for _, e := range evs {
-			switch e.Kind {
-			case "sla_breached":
-				got = append(got, fmt.Sprintf("breach %v", e.Data["clock"]))
-				due, err := time.Parse(time.RFC3339Nano, e.Data["due_at"].(string))
-				if err != nil || e.CreatedAt.Before(due) {
-					t.Errorf("breach recorded at %v, before its deadline %v", e.CreatedAt, due)
+			switch d := e.Data.(type) {
+			case ticket.SLABreached:
+				got = append(got, fmt.Sprintf("breach %v", d.Clock))
+				if e.CreatedAt.Before(d.DueAt) {
+					t.Errorf("breach recorded at %v, before its deadline %v", e.CreatedAt, d.DueAt)
 				}
-			case "escalated":
-				got = append(got, fmt.Sprintf("escalated %v→%v", e.Data["rule"], e.Data["level"]))
-			case "priority_changed":
-				got = append(got, fmt.Sprintf("priority %v", e.Data["to"]))
+			case ticket.Escalated:
+				got = append(got, fmt.Sprintf("escalated %v→%v", d.Rule, d.Level))
+			case ticket.PriorityChanged:
+				got = append(got, fmt.Sprintf("priority %v", d.To))
 			}
 		}
 		want := "breach first_response,escalated resolution-50%→1,breach resolution,escalated resolution-breached→2,priority critical"
@@ -137,11 +136,11 @@ func TestShortPoliciesReallyFire(t *testing.T) {
 	evs, _ := env.store.Events(ctx, tk.Number)
 	var closed *store.Event
 	for i := range evs {
-		if evs[i].Kind == "status_changed" && evs[i].Data["to"] == "closed" {
+		if d, ok := evs[i].Data.(ticket.StatusChanged); ok && d.To == ticket.StatusClosed {
 			closed = &evs[i]
 		}
 	}
-	if closed == nil || closed.Actor != "system" || closed.Data["reason"] != "auto-close" {
+	if closed == nil || closed.Actor != "system" || closed.Data.(ticket.StatusChanged).Reason != "auto-close" {
 		t.Errorf("close event %+v", closed)
 	}
 	eventually(t, 10*time.Second, "workflow completes", func() error {
@@ -263,10 +262,10 @@ func TestPolicyApplyMovesOpenTickets(t *testing.T) {
 			return err
 		}
 		for _, e := range evs {
-			if e.Kind == "sla_breached" && e.Data["clock"] == "first_response" {
+			if b, ok := e.Data.(ticket.SLABreached); ok && b.Clock == "first_response" {
 				// PostgreSQL keeps microseconds; the workflow's clock nanoseconds.
-				due, err := time.Parse(time.RFC3339Nano, e.Data["due_at"].(string))
-				if d := due.Sub(tk.CreatedAt.Add(2 * time.Second)); err != nil || d < 0 || d >= time.Microsecond {
+				due := b.DueAt
+				if d := due.Sub(tk.CreatedAt.Add(2 * time.Second)); d < 0 || d >= time.Microsecond {
 					t.Errorf("breach due_at %v, want created_at+2s (%v)", due, tk.CreatedAt.Add(2*time.Second))
 				}
 				return nil

@@ -4,7 +4,8 @@ package ticket
 // (ticket_events.kind, the "kind" of GET /tickets/{id}/history). Only the
 // ticket's workflow writes them (workflows/lifecycle.go plans them; the
 // Apply and PersistCreated activities store them), so this list is
-// complete. Each names the data its event carries.
+// complete. Each names the data its event carries: the payload struct of
+// payload.go (docs/lifecycle.md, "Event payloads").
 const (
 	// EventCreated: the ticket was opened. Data: status, priority,
 	// assignee_id when it was opened assigned.
@@ -65,7 +66,8 @@ func TextChangedEvent(field string) string {
 }
 
 // Outbox kinds: the notifications a change queues for the notification
-// channels (ticket_outbox.kind); the outbox mailer turns some into mail.
+// channels (outbox.kind); the outbox mailer turns some into mail. Their
+// data are the *Notice structs of payload.go.
 const (
 	OutboxTicketCreated = "ticket_created"
 	OutboxAgentReply    = "agent_reply"

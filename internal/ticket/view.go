@@ -91,22 +91,7 @@ func ForRequester(t Ticket, fields FieldVisibility) RequesterView {
 // help desk routes, escalates and times work. Lists filter them in the
 // query so pages stay full; RequesterEvent hides them too.
 func RequesterHiddenKinds() []string {
-	return []string{"assigned", "team_changed", "routed", "escalated", "sla_breached", "expired", "policy_changed"}
-}
-
-// requesterEventData lists, per event kind a requester may see, the data
-// keys they may see. A kind not listed is hidden.
-var requesterEventData = map[string][]string{
-	"created":             {"status", "priority"},
-	"status_changed":      {"from", "to", "reason"},
-	"priority_changed":    {"from", "to"}, // the reason names rules
-	"subject_changed":     {"field", "from", "to"},
-	"description_changed": {"field", "from", "to"},
-	"category_changed":    {"from", "to"},
-	"fields_changed":      {"changes"},
-	"comment":             {"internal"},
-	"attachment":          {"attachment_id", "internal"},
-	"archived":            {},
+	return []string{EventAssigned, EventTeamChanged, EventRouted, EventEscalated, EventSLABreached, EventExpired, EventPolicyChanged}
 }
 
 // requesterStatusReasons are the reasons of a status change a requester
@@ -114,30 +99,31 @@ var requesterEventData = map[string][]string{
 var requesterStatusReasons = map[string]bool{ReasonReopen: true, "requester replied": true, "auto-close": true, "expired": true}
 
 // RequesterEvent returns what a requester may see of one history event's
-// data, or false when they may not see the event at all. Internal
-// comments and attachments are the caller's to leave out (the query does).
-// A fields change touching only hidden fields is hidden as a whole, so
-// not even the fact that a hidden field changed shows.
-func RequesterEvent(kind string, data map[string]any, fields FieldVisibility) (map[string]any, bool) {
-	keys, ok := requesterEventData[kind]
-	if !ok {
-		return nil, false
-	}
-	out := make(map[string]any, len(keys))
-	for _, k := range keys {
-		if v, ok := data[k]; ok {
-			out[k] = v
+// data, or false when they may not see the event at all. Each kind shown
+// is copied field by field, so a field added to a payload stays hidden
+// until it is copied here; a kind not listed (or an Unknown payload) is
+// hidden. Internal comments and attachments are the caller's to leave out
+// (the query does). A fields change touching only hidden fields is hidden
+// as a whole, so not even the fact that a hidden field changed shows.
+func RequesterEvent(p EventPayload, fields FieldVisibility) (EventPayload, bool) {
+	switch p := p.(type) {
+	case Created:
+		return Created{Status: p.Status, Priority: p.Priority}, true
+	case StatusChanged:
+		out := StatusChanged{From: p.From, To: p.To}
+		if requesterStatusReasons[p.Reason] {
+			out.Reason = p.Reason
 		}
-	}
-	switch kind {
-	case EventStatusChanged:
-		if r, _ := out["reason"].(string); !requesterStatusReasons[r] {
-			delete(out, "reason")
-		}
-	case EventFieldsChanged:
-		changes, _ := out["changes"].(map[string]any)
-		shown := make(map[string]any, len(changes))
-		for k, c := range changes {
+		return out, true
+	case PriorityChanged: // the reason names rules
+		return PriorityChanged{From: p.From, To: p.To}, true
+	case TextChanged:
+		return TextChanged{Field: p.Field, From: p.From, To: p.To}, true
+	case CategoryChanged:
+		return CategoryChanged{From: p.From, To: p.To}, true
+	case FieldsChanged:
+		shown := make(map[string]FieldChange, len(p.Changes))
+		for k, c := range p.Changes {
 			if fields.Visible(k) {
 				shown[k] = c
 			}
@@ -145,7 +131,13 @@ func RequesterEvent(kind string, data map[string]any, fields FieldVisibility) (m
 		if len(shown) == 0 {
 			return nil, false
 		}
-		out["changes"] = shown
+		return FieldsChanged{Changes: shown}, true
+	case Comment:
+		return Comment{Internal: p.Internal}, true
+	case Attachment:
+		return Attachment{AttachmentID: p.AttachmentID, Internal: p.Internal}, true
+	case Archived:
+		return Archived{}, true
 	}
-	return out, true
+	return nil, false
 }
