@@ -103,7 +103,14 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 				return fmt.Errorf("request %q: %w", ch.RequestID, err)
 			}
 		}
-		for _, e := range ch.Events {
+		// Everything below goes to PostgreSQL as one batch (one round trip):
+		// the events, what some of them add (a comment, an attachment's
+		// link), the row, the outbox.
+		n := len(ch.Events)
+		seqs, kinds, raws := make([]int64, n), make([]string, n), make([][]byte, n)
+		// What a comment or attachment event adds besides itself, by index.
+		comments, attachments := make([]*ticket.Comment, n), make([]*ticket.Attachment, n)
+		for i, e := range ch.Events {
 			data := e.Data
 			switch e.Kind {
 			case ticket.EventSubjectChanged:
@@ -121,43 +128,42 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 				}
 				fields = merged
 				data = ticket.FieldsChanged{Changes: changes}
-			}
-			raw, err := ticket.EncodePayload(data)
-			if err != nil {
-				return fmt.Errorf("event %d: %w", e.Seq, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6)`, ch.Number, e.Seq, e.Kind, ch.Actor, raw, ch.At); err != nil {
-				return err
-			}
-			switch e.Kind {
 			case ticket.EventComment:
 				c, ok := data.(ticket.Comment)
 				if !ok {
 					return fmt.Errorf("event %d: comment data %T is not a comment's", e.Seq, data)
 				}
-				if err := tx.QueryRow(ctx, `INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, unverified_sender, created_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-					ch.Number, e.Seq, ch.Actor, ch.ActorID, text.Body, c.Internal, text.UnverifiedSender, ch.At).Scan(&out.CommentID); err != nil {
-					return err
-				}
+				comments[i] = &c
 			case ticket.EventAttachment:
 				a, ok := data.(ticket.Attachment)
 				if !ok {
 					return fmt.Errorf("event %d: attachment data %T is not an attachment's", e.Seq, data)
 				}
-				tag, err := tx.Exec(ctx, `UPDATE attachments SET seq = $3 WHERE id = $1 AND ticket_number = $2 AND seq IS NULL`,
-					a.AttachmentID, ch.Number, e.Seq)
-				if err != nil {
-					return err
-				}
-				if tag.RowsAffected() != 1 {
-					return fmt.Errorf("attachment %d of ticket %d: %w", a.AttachmentID, ch.Number, ErrMissingRequest)
-				}
+				attachments[i] = &a
+			}
+			raw, err := ticket.EncodePayload(data)
+			if err != nil {
+				return fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+			seqs[i], kinds[i], raws[i] = e.Seq, e.Kind, raw
+		}
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
+			SELECT $1, u.seq, u.kind, $4, u.data, $6 FROM unnest($2::bigint[], $3::text[], $5::jsonb[]) AS u(seq, kind, data)`,
+			ch.Number, seqs, kinds, ch.Actor, raws, ch.At)
+		for i := range ch.Events {
+			switch {
+			case comments[i] != nil:
+				b.Queue(`INSERT INTO comments (ticket_number, seq, author, author_id, body, internal, unverified_sender, created_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+					ch.Number, seqs[i], ch.Actor, ch.ActorID, text.Body, comments[i].Internal, text.UnverifiedSender, ch.At)
+			case attachments[i] != nil:
+				b.Queue(`UPDATE attachments SET seq = $3 WHERE id = $1 AND ticket_number = $2 AND seq IS NULL`,
+					attachments[i].AttachmentID, ch.Number, seqs[i])
 			}
 		}
 		r := ch.Row
-		if _, err := tx.Exec(ctx, `UPDATE tickets SET subject = $2, description = $3, status = $4, priority = $5,
+		b.Queue(`UPDATE tickets SET subject = $2, description = $3, status = $4, priority = $5,
 			assignee_id = $6, team_id = $7, sla_due_at = $8, first_response_due_at = $9, resolution_due_at = $10,
 			first_responded_at = $11, resolved_at = $12, closed_at = $13, expired_at = $14, archived_at = $15,
 			escalation_level = $16, reopen_count = $17, last_seq = $18, updated_at = $19, category_id = $20,
@@ -165,22 +171,64 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 			WHERE number = $1`,
 			ch.Number, subject, description, r.Status, r.Priority, r.AssigneeID, r.TeamID, r.SLADueAt,
 			r.FirstResponseDueAt, r.ResolutionDueAt, r.FirstRespondedAt, r.ResolvedAt, r.ClosedAt, r.ExpiredAt,
-			r.ArchivedAt, r.EscalationLevel, r.ReopenCount, last, ch.At, r.CategoryID, fields); err != nil {
-			return err
-		}
-		for _, n := range ch.Outbox {
-			raw, err := ticket.EncodePayload(n.Data)
-			if err != nil {
-				return fmt.Errorf("notification %s of event %d: %w", n.Kind, n.Seq, err)
+			r.ArchivedAt, r.EscalationLevel, r.ReopenCount, last, ch.At, r.CategoryID, fields)
+		if len(ch.Outbox) > 0 {
+			oseqs, okinds, oraws := make([]int64, len(ch.Outbox)), make([]string, len(ch.Outbox)), make([][]byte, len(ch.Outbox))
+			for i, o := range ch.Outbox {
+				raw, err := ticket.EncodePayload(o.Data)
+				if err != nil {
+					return fmt.Errorf("notification %s of event %d: %w", o.Kind, o.Seq, err)
+				}
+				oseqs[i], okinds[i], oraws[i] = o.Seq, o.Kind, raw
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO outbox (ticket_number, seq, kind, payload, created_at)
-				VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_number, seq, kind) DO NOTHING`,
-				ch.Number, n.Seq, n.Kind, raw, ch.At); err != nil {
+			// In the plan's order: notifications are sent by outbox id.
+			b.Queue(`INSERT INTO outbox (ticket_number, seq, kind, payload, created_at)
+				SELECT $1, u.seq, u.kind, u.payload, $5
+				FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS u(seq, kind, payload, ord)
+				ORDER BY u.ord
+				ON CONFLICT (ticket_number, seq, kind) DO NOTHING`, ch.Number, oseqs, okinds, oraws, ch.At)
+		}
+		br := tx.SendBatch(ctx, b)
+		err = readApplyBatch(br, ch, comments, attachments, out)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+}
+
+// readApplyBatch reads applyTx's batch results in the order queued: the
+// events, each comment (its id) or attachment link (exactly one row), the
+// row, the outbox.
+func readApplyBatch(br pgx.BatchResults, ch Change, comments []*ticket.Comment, attachments []*ticket.Attachment, out *Applied) error {
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	for i := range ch.Events {
+		switch {
+		case comments[i] != nil:
+			if err := br.QueryRow().Scan(&out.CommentID); err != nil {
 				return err
 			}
+		case attachments[i] != nil:
+			tag, err := br.Exec()
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != 1 {
+				return fmt.Errorf("attachment %d of ticket %d: %w", attachments[i].AttachmentID, ch.Number, ErrMissingRequest)
+			}
 		}
-		return nil
 	}
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	if len(ch.Outbox) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PutRequestPayload stores the text of a change under its request ID
