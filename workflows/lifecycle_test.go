@@ -665,6 +665,7 @@ func TestBusinessCalendarSkipsNightsWeekendsAndHolidays(t *testing.T) {
 // a close ends the run (as it did) instead of spinning.
 func TestRunsFromBeforeTheLifecycleEndWhenClosed(t *testing.T) {
 	h := newHarness(t)
+	h.env.OnGetVersion("shape", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	h.env.OnGetVersion("lifecycle", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	var u *anyUpdate
 	h.at(time.Minute, func() { u = h.change(ChangeRequest{Actor: asAgent, Status: status(ticket.StatusClosed)}) })
@@ -701,6 +702,7 @@ func TestChangeCancelsTheTimerItEnds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			if tc.old {
+				h.env.OnGetVersion("shape", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 				h.env.OnGetVersion("cancel-timers", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 			}
 			var fired, cancelled int

@@ -121,6 +121,9 @@ type ticketWorkflow struct {
 	// decision and its events were written in two transactions (Route, then
 	// Apply) and a routed create in three.
 	routeApply bool
+	// shape is the run's "shape" version (see versions); 0 for runs
+	// recorded before it, which carry a version per change.
+	shape int
 }
 
 var tickets *activities.Tickets
@@ -239,7 +242,10 @@ func (w *ticketWorkflow) setup(ctx workflow.Context) error {
 // req resolves or closes the ticket (nil otherwise, and in runs recorded
 // before the rule moved from the API into the planner).
 func (w *ticketWorkflow) resolveFacts(ctx workflow.Context, st State, req ChangeRequest) (*lifecycle.ResolveFacts, error) {
-	if !lifecycle.Resolves(st, req) || workflow.GetVersion(ctx, "resolve-fields", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !lifecycle.Resolves(st, req) {
+		return nil, nil
+	}
+	if w.shape < 1 && workflow.GetVersion(ctx, "resolve-fields", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil, nil
 	}
 	in := activities.ResolveFactsInput{Number: st.Number, RequestID: req.RequestID, CategoryID: st.CategoryID,
@@ -399,12 +405,28 @@ func (w *ticketWorkflow) publish(ctx workflow.Context, old State) {
 	workflow.SetCurrentDetails(ctx, w.details())
 }
 
-func (w *ticketWorkflow) run(ctx workflow.Context) error {
+// versions decides which of the workflow's changes this run takes. A run
+// started from this code on records one version, "shape" 1: every change
+// below, with one marker and one TemporalChangeVersion upsert instead of
+// one of each per change (each is a history event and a visibility write
+// on every new ticket). Runs recorded before it replay their own markers,
+// change by change. A later change raises "shape" (its maxSupported) and
+// checks w.shape >= N.
+func (w *ticketWorkflow) versions(ctx workflow.Context) {
+	w.shape = int(workflow.GetVersion(ctx, "shape", workflow.DefaultVersion, 1))
+	if w.shape >= 1 {
+		w.lifecycle, w.routing, w.cancelTimers, w.deferIndex, w.routeApply = true, true, true, true, true
+		return
+	}
 	w.lifecycle = workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
 	w.routing = workflow.GetVersion(ctx, "routing", workflow.DefaultVersion, 1) == 1
 	w.cancelTimers = workflow.GetVersion(ctx, "cancel-timers", workflow.DefaultVersion, 1) == 1
 	w.deferIndex = workflow.GetVersion(ctx, "defer-index", workflow.DefaultVersion, 1) == 1
 	w.routeApply = workflow.GetVersion(ctx, "route-apply", workflow.DefaultVersion, 1) == 1
+}
+
+func (w *ticketWorkflow) run(ctx workflow.Context) error {
+	w.versions(ctx)
 	if !w.state.Persisted {
 		if err := w.create(ctx); err != nil {
 			return err
