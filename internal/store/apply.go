@@ -43,16 +43,20 @@ func (s *Store) ApplyChange(ctx context.Context, ch Change) (Applied, error) {
 	if err != nil {
 		return Applied{}, fmt.Errorf("store: apply change to ticket %d: %w", ch.Number, err)
 	}
-	t, err := s.Ticket(ctx, ch.Number)
-	if err != nil {
-		return Applied{}, err
+	if out.Ticket.Number == 0 {
+		// A retry of a change already written: nothing was read back.
+		t, err := s.Ticket(ctx, ch.Number)
+		if err != nil {
+			return Applied{}, err
+		}
+		out.Ticket = t
 	}
-	out.Ticket = t
 	return out, nil
 }
 
 // applyTx is ApplyChange's transaction, for callers that write a change
-// together with what decided it (RouteAndApply). out.CommentID is set.
+// together with what decided it (RouteAndApply). out.CommentID is set, and
+// out.Ticket unless the change was already written (a retry).
 func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 	last := ch.Events[len(ch.Events)-1].Seq
 	return func(tx pgx.Tx) error {
@@ -188,6 +192,8 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 				ORDER BY u.ord
 				ON CONFLICT (ticket_number, seq, kind) DO NOTHING`, ch.Number, oseqs, okinds, oraws, ch.At)
 		}
+		// The row as this transaction leaves it, for the search index.
+		b.Queue(ticketSelect+` WHERE t.number = $1`, ch.Number)
 		br := tx.SendBatch(ctx, b)
 		err = readApplyBatch(br, ch, comments, attachments, out)
 		if cerr := br.Close(); err == nil {
@@ -199,7 +205,7 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 
 // readApplyBatch reads applyTx's batch results in the order queued: the
 // events, each comment (its id) or attachment link (exactly one row), the
-// row, the outbox.
+// row, the outbox, and the ticket as it now is (out.Ticket).
 func readApplyBatch(br pgx.BatchResults, ch Change, comments []*ticket.Comment, attachments []*ticket.Attachment, out *Applied) error {
 	if _, err := br.Exec(); err != nil {
 		return err
@@ -228,7 +234,9 @@ func readApplyBatch(br pgx.BatchResults, ch Change, comments []*ticket.Comment, 
 			return err
 		}
 	}
-	return nil
+	t, err := scanTicket(br.QueryRow())
+	out.Ticket = t
+	return err
 }
 
 // PutRequestPayload stores the text of a change under its request ID

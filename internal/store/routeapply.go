@@ -74,7 +74,11 @@ func (s *Store) routeAndApplyTx(ctx context.Context, tx pgx.Tx, req RouteRequest
 		if err := applyTx(ctx, ch, &applied)(tx); err != nil {
 			return err
 		}
-		load = true
+		if applied.Ticket.Number != 0 {
+			out.Ticket = &applied.Ticket
+			return nil
+		}
+		load = true // a retry: the change was written before
 	}
 	if !load {
 		return nil

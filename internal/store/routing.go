@@ -61,17 +61,12 @@ func (s *Store) Route(ctx context.Context, req RouteRequest) (Decision, error) {
 // tx ends. It writes the decision, the team's cursor and new tags, not
 // the assignee: the caller writes that, in the same transaction.
 func (s *Store) routeTx(ctx context.Context, tx pgx.Tx, req RouteRequest, d *Decision) (fresh bool, err error) {
-	var raw []byte
-	err = tx.QueryRow(ctx, `SELECT decision FROM routing_decisions WHERE key = $1`, req.Key).Scan(&raw)
-	if err == nil {
-		return false, json.Unmarshal(raw, d)
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	f, tags, version, decided, err := routingFacts(ctx, tx, req)
+	if err != nil {
 		return false, err
 	}
-	f, tags, version, err := routingFacts(ctx, tx, req)
-	if err != nil {
-		return true, err
+	if decided != nil {
+		return false, json.Unmarshal(decided, d)
 	}
 	cfg, err := s.routeConfig(ctx, tx, version)
 	if err != nil {
@@ -79,7 +74,8 @@ func (s *Store) routeTx(ctx context.Context, tx pgx.Tx, req RouteRequest, d *Dec
 	}
 	f.FieldTypes = cfg.fieldTypes
 	out := rules.Evaluate(cfg.rules, f)
-	*d, err = decide(ctx, tx, req, out)
+	b := &pgx.Batch{}
+	*d, err = decide(ctx, tx, req, out, b)
 	if err != nil {
 		return true, err
 	}
@@ -91,43 +87,44 @@ func (s *Store) routeTx(ctx context.Context, tx pgx.Tx, req RouteRequest, d *Dec
 	if len(d.Tags) > 0 {
 		all := append(slices.Clone(tags), d.Tags...)
 		slices.Sort(all)
-		if _, err := tx.Exec(ctx, `UPDATE tickets SET tags = $2 WHERE number = $1`, req.Number, all); err != nil {
-			return true, err
-		}
+		b.Queue(`UPDATE tickets SET tags = $2 WHERE number = $1`, req.Number, all)
 	}
-	raw, err = json.Marshal(d)
+	raw, err := json.Marshal(d)
 	if err != nil {
 		return true, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO routing_decisions (key, ticket_number, decision) VALUES ($1, $2, $3)`, req.Key, req.Number, raw)
-	return true, err
+	b.Queue(`INSERT INTO routing_decisions (key, ticket_number, decision) VALUES ($1, $2, $3)`, req.Key, req.Number, raw)
+	return true, tx.SendBatch(ctx, b).Close()
 }
 
 // routingFacts reads what rules decide on (text stays in the database),
-// and in the same statement the routing configuration's version.
-func routingFacts(ctx context.Context, tx pgx.Tx, req RouteRequest) (rules.Facts, []string, int64, error) {
+// and in the same statement the routing configuration's version and the
+// decision already made under req.Key, if any (a retry).
+func routingFacts(ctx context.Context, tx pgx.Tx, req RouteRequest) (rules.Facts, []string, int64, []byte, error) {
 	f := rules.Facts{Priority: string(req.Priority)}
 	var categoryID *int64
 	var tags []string
 	var version int64
+	var decided []byte
 	err := tx.QueryRow(ctx, `SELECT t.subject, t.description, t.category_id, t.custom_fields, t.channel, t.tags,
 			u.organization_id, coalesce(u.vip, false) OR coalesce(o.vip, false),
-			(SELECT version FROM routing_config_version)
+			(SELECT version FROM routing_config_version),
+			(SELECT decision FROM routing_decisions WHERE key = $2)
 		FROM tickets t LEFT JOIN users u ON u.id = t.requester_id LEFT JOIN organizations o ON o.id = u.organization_id
-		WHERE t.number = $1`, req.Number).
-		Scan(&f.Subject, &f.Description, &categoryID, &f.Fields, &f.Channel, &tags, &f.OrganizationID, &f.VIP, &version)
+		WHERE t.number = $1`, req.Number, req.Key).
+		Scan(&f.Subject, &f.Description, &categoryID, &f.Fields, &f.Channel, &tags, &f.OrganizationID, &f.VIP, &version, &decided)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return f, nil, 0, fmt.Errorf("ticket %d: %w", req.Number, ErrNotFound)
+		return f, nil, 0, nil, fmt.Errorf("ticket %d: %w", req.Number, ErrNotFound)
 	}
-	if err != nil {
-		return f, nil, 0, err
+	if err != nil || decided != nil {
+		return f, nil, 0, decided, err
 	}
 	if categoryID != nil {
 		if f.CategoryPath, err = categoryPath(ctx, tx, *categoryID); err != nil {
-			return f, nil, 0, err
+			return f, nil, 0, nil, err
 		}
 	}
-	return f, tags, version, nil
+	return f, tags, version, nil, nil
 }
 
 // routeCache is the routing configuration last read, by version.
@@ -189,8 +186,9 @@ func (s *Store) routeConfig(ctx context.Context, tx pgx.Tx, version int64) (*rou
 // outcome, reading the facts it asks for under locks: the rule's named
 // agent, then (when no agent was chosen) the rule's team and its members
 // with their open tickets. The locks last until the transaction ends, so
-// the assignee written before then is counted by the next decision.
-func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome) (Decision, error) {
+// the assignee written before then is counted by the next decision. The
+// team's new round-robin cursor is queued in writes.
+func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome, writes *pgx.Batch) (Decision, error) {
 	r := lifecycle.NewRouting(req, out)
 	if id := r.Agent(); id != nil {
 		f, err := agentFacts(ctx, tx, *id, req)
@@ -205,9 +203,7 @@ func decide(ctx context.Context, tx pgx.Tx, req RouteRequest, out rules.Outcome)
 			return Decision{}, err
 		}
 		if cursor, moved := r.OfferTeam(f); moved {
-			if _, err := tx.Exec(ctx, `UPDATE teams SET rr_cursor = $2 WHERE id = $1`, *id, cursor); err != nil {
-				return Decision{}, err
-			}
+			writes.Queue(`UPDATE teams SET rr_cursor = $2 WHERE id = $1`, *id, cursor)
 		}
 	}
 	return r.Decision(), nil
@@ -226,7 +222,7 @@ func agentFacts(ctx context.Context, tx pgx.Tx, id int64, req RouteRequest) (lif
 }
 
 // teamFacts locks the team and its active members and counts their open
-// tickets.
+// tickets (two statements).
 func teamFacts(ctx context.Context, tx pgx.Tx, teamID int64, req RouteRequest) (lifecycle.TeamFacts, error) {
 	var f lifecycle.TeamFacts
 	err := tx.QueryRow(ctx, `SELECT rr_cursor FROM teams WHERE id = $1 FOR UPDATE`, teamID).Scan(&f.Cursor)
@@ -237,48 +233,24 @@ func teamFacts(ctx context.Context, tx pgx.Tx, teamID int64, req RouteRequest) (
 		return f, err
 	}
 	f.Found = true
-	rows, err := tx.Query(ctx, `SELECT u.id, coalesce(u.capacity, $2), coalesce(u.away_until > now(), false), u.skills
+	// Members in id order, locked, each with their open tickets other
+	// than this one; the team lock above serializes every decision for
+	// the team, so the counts stay true until this transaction ends.
+	rows, err := tx.Query(ctx, `SELECT u.id, coalesce(u.capacity, $2), coalesce(u.away_until > now(), false), u.skills,
+			(SELECT count(*) FROM tickets t WHERE t.assignee_id = u.id AND t.number <> $3
+			   AND t.status IN ('open', 'in_progress', 'pending'))
 		FROM users u
 		WHERE u.id IN (SELECT user_id FROM team_members WHERE team_id = $1
 		               UNION SELECT lead_id FROM teams WHERE id = $1 AND lead_id IS NOT NULL)
 		  AND u.role <> 'requester' AND NOT u.disabled
-		ORDER BY u.id FOR NO KEY UPDATE`, teamID, req.DefaultCapacity)
+		ORDER BY u.id FOR NO KEY UPDATE OF u`, teamID, req.DefaultCapacity, req.Number)
 	if err != nil {
 		return f, err
 	}
 	f.Members, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (rules.Candidate, error) {
 		var c rules.Candidate
-		err := r.Scan(&c.ID, &c.Capacity, &c.Away, &c.Skills)
+		err := r.Scan(&c.ID, &c.Capacity, &c.Away, &c.Skills, &c.Load)
 		return c, err
 	})
-	if err != nil || len(f.Members) == 0 {
-		return f, err
-	}
-	ids := make([]int64, len(f.Members))
-	for i, c := range f.Members {
-		ids[i] = c.ID
-	}
-	loads := map[int64]int{}
-	lrows, err := tx.Query(ctx, `SELECT assignee_id, count(*) FROM tickets
-		WHERE assignee_id = ANY($1) AND number <> $2 AND status IN ('open', 'in_progress', 'pending')
-		GROUP BY assignee_id`, ids, req.Number)
-	if err != nil {
-		return f, err
-	}
-	defer lrows.Close()
-	for lrows.Next() {
-		var id int64
-		var n int
-		if err := lrows.Scan(&id, &n); err != nil {
-			return f, err
-		}
-		loads[id] = n
-	}
-	if err := lrows.Err(); err != nil {
-		return f, err
-	}
-	for i := range f.Members {
-		f.Members[i].Load = loads[f.Members[i].ID]
-	}
-	return f, nil
+	return f, err
 }
