@@ -48,6 +48,7 @@ test: services browser web
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15s -fuzzminimizetime=100x ./internal/mailparse/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s -fuzzminimizetime=100x ./internal/query/
 
 ## bench: API ticket creation against a bare-Temporal baseline (docs/benchmarks.md)
 bench: services
