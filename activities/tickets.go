@@ -81,15 +81,22 @@ const inlineIndexTimeout = 2 * time.Second
 // database; retrying cannot help.
 const ErrCodeMissingPayload = "MissingCreationPayload"
 
+// permanentIfMissing makes a store error about a row or request text that
+// is not there non-retryable (retrying cannot bring it back); any other
+// error is returned as it is, for the activity's retries.
+func permanentIfMissing(err error) error {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrMissingRequest) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	}
+	return err
+}
+
 // PersistCreated writes the ticket row and its "created" event.
 func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (PersistResult, error) {
 	t, ev := in.ticket()
 	stored, err := a.Store.CreateTicketFromReservation(ctx, t, ev, in.Outbox)
-	if errors.Is(err, store.ErrNotFound) {
-		return PersistResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
-	}
 	if err != nil {
-		return PersistResult{}, err
+		return PersistResult{}, permanentIfMissing(err)
 	}
 	if in.DeferIndex {
 		return PersistResult{Seq: stored.Seq, Deferred: true}, nil
@@ -123,11 +130,8 @@ type ApplyResult struct {
 // result inline, like PersistCreated. It is idempotent by event sequence.
 func (a *Tickets) Apply(ctx context.Context, ch store.Change) (ApplyResult, error) {
 	applied, err := a.Store.ApplyChange(ctx, ch)
-	if errors.Is(err, store.ErrMissingRequest) || errors.Is(err, store.ErrNotFound) {
-		return ApplyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
-	}
 	if err != nil {
-		return ApplyResult{}, err
+		return ApplyResult{}, permanentIfMissing(err)
 	}
 	return ApplyResult{CommentID: applied.CommentID, Indexed: a.indexInline(ctx, applied.Ticket)}, nil
 }
@@ -153,11 +157,8 @@ func (a *Tickets) Route(ctx context.Context, in RouteInput) (RouteResult, error)
 	req := in.RouteRequest
 	req.DefaultCapacity = a.DefaultAgentCapacity
 	d, err := a.Store.Route(ctx, req)
-	if errors.Is(err, store.ErrNotFound) {
-		return RouteResult{Decision: d}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
-	}
 	if err != nil {
-		return RouteResult{Decision: d}, err
+		return RouteResult{Decision: d}, permanentIfMissing(err)
 	}
 	res := RouteResult{Decision: d}
 	if in.IndexIfEmpty && d.Empty() {
@@ -197,9 +198,6 @@ type RouteApplyInput struct {
 	State  lifecycle.State
 	Policy lifecycle.Policy
 	At     time.Time
-	// IndexIfEmpty indexes the ticket even when the decision changes
-	// nothing (its create deferred the index to routing).
-	IndexIfEmpty bool
 }
 
 // RouteApplyResult is the decision, the workflow's state after recording
@@ -239,12 +237,9 @@ func (a *Tickets) RouteApply(ctx context.Context, in RouteApplyInput) (RouteAppl
 	req := in.Route
 	req.DefaultCapacity = a.DefaultAgentCapacity
 	var res RouteApplyResult
-	routed, err := a.Store.RouteAndApply(ctx, req, in.recorder(&res.State), in.IndexIfEmpty)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrMissingRequest) {
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
-	}
+	routed, err := a.Store.RouteAndApply(ctx, req, in.recorder(&res.State))
 	if err != nil {
-		return res, err
+		return res, permanentIfMissing(err)
 	}
 	res.Decision = routed.Decision
 	if routed.Ticket != nil {
@@ -273,11 +268,8 @@ func (a *Tickets) CreateRouted(ctx context.Context, in CreateRoutedInput) (Creat
 	req.DefaultCapacity = a.DefaultAgentCapacity
 	var res CreateRoutedResult
 	routed, err := a.Store.CreateRouted(ctx, t, ev, in.Create.Outbox, req, in.recorder(&res.State))
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrMissingRequest) {
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
-	}
 	if err != nil {
-		return res, err
+		return res, permanentIfMissing(err)
 	}
 	res.Decision = routed.Decision
 	res.Indexed = a.indexInline(ctx, *routed.Ticket)
@@ -299,8 +291,8 @@ type ResolveFactsInput struct {
 // (store.ResolveFacts).
 func (a *Tickets) ResolveFacts(ctx context.Context, in ResolveFactsInput) (lifecycle.ResolveFacts, error) {
 	fields, path, values, err := a.Store.ResolveFacts(ctx, in.Number, in.RequestID, in.WithRequest, in.CategoryID)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrMissingRequest) {
-		return lifecycle.ResolveFacts{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrCodeMissingPayload, err)
+	if err != nil {
+		return lifecycle.ResolveFacts{}, permanentIfMissing(err)
 	}
-	return lifecycle.ResolveFacts{Fields: fields, Path: path, Values: values}, err
+	return lifecycle.ResolveFacts{Fields: fields, Path: path, Values: values}, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/catalog"
 	"github.com/helpdesk/helpdesk/internal/identity"
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/workflows"
 )
@@ -326,7 +327,7 @@ func (s *Server) resolveChange(ctx context.Context, p *identity.Principal, cur t
 			continue
 		}
 		*r.into = &workflows.IDChange{ID: id}
-		ch.moves = ch.moves || !sameID(id, r.current)
+		ch.moves = ch.moves || !lifecycle.SameID(id, r.current)
 	}
 	for _, t := range []struct {
 		field   string
@@ -341,7 +342,7 @@ func (s *Server) resolveChange(ctx context.Context, p *identity.Principal, cur t
 	category := cur.CategoryID
 	if in.categorySet {
 		category = in.category
-		if !sameID(category, cur.CategoryID) {
+		if !lifecycle.SameID(category, cur.CategoryID) {
 			ch.req.Category = &workflows.IDChange{ID: category}
 			ch.moves = true
 		}
@@ -423,13 +424,6 @@ func (s *Server) assignRights(p *identity.Principal) (*workflows.AssignRights, e
 		return nil, err
 	}
 	return &workflows.AssignRights{Assign: assign, Reassign: reassign}, nil
-}
-
-func sameID(a, b *int64) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return *a == *b
 }
 
 // reopenTicket is POST /tickets/{id}/reopen: a resolved or closed ticket

@@ -582,10 +582,7 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 	var res activities.PersistResult
 	err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.PersistCreated, in).Get(ctx, &res)
 	if err != nil {
-		w.createErr = err
-		// Let the waiting Update report the failure before the run ends.
-		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-		return err
+		return w.createFailed(ctx, err)
 	}
 	old := w.state
 	w.state.Seq = res.Seq
@@ -621,6 +618,14 @@ func (w *ticketWorkflow) create(ctx workflow.Context) error {
 	return nil
 }
 
+// createFailed ends a run whose ticket could not be written, letting the
+// waiting create Update report the failure first.
+func (w *ticketWorkflow) createFailed(ctx workflow.Context, err error) error {
+	w.createErr = err
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return err
+}
+
 // createRouted writes the new ticket and routes it in one local activity
 // and one transaction (CreateRouted); the create Update answers with the
 // routed state.
@@ -631,10 +636,7 @@ func (w *ticketWorkflow) createRouted(ctx workflow.Context, in activities.Persis
 	rin.At = workflow.Now(ctx)
 	var res activities.CreateRoutedResult
 	if err := workflow.ExecuteLocalActivity(w.localCtx(ctx), tickets.CreateRouted, rin).Get(ctx, &res); err != nil {
-		w.createErr = err
-		// Let the waiting Update report the failure before the run ends.
-		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-		return err
+		return w.createFailed(ctx, err)
 	}
 	old := w.state
 	w.state = res.State
@@ -654,7 +656,7 @@ func (w *ticketWorkflow) routeInput(st State, r routeRequest) activities.RouteAp
 			Priority: st.Priority, TeamID: st.TeamID, AssigneeID: st.AssigneeID,
 			PriorityManual: st.PriorityManual, AssigneeManual: st.AssigneeManual, Exclude: r.exclude,
 		},
-		State: st, Policy: w.policy, IndexIfEmpty: r.indexPending,
+		State: st, Policy: w.policy,
 	}
 }
 

@@ -94,6 +94,11 @@ func NewRouting(req RouteRequest, out rules.Outcome) *Routing {
 	if r.label != "" && r.teamID != nil && !SameID(r.teamID, req.TeamID) {
 		r.d.SetTeam, r.d.TeamID = true, r.teamID
 	}
+	if r.agentID != nil && slices.Contains(req.Exclude, *r.agentID) {
+		// Its facts are not needed: the team (if any) decides.
+		r.agentDone = true
+		r.choice = fmt.Sprintf("agent %d is being rerouted away from", *r.agentID)
+	}
 	return r
 }
 
@@ -101,11 +106,6 @@ func NewRouting(req RouteRequest, out rules.Outcome) *Routing {
 // is not being rerouted away from), or nil.
 func (r *Routing) Agent() *int64 {
 	if r.label == "" || r.agentID == nil || r.agentDone {
-		return nil
-	}
-	if slices.Contains(r.req.Exclude, *r.agentID) {
-		r.agentDone = true
-		r.choice = fmt.Sprintf("agent %d is being rerouted away from", *r.agentID)
 		return nil
 	}
 	return r.agentID

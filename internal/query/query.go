@@ -267,7 +267,7 @@ func (q Query) String() string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			if v == "" || strings.ContainsAny(v, " \t\n\r\",\\") || strings.IndexFunc(v, unicode.IsSpace) >= 0 || startsWithOp(v) {
+			if v == "" || strings.ContainsAny(v, "\",\\") || strings.IndexFunc(v, unicode.IsSpace) >= 0 || startsWithOp(v) {
 				b.WriteString(quote(v))
 			} else {
 				b.WriteString(v)

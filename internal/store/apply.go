@@ -94,17 +94,8 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 			}
 		}
 		if needText {
-			var raw []byte
-			err := tx.QueryRow(ctx, `SELECT payload FROM ticket_requests WHERE request_id = $1 AND ticket_number = $2`,
-				ch.RequestID, ch.Number).Scan(&raw)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("ticket %d, request %q: %w", ch.Number, ch.RequestID, ErrMissingRequest)
-			}
-			if err != nil {
+			if err := requestText(ctx, tx, ch.Number, ch.RequestID, &text); err != nil {
 				return err
-			}
-			if err := json.Unmarshal(raw, &text); err != nil {
-				return fmt.Errorf("request %q: %w", ch.RequestID, err)
 			}
 		}
 		// Everything below goes to PostgreSQL as one batch (one round trip):
@@ -237,6 +228,24 @@ func readApplyBatch(br pgx.BatchResults, ch Change, comments []*ticket.Comment, 
 	t, err := scanTicket(br.QueryRow())
 	out.Ticket = t
 	return err
+}
+
+// requestText decodes into v the text a change waits with in
+// ticket_requests (PutRequestPayload); ErrMissingRequest when it is gone.
+func requestText(ctx context.Context, db querier, number int64, requestID string, v any) error {
+	var raw []byte
+	err := db.QueryRow(ctx, `SELECT payload FROM ticket_requests WHERE request_id = $1 AND ticket_number = $2`,
+		requestID, number).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("ticket %d, request %q: %w", number, requestID, ErrMissingRequest)
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("request %q: %w", requestID, err)
+	}
+	return nil
 }
 
 // PutRequestPayload stores the text of a change under its request ID

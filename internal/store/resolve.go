@@ -40,20 +40,11 @@ func (s *Store) ResolveFacts(ctx context.Context, number int64, requestID string
 		return fail(err)
 	}
 	if withRequest {
-		var raw []byte
-		err := s.pool.QueryRow(ctx, `SELECT payload FROM ticket_requests WHERE request_id = $1 AND ticket_number = $2`,
-			requestID, number).Scan(&raw)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fail(fmt.Errorf("request %q: %w", requestID, ErrMissingRequest))
-		}
-		if err != nil {
-			return fail(err)
-		}
 		var text struct {
 			CustomFields map[string]json.RawMessage `json:"custom_fields"`
 		}
-		if err := json.Unmarshal(raw, &text); err != nil {
-			return fail(fmt.Errorf("request %q: %w", requestID, err))
+		if err := requestText(ctx, s.pool, number, requestID, &text); err != nil {
+			return fail(err)
 		}
 		if values, _, err = mergeFields(values, text.CustomFields); err != nil {
 			return fail(fmt.Errorf("request %q: %w", requestID, err))

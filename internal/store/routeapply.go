@@ -17,8 +17,8 @@ type Recorder func(Decision) Change
 // Routed reports a routing decision and what recording it wrote.
 type Routed struct {
 	Decision Decision
-	// Ticket is the row after the transaction (set when events were
-	// written or the caller asked for it), for the search index.
+	// Ticket is the row after the transaction, for the search index (nil
+	// when the decision wrote nothing; CreateRouted always sets it).
 	Ticket *ticket.Ticket
 }
 
@@ -27,12 +27,11 @@ type Routed struct {
 // assignee, the events and the outbox rows the planner made of the
 // decision are written, so the next decision counts this one, and the row
 // and the ticket's history cannot disagree. Idempotent: a retry finds the
-// decision by its key and the change by its sequence numbers. load asks
-// for the ticket even when the decision changes nothing.
-func (s *Store) RouteAndApply(ctx context.Context, req RouteRequest, record Recorder, load bool) (Routed, error) {
+// decision by its key and the change by its sequence numbers.
+func (s *Store) RouteAndApply(ctx context.Context, req RouteRequest, record Recorder) (Routed, error) {
 	var out Routed
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return s.routeAndApplyTx(ctx, tx, req, record, load, &out)
+		return s.routeAndApplyTx(ctx, tx, req, record, &out)
 	})
 	if err != nil {
 		return Routed{}, fmt.Errorf("store: route ticket %d: %w", req.Number, err)
@@ -50,7 +49,7 @@ func (s *Store) CreateRouted(ctx context.Context, t ticket.Ticket, ev Event, out
 		if err != nil {
 			return err
 		}
-		if err := s.routeAndApplyTx(ctx, tx, req, record, false, &out); err != nil {
+		if err := s.routeAndApplyTx(ctx, tx, req, record, &out); err != nil {
 			return err
 		}
 		if out.Ticket == nil {
@@ -64,25 +63,25 @@ func (s *Store) CreateRouted(ctx context.Context, t ticket.Ticket, ev Event, out
 	return out, nil
 }
 
-func (s *Store) routeAndApplyTx(ctx context.Context, tx pgx.Tx, req RouteRequest, record Recorder, load bool, out *Routed) error {
+// routeAndApplyTx decides and records in tx; out.Ticket is the row after
+// it when the decision wrote events (nil when it changed nothing).
+func (s *Store) routeAndApplyTx(ctx context.Context, tx pgx.Tx, req RouteRequest, record Recorder, out *Routed) error {
 	if _, err := s.routeTx(ctx, tx, req, &out.Decision); err != nil {
 		return err
 	}
 	ch := record(out.Decision)
-	if len(ch.Events) > 0 {
-		var applied Applied
-		if err := applyTx(ctx, ch, &applied)(tx); err != nil {
-			return err
-		}
-		if applied.Ticket.Number != 0 {
-			out.Ticket = &applied.Ticket
-			return nil
-		}
-		load = true // a retry: the change was written before
-	}
-	if !load {
+	if len(ch.Events) == 0 {
 		return nil
 	}
+	var applied Applied
+	if err := applyTx(ctx, ch, &applied)(tx); err != nil {
+		return err
+	}
+	if applied.Ticket.Number != 0 {
+		out.Ticket = &applied.Ticket
+		return nil
+	}
+	// A retry: the change was written before, so nothing was read back.
 	t, err := scanTicket(tx.QueryRow(ctx, ticketSelect+` WHERE t.number = $1`, req.Number))
 	if err != nil {
 		return err
