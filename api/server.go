@@ -197,6 +197,12 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/quarantine/:id/release", &access{object: "mail", action: "quarantine", scope: identity.ScopeAdmin}, s.releaseQuarantine)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/mail", &access{object: "mail", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketMail)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/mail/:mid/raw", &access{object: "mail", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketMailRaw)
+	// Bulk actions (docs/bulk.md): jobs are the caller's own (admins see
+	// every job); each ticket is checked as the job reaches it.
+	s.handle(fiber.MethodPost, v1+"/bulk", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsWrite}, s.createBulk)
+	s.handle(fiber.MethodGet, v1+"/bulk", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsRead}, s.listBulk)
+	s.handle(fiber.MethodGet, v1+"/bulk/:id", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsRead}, s.getBulk)
+	s.handle(fiber.MethodPost, v1+"/bulk/:id/cancel", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsWrite}, s.cancelBulk)
 	s.app.All(v1+"/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	if d.UI != nil {

@@ -42,6 +42,10 @@ type FieldProblem struct {
 type Actor struct {
 	UserID int64  `json:"user_id"`
 	Role   string `json:"role"` // requester, agent, lead, admin, system, participant
+	// Bulk names the bulk action that sent the request on the user's
+	// behalf; every event the request writes records it
+	// (ticket_events.bulk_id).
+	Bulk string `json:"bulk,omitempty"`
 }
 
 // Agent reports whether the actor works tickets (agent, lead or admin).

@@ -151,9 +151,9 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 			seqs[i], kinds[i], raws[i] = e.Seq, e.Kind, raw
 		}
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
-			SELECT $1, u.seq, u.kind, $4, u.data, $6 FROM unnest($2::bigint[], $3::text[], $5::jsonb[]) AS u(seq, kind, data)`,
-			ch.Number, seqs, kinds, ch.Actor, raws, ch.At)
+		b.Queue(`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at, bulk_id)
+			SELECT $1, u.seq, u.kind, $4, u.data, $6, nullif($7, '') FROM unnest($2::bigint[], $3::text[], $5::jsonb[]) AS u(seq, kind, data)`,
+			ch.Number, seqs, kinds, ch.Actor, raws, ch.At, ch.Bulk)
 		for i := range ch.Events {
 			switch {
 			case comments[i] != nil:
