@@ -12,8 +12,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/helpdesk/helpdesk/internal/bulk"
+	"github.com/helpdesk/helpdesk/internal/finder"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/lifecycle"
+	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
@@ -35,18 +37,12 @@ type Bulk struct {
 	// UpdateTimeout bounds the wait for one Update's answer.
 	UpdateTimeout time.Duration
 	// Finder resolves a job's query; nil refuses jobs by query.
-	Finder Finder
+	Finder *finder.Finder
 }
 
 // Enforcer is the access policy: may role act on object?
 type Enforcer interface {
 	Enforce(rvals ...any) (bool, error)
-}
-
-// Finder resolves a query (the query language) to every matching ticket
-// number the principal may see, page by page (internal/finder).
-type Finder interface {
-	Scan(ctx context.Context, p *identity.Principal, q string, tz *time.Location, fn func(numbers []int64) error) error
 }
 
 // TicketUpdates sends Updates to tickets' workflows: workflows.Client
@@ -93,16 +89,34 @@ func (a *Bulk) SnapshotBulk(ctx context.Context, id string) (int, error) {
 		if err != nil {
 			return err
 		}
+		acc, err := a.access(p)
+		if err != nil {
+			return err
+		}
 		tz := time.UTC
 		if job.TimeZone != "" {
 			if tz, err = time.LoadLocation(job.TimeZone); err != nil {
 				return refuse("time zone %q: %v", job.TimeZone, err)
 			}
 		}
-		return a.Finder.Scan(ctx, &p, *job.Query, tz, add)
+		// The tickets the owner would find with this query now, in their
+		// own view (staff see internal notes), as GET /tickets/search.
+		r := finder.Request{Q: *job.Query, Loc: tz, Staff: acc.CommentInternal}
+		return a.Finder.Scan(ctx, &p, r, func(hits []search.Hit) error {
+			numbers := make([]int64, len(hits))
+			for i, h := range hits {
+				numbers[i] = h.Number
+			}
+			return add(numbers)
+		})
 	})
-	if errors.Is(err, store.ErrTooMany) {
+	var invalid *finder.InvalidError
+	switch {
+	case errors.Is(err, store.ErrTooMany):
 		return 0, refuse("the query matches more than %d tickets (bulk_max_tickets); narrow it", a.MaxTickets)
+	case errors.As(err, &invalid):
+		// Valid when the job was made, not now (a team or field renamed).
+		return 0, refuse("the query no longer runs: %v", invalid)
 	}
 	return total, err
 }

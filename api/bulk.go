@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/bulk"
+	"github.com/helpdesk/helpdesk/internal/finder"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -93,8 +94,8 @@ func parseBulk(body []byte, maxIDs int) (bulkInput, []FieldError, error) {
 		in.ids = bulk.Dedupe(ids)
 	}
 	if tz := str(&e, "tz", b.TZ); tz != nil {
-		if _, err := time.LoadLocation(*tz); err != nil || *tz == "" || strings.EqualFold(*tz, "local") {
-			e.add("tz", fmt.Sprintf("%q is not a time zone name (like Europe/Paris)", *tz))
+		if _, err := loadZone(*tz); err != nil {
+			e.add("tz", err.Error())
 		} else {
 			in.tz = *tz
 		}
@@ -236,8 +237,10 @@ func (s *Server) createBulk(c *fiber.Ctx) error {
 	if err := s.mayBulk(p, in); err != nil {
 		return err
 	}
-	if in.query != nil && in.tz == "" {
-		in.tz = s.policy.Calendar.TimeZone
+	if in.query != nil {
+		if err := s.checkBulkQuery(ctx, p, &in); err != nil {
+			return err
+		}
 	}
 	sum := sha256.Sum256(c.Body())
 	job := store.BulkJob{ID: randomKey(), CreatedBy: p.User.ID, Query: in.query, TimeZone: in.tz, IDs: in.ids,
@@ -271,6 +274,37 @@ func (s *Server) createBulk(c *fiber.Ctx) error {
 		return unavailable("the bulk action could not be started; retry with the same Idempotency-Key", retryAfterSeconds)
 	}
 	return s.sendBulk(c, fiber.StatusAccepted, stored)
+}
+
+// checkBulkQuery checks a bulk action's query as a search would run it
+// (422 naming the position of what is wrong) and settles the time zone
+// its days are read in: tz, else the caller's. Which tickets it matches
+// is decided when the job starts.
+func (s *Server) checkBulkQuery(ctx context.Context, p *identity.Principal, in *bulkInput) error {
+	loc := s.callerLocation(p)
+	if in.tz != "" {
+		var err error
+		if loc, err = loadZone(in.tz); err != nil {
+			return invalid("the bulk action is not valid", FieldError{Field: "tz", Detail: err.Error()})
+		}
+	}
+	in.tz = loc.String()
+	staff, err := s.seesInternal(p)
+	if err != nil {
+		return err
+	}
+	_, err = s.finder().Compile(ctx, p, finder.Request{Q: *in.query, Loc: loc, Staff: staff})
+	var pr *Problem
+	if err = findError(err); errors.As(err, &pr) {
+		// The search's parameter q is this body's query.
+		pr.Detail = "the bulk action's query is not valid"
+		for i := range pr.Errors {
+			if pr.Errors[i].Field == "q" {
+				pr.Errors[i].Field = "query"
+			}
+		}
+	}
+	return err
 }
 
 // checkCategory is a category a change may move tickets to: it exists and

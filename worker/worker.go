@@ -16,6 +16,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/activities"
 	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/finder"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
@@ -45,13 +46,12 @@ type Deps struct {
 	// Casbin enforcer) lets their role do, seeing the tickets
 	// agents_see_all_tickets lets them see, on at most BulkMaxTickets
 	// tickets, waiting at most UpdateTimeout for each ticket's answer.
-	// Finder resolves jobs by query (nil: only jobs by ids run).
+	// Jobs by query find their tickets on Index (internal/finder).
 	Identity            *identity.Service
 	Policy              activities.Enforcer
 	AgentsSeeAllTickets bool
 	BulkMaxTickets      int
 	UpdateTimeout       time.Duration
-	Finder              activities.Finder
 }
 
 // workflowTaskPollers is how many workflow-task long polls a worker keeps open.
@@ -73,11 +73,12 @@ func New(d Deps) sdkworker.Worker {
 		w.RegisterActivity(d.Mailer)
 	}
 	if d.Identity != nil && d.Policy != nil {
+		scope := identity.ScopeOptions{AgentsSeeAllTickets: d.AgentsSeeAllTickets}
 		w.RegisterWorkflowWithOptions(workflows.BulkWorkflow, workflow.RegisterOptions{Name: workflows.BulkWorkflowName})
 		w.RegisterActivity(&activities.Bulk{Store: d.Store, Identity: d.Identity, Policy: d.Policy,
 			Tickets: workflows.BulkUpdates{Client: workflows.Client{Temporal: d.Client, TaskQueue: d.TaskQueue}},
-			Scope:   identity.ScopeOptions{AgentsSeeAllTickets: d.AgentsSeeAllTickets}, MaxTickets: d.BulkMaxTickets,
-			UpdateTimeout: d.UpdateTimeout, Finder: d.Finder})
+			Scope:   scope, MaxTickets: d.BulkMaxTickets, UpdateTimeout: d.UpdateTimeout,
+			Finder: &finder.Finder{Store: d.Store, Ident: d.Identity, Index: d.Index, Scope: scope}})
 	}
 	if d.Audit != nil {
 		w.RegisterWorkflowWithOptions(workflows.AuditExportWorkflow, workflow.RegisterOptions{Name: workflows.AuditExportWorkflowName})

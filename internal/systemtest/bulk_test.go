@@ -402,3 +402,59 @@ func TestBulkRefusesBadRequests(t *testing.T) {
 		t.Errorf("job %+v", job)
 	}
 }
+
+// TestBulkByQuery: a bulk action by query resolves its set once, as the
+// person would find it with that query: tickets they cannot see are not
+// in it (not even counted), and a query that does not parse is 422 at
+// the position of what is wrong.
+func TestBulkByQuery(t *testing.T) {
+	req := login(t, "requester@example.com", testPassword)
+	agent := login(t, "agent@example.com", testPassword)
+	agent2 := login(t, "agent2@example.com", testPassword)
+	tag := fmt.Sprintf("bq%d", time.Now().UnixNano())
+	var mine []int64
+	for i := range 2 {
+		n := createAs(t, req, fmt.Sprintf("Bulk by query %d", i))
+		mustStatus(t, patchAs(t, agent, n, fmt.Sprintf(`{"tags_add":[%q]}`, tag)), http.StatusOK, "tag")
+		mine = append(mine, n)
+	}
+	hidden := createAs(t, agent2, "Bulk by query: Finance's")
+	setTeam(t, hidden, "Finance")
+	mustStatus(t, patchAs(t, agent2, hidden, fmt.Sprintf(`{"tags_add":[%q]}`, tag)), http.StatusOK, "tag Finance's")
+	untagged := createAs(t, req, "Bulk by query: no tag")
+	eventually(t, 10*time.Second, "the tagged tickets are searchable", func() error {
+		if got, _ := searchNumbers(t, nil, "q=tag:"+tag); len(got) != 3 {
+			return fmt.Errorf("found %v", got)
+		}
+		return nil
+	})
+
+	job := startBulk(t, agent, fmt.Sprintf(`{"query":"tag:%s","tz":"Europe/Paris","change":{"priority":"critical"}}`, tag))
+	job = waitBulk(t, agent, job.ID, 60*time.Second)
+	if job.State != bulk.StateCompleted || job.Total != 2 || job.Succeeded != 2 {
+		t.Fatalf("job %+v", job)
+	}
+	for _, n := range mine {
+		if p := rowOf(t, n).Priority; p != ticket.PriorityCritical {
+			t.Errorf("ticket %d: %s", n, p)
+		}
+	}
+	for _, n := range []int64{hidden, untagged} {
+		if p := rowOf(t, n).Priority; p == ticket.PriorityCritical {
+			t.Errorf("ticket %d outside the set changed", n)
+		}
+	}
+
+	res := agent.do(t, "POST", "/api/v1/bulk", `{"query":"status:open nosuchfield:x","change":{"priority":"low"}}`)
+	mustStatus(t, res, http.StatusUnprocessableEntity, "a bad query")
+	var p struct {
+		Errors []struct {
+			Field    string `json:"field"`
+			Position *int   `json:"position"`
+		} `json:"errors"`
+	}
+	res.decode(t, &p)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "query" || p.Errors[0].Position == nil || *p.Errors[0].Position != 12 {
+		t.Errorf("problem %s", res.body)
+	}
+}
