@@ -16,8 +16,9 @@ import (
 )
 
 // startCommand runs `helpdesk <args>` as its own process and waits until a
-// line of its output contains ready.
-func startCommand(t *testing.T, env []string, ready string, args ...string) {
+// line of its output contains ready. The test may kill it; it is killed
+// at the end either way.
+func startCommand(t *testing.T, env []string, ready string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), append(env, "HELPDESK_TEST_AS_MAIN=1")...)
@@ -74,7 +75,7 @@ func startCommand(t *testing.T, env []string, ready string, args ...string) {
 						}
 					}
 				}()
-				return
+				return cmd
 			}
 		case err := <-done:
 			t.Fatalf("helpdesk %s exited early (%v):\n%s", strings.Join(args, " "), err, strings.Join(seen, "\n"))
