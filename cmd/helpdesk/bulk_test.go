@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,35 +22,11 @@ import (
 // the tickets are made through a `helpdesk api` process, which also runs
 // the bulk action and reports its progress.
 func TestBulkResolveSurvivesAWorkerKill(t *testing.T) {
-	home := t.TempDir()
-	dataDir := filepath.Join(home, ".data")
 	const bootstrap = "bulk-kill-test-bootstrap-token-0123456789"
-	const queue = "bulk-kill-test"
-	ports := freePorts(t, 6)
-	apiAddr := fmt.Sprintf("127.0.0.1:%d", ports[5])
-	temporal := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	pgURL := fmt.Sprintf("postgres://helpdesk@127.0.0.1:%d/helpdesk?sslmode=disable", ports[3])
-	esURL := fmt.Sprintf("http://127.0.0.1:%d", ports[4])
-	startDev(t, []string{
-		"HELPDESK_DATA_DIR=" + dataDir,
-		fmt.Sprintf("HELPDESK_HTTP_ADDR=127.0.0.1:%d", ports[0]),
-		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
-		fmt.Sprintf("HELPDESK_DEV_TEMPORAL_UI_PORT=%d", ports[2]),
-		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
-		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
-		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=", "HELPDESK_DEV_MAIL=false",
-		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
-		"HELPDESK_TASK_QUEUE=bulk-kill-test-idle",
-	})
-	joined := []string{
-		"HELPDESK_DATA_DIR=" + dataDir,
-		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
-		"HELPDESK_DATABASE_URL=" + pgURL,
-		"HELPDESK_ELASTICSEARCH_URL=" + esURL,
-		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
-		"HELPDESK_TASK_QUEUE=" + queue,
-		"HELPDESK_ENABLE_EMAIL_NOTIFICATIONS=false",
-	}
+	d := startDevDeployment(t, bootstrap, "HELPDESK_TASK_QUEUE=bulk-kill-test-idle")
+	joined := append(d.joined, "HELPDESK_TASK_QUEUE=bulk-kill-test", "HELPDESK_ENABLE_EMAIL_NOTIFICATIONS=false")
+	apiAddr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	pgURL := d.pgURL
 	startCommand(t, append(joined, "HELPDESK_HTTP_ADDR="+apiAddr), "api listening", "api")
 	first := startCommand(t, joined, "worker polling", "worker")
 
