@@ -154,6 +154,7 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodGet, v1+"/auth/sso/callback", nil, s.ssoCallback)
 	s.handle(fiber.MethodPost, v1+"/auth/logout", &access{object: "self", action: "read"}, s.logout)
 	s.handle(fiber.MethodGet, v1+"/me", &access{object: "self", action: "read"}, s.me)
+	s.handle(fiber.MethodPatch, v1+"/me", &access{object: "self", action: "update", scope: identity.ScopeAdmin}, s.updateMe)
 	s.handle(fiber.MethodPost, v1+"/tokens", &access{object: "token", action: "manage"}, s.createToken)
 	s.handle(fiber.MethodGet, v1+"/tokens", &access{object: "token", action: "manage", scope: identity.ScopeAdmin}, s.listTokens)
 	s.handle(fiber.MethodDelete, v1+"/tokens/:id", &access{object: "token", action: "manage", scope: identity.ScopeAdmin}, s.revokeToken)

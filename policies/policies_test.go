@@ -44,6 +44,9 @@ func TestDefaultPolicy(t *testing.T) {
 		{RoleAdmin, "user", "manage", true},
 		{RoleAdmin, "audit_log", "read", true},
 		{"stranger", "ticket", "read", false},
+		// Everyone signed in sets their own time zone.
+		{RoleRequester, "self", "update", true},
+		{RoleLead, "self", "update", true},
 	}
 	for _, c := range cases {
 		got, err := e.Enforce(c.role, c.obj, c.act)

@@ -129,6 +129,9 @@ var matrixBodies = map[string]string{
 	"PATCH /api/v1/categories/999999":    `{"name":"renamed"}`,
 	"POST /api/v1/custom-fields":         `{"key":"matrix_%d","label":"Matrix","type":"text"}`,
 	"PATCH /api/v1/custom-fields/999999": `{"label":"renamed"}`,
+
+	// Account settings (issue 20).
+	"PATCH /api/v1/me": `{"time_zone":null}`,
 }
 
 func publicRoute(method, path string) bool {
