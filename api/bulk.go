@@ -281,7 +281,7 @@ func (s *Server) createBulk(c *fiber.Ctx) error {
 // its days are read in: tz, else the caller's. Which tickets it matches
 // is decided when the job starts.
 func (s *Server) checkBulkQuery(ctx context.Context, p *identity.Principal, in *bulkInput) error {
-	loc := s.callerLocation(p)
+	loc := s.userLocation(p)
 	if in.tz != "" {
 		var err error
 		if loc, err = loadZone(in.tz); err != nil {
