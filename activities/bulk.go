@@ -165,6 +165,9 @@ func (a *Bulk) RunBulkPage(ctx context.Context, id string) (BulkPage, error) {
 	if err != nil {
 		return BulkPage{}, permanentIfMissing(err)
 	}
+	if job.State != bulk.StateRunning {
+		return BulkPage{}, nil // ended (a run repeated by hand): nothing to do
+	}
 	numbers, cancel, err := a.Store.PendingBulkItems(ctx, id, bulkPageSize)
 	if err != nil || cancel || len(numbers) == 0 {
 		return BulkPage{Cancelled: cancel}, err

@@ -263,11 +263,12 @@ func (s *Server) createBulk(c *fiber.Ctx) error {
 	}
 	if err := s.flows().StartBulk(ctx, stored.ID); err != nil {
 		if created {
-			// Nothing will run it: say so on the job rather than leave it
-			// running forever. A retry with the same key starts it again.
-			msg := "its workflow could not be started; send the request again"
-			if ferr := s.store.FinishBulk(context.WithoutCancel(ctx), stored.ID, bulk.StateFailed, &msg); ferr != nil {
-				s.log.Error("bulk job left without a workflow", "job", stored.ID, "err", ferr)
+			// Nothing may run it: the job goes, so none is left running
+			// forever. Had its workflow started after all, it fails finding
+			// no job, and a retry (same key) makes the job and starts it
+			// again.
+			if derr := s.store.DeleteBulkJob(context.WithoutCancel(ctx), stored.ID); derr != nil {
+				s.log.Error("bulk job left without a workflow", "job", stored.ID, "err", derr)
 			}
 		}
 		s.log.Warn("bulk job not started", "job", stored.ID, "err", err)

@@ -108,13 +108,14 @@ func refusalMessage(err error) string {
 	return err.Error()
 }
 
-// StartBulk starts job id's workflow; a job whose workflow was started
-// before (a repeated request) is not started again.
+// StartBulk starts job id's workflow; a job whose workflow runs or ran
+// (a repeated request) is not started again, unless that run failed (its
+// job was not there: the first request could not start it and removed it).
 func (c Client) StartBulk(ctx context.Context, id string) error {
 	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    BulkWorkflowID(id),
 		TaskQueue:             c.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		StaticSummary:         "Bulk action " + id,
 	}, BulkWorkflowName, BulkInput{JobID: id})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

@@ -102,6 +102,15 @@ func (s *Store) CreateBulkJob(ctx context.Context, j BulkJob) (BulkJob, bool, er
 	return stored, tag.RowsAffected() == 1, err
 }
 
+// DeleteBulkJob removes a job that never ran (its workflow could not be
+// started) with its items.
+func (s *Store) DeleteBulkJob(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM bulk_jobs WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("store: delete bulk job %q: %w", id, err)
+	}
+	return nil
+}
+
 // BulkJob returns one job with its counts; ErrNotFound when there is none.
 func (s *Store) BulkJob(ctx context.Context, id string) (BulkJob, error) {
 	j, err := scanBulkJob(s.pool.QueryRow(ctx, `SELECT `+bulkJobColumns+bulkCounts+` FROM bulk_jobs j WHERE j.id = $1`, id), true)
