@@ -297,7 +297,24 @@ func (f *Finder) Search(ctx context.Context, p *identity.Principal, r Request) (
 		}
 	}
 	sr.Highlight = search.HighlightFields(r.Staff)
+	// The pages after the first read one point in time, so a ticket
+	// changed meanwhile is neither shown twice nor skipped. An order a
+	// change can move (relevance, urgency, updated) opens it beside the
+	// first page's search, not after it: the two see the same refresh
+	// but for a window of milliseconds, and the first page costs no extra
+	// round trip. Creation order needs none: no change moves a ticket in
+	// it.
+	var pitc chan pitResult
+	if r.Cursor == "" && r.From == 0 && r.Limit > 0 && movable(sr.Sort) {
+		pitc = make(chan pitResult, 1)
+		go func() {
+			id, err := f.Index.OpenPIT(ctx)
+			pitc <- pitResult{id, err}
+		}()
+	}
 	found, err := f.Index.Find(ctx, sr)
+	pit, pitErr := f.pitFor(ctx, pitc, err == nil && r.From == 0 && len(found.Hits) == r.Limit && r.Limit > 0 &&
+		(r.Cursor != "" || int64(len(found.Hits)) < found.Total))
 	if errors.Is(err, search.ErrExpired) {
 		return Page{}, invalid("cursor", "has expired; start the search again")
 	}
@@ -313,24 +330,41 @@ func (f *Finder) Search(ctx context.Context, p *identity.Principal, r Request) (
 			return Page{}, err
 		}
 	}
-	if r.From == 0 && len(found.Hits) == r.Limit && r.Limit > 0 {
-		last := found.Hits[len(found.Hits)-1]
-		seen := int64(len(found.Hits))
-		if r.Cursor != "" || seen < found.Total {
-			pit := found.PIT
-			if pit == "" {
-				// The pages after the first read one point in time, so
-				// a ticket changed meanwhile is neither shown twice nor
-				// skipped. It opens only when there is a next page: most
-				// searches never page.
-				if pit, err = f.Index.OpenPIT(ctx); err != nil {
-					return Page{}, err
-				}
-			}
-			page.NextCursor = encodeCursor(cursor{Sort: sr.Sort, After: last.Sort, PIT: pit, Of: fp})
+	if r.From == 0 && len(found.Hits) == r.Limit && r.Limit > 0 && (r.Cursor != "" || int64(len(found.Hits)) < found.Total) {
+		if pitErr != nil {
+			return Page{}, pitErr
 		}
+		if found.PIT != "" {
+			pit = found.PIT
+		}
+		last := found.Hits[len(found.Hits)-1]
+		page.NextCursor = encodeCursor(cursor{Sort: sr.Sort, After: last.Sort, PIT: pit, Of: fp})
 	}
 	return page, nil
+}
+
+type pitResult struct {
+	id  string
+	err error
+}
+
+// movable reports whether a change to a ticket can move it in the order.
+func movable(sort string) bool { return sort != "created" && sort != "-created" }
+
+// pitFor waits for the point in time opened beside a first page (if one
+// was) and keeps it when there is a next page, else closes it.
+func (f *Finder) pitFor(ctx context.Context, pitc chan pitResult, next bool) (string, error) {
+	if pitc == nil {
+		return "", nil
+	}
+	res := <-pitc
+	if !next {
+		if res.id != "" {
+			go f.Index.ClosePIT(context.WithoutCancel(ctx), res.id)
+		}
+		return "", nil
+	}
+	return res.id, res.err
 }
 
 // name attaches names to the facets counted by id.
