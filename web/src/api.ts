@@ -849,3 +849,197 @@ export async function releaseQuarantine(id: number): Promise<{ entry: Quarantine
 export function quarantineRawHref(id: number): string {
   return `/api/v1/quarantine/${encodeURIComponent(String(id))}/raw`;
 }
+
+// --- Search, saved views, bulk actions, export (issue 20) -------------------
+
+/**
+ * The orders GET /tickets/search takes. A leading "-" is newest first.
+ * Without a sort the server uses relevance when the query has free text,
+ * else -updated.
+ */
+export const SEARCH_SORTS = ['relevance', 'urgency', '-created', 'created', '-updated', 'updated'] as const;
+export type SearchSort = (typeof SEARCH_SORTS)[number];
+
+export function isSearchSort(v: string | null): v is SearchSort {
+  return v !== null && (SEARCH_SORTS as readonly string[]).includes(v);
+}
+
+/** The ticket texts a search highlights; internal_text reaches staff only. */
+export type HighlightField = 'subject' | 'description' | 'public_text' | 'internal_text';
+
+/** A search hit: the ticket, plus fragments (HTML-escaped, matches in <mark>) where it matched. */
+export type SearchHit = Ticket & { highlights?: Partial<Record<HighlightField, string[]>> };
+
+/** One value of a facet; team, assignee and category carry their id too. */
+export interface FacetValue {
+  value: string;
+  count: number;
+  id?: number;
+}
+
+export const FACET_FIELDS = ['status', 'priority', 'assignee', 'team', 'category', 'tag', 'channel'] as const;
+export type FacetField = (typeof FACET_FIELDS)[number];
+
+export interface SearchResult {
+  items: SearchHit[];
+  next_cursor: string | null;
+  total: number;
+  facets?: Partial<Record<FacetField, FacetValue[]>>;
+}
+
+export interface SearchOptions {
+  sort?: SearchSort | null;
+  cursor?: string | null;
+  limit?: number;
+  /** The time zone relative dates and days are read in (IANA name). */
+  tz?: string;
+}
+
+/** GET /tickets/search?q=…: a 422 names the query's problem and its position (errors[].position). */
+export function searchTickets(q: string, o: SearchOptions = {}): Promise<SearchResult> {
+  const params = new URLSearchParams();
+  if (q.trim()) params.set('q', q);
+  if (o.sort) params.set('sort', o.sort);
+  if (o.cursor) params.set('cursor', o.cursor);
+  if (o.limit) params.set('limit', String(o.limit));
+  if (o.tz) params.set('tz', o.tz);
+  return request<SearchResult>(`/api/v1/tickets/search?${params.toString()}`);
+}
+
+export type ExportFormat = 'csv' | 'ndjson';
+
+/** Where the browser downloads the tickets a query finds (the session cookie authorizes it). */
+export function exportHref(q: string, format: ExportFormat, tz: string, bom = false): string {
+  const params = new URLSearchParams();
+  if (q.trim()) params.set('q', q);
+  params.set('format', format);
+  if (bom) params.set('bom', '1');
+  if (tz) params.set('tz', tz);
+  return `/api/v1/tickets/export?${params.toString()}`;
+}
+
+/** Who is signed in with the extras the search screen needs. */
+export interface Profile {
+  user: User;
+  team_ids: number[];
+  /** The user's time zone (IANA name), when the server knows one. */
+  time_zone: string | null;
+}
+
+/** GET /me read whole: the user, their teams and time zone. */
+export async function getProfile(): Promise<Profile> {
+  const r = await request<{ user: User & { time_zone?: string | null }; team_ids?: number[]; time_zone?: string | null }>(
+    '/api/v1/me',
+  );
+  return { user: r.user, team_ids: r.team_ids ?? [], time_zone: r.time_zone || r.user.time_zone || null };
+}
+
+/** The browser's own time zone, for when the server names none. */
+export function browserTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+export const VIEW_VISIBILITIES = ['personal', 'team', 'everyone'] as const;
+export type ViewVisibility = (typeof VIEW_VISIBILITIES)[number] | 'builtin';
+
+/** A saved search: built-in views have string ids ("builtin:my-open"). */
+export interface View {
+  id: number | string;
+  name: string;
+  query: string;
+  /** "" or null: the server's default order. */
+  sort: string | null;
+  visibility: ViewVisibility;
+  team_id: number | null;
+  owner_id: number | null;
+  builtin: boolean;
+  /** Whether the caller may change or delete it. */
+  editable: boolean;
+}
+
+export interface ViewInput {
+  name: string;
+  query: string;
+  sort: string | null;
+  visibility: Exclude<ViewVisibility, 'builtin'>;
+  team_id?: number | null;
+}
+
+const VIEWS = '/api/v1/views';
+const viewUrl = (id: number | string) => `${VIEWS}/${encodeURIComponent(String(id))}`;
+
+export async function listViews(): Promise<View[]> {
+  return (await request<{ items: View[] }>(VIEWS)).items;
+}
+
+export function createView(v: ViewInput): Promise<View> {
+  return request<View>(VIEWS, json('POST', v));
+}
+
+export function updateView(id: number | string, change: Partial<ViewInput>): Promise<View> {
+  return request<View>(viewUrl(id), json('PATCH', change));
+}
+
+export async function deleteView(id: number | string): Promise<void> {
+  await request<void>(viewUrl(id), { method: 'DELETE' });
+}
+
+/** What a bulk action changes on every ticket; absent members stay as they are, null clears. */
+export interface BulkChange {
+  status?: string;
+  priority?: string;
+  /** An agent's email or id; null unassigns. */
+  assignee?: string | number | null;
+  /** A team's id or name; null removes the team. */
+  team?: number | string | null;
+  /** A category's id; null removes the category. */
+  category?: number | null;
+  tags_add?: string[];
+  tags_remove?: string[];
+}
+
+export interface BulkRequest {
+  /** Every ticket the query finds when the action starts… */
+  query?: string;
+  /** …or these tickets. */
+  ids?: number[];
+  change: BulkChange;
+  comment?: { body: string; internal: boolean };
+}
+
+export interface BulkFailure {
+  ticket: number;
+  /** "not_allowed", "transition_refused", "archived", … */
+  reason: string;
+  detail?: string;
+}
+
+export type BulkState = 'running' | 'completed' | 'cancelled' | 'failed' | string;
+
+export interface BulkJob {
+  id: string | number;
+  state: BulkState;
+  total: number;
+  done: number;
+  failed: number;
+  failures?: BulkFailure[];
+}
+
+const bulkUrl = (id: string | number, rest = '') => `/api/v1/bulk/${encodeURIComponent(String(id))}${rest}`;
+
+/** POST /bulk: 202 {id}; the work goes on in the background (GET /bulk/{id}). */
+export function startBulk(req: BulkRequest, idempotencyKey: string): Promise<{ id: string | number }> {
+  return request<{ id: string | number }>('/api/v1/bulk', jsonChange('POST', req, idempotencyKey));
+}
+
+export function getBulk(id: string | number): Promise<BulkJob> {
+  return request<BulkJob>(bulkUrl(id));
+}
+
+export async function cancelBulk(id: string | number): Promise<void> {
+  await request<unknown>(bulkUrl(id, '/cancel'), { method: 'POST' });
+}
