@@ -28,6 +28,8 @@ type Problem struct {
 type FieldError struct {
 	Field  string `json:"field"`
 	Detail string `json:"detail"`
+	// Position is the byte offset of the problem in a query (q).
+	Position *int `json:"position,omitempty"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }

@@ -2,13 +2,18 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/helpdesk/helpdesk/internal/catalog"
+	"github.com/helpdesk/helpdesk/internal/finder"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/ticket"
@@ -19,23 +24,50 @@ import (
 const maxSearchWindow = 10000
 
 type searchPage struct {
-	// Items are []ticket.Ticket for staff, []ticket.RequesterView otherwise.
-	Items      any   `json:"items"`
-	Total      int64 `json:"total"`
-	NextOffset *int  `json:"next_offset"`
+	// Items are []ticket.Ticket for staff, []ticket.RequesterView
+	// otherwise, each with its highlights.
+	Items      []searchItem              `json:"items"`
+	Total      int64                     `json:"total"`
+	NextCursor *string                   `json:"next_cursor"`
+	NextOffset *int                      `json:"next_offset,omitempty"`
+	Sort       string                    `json:"sort"`
+	Facets     map[string][]finder.Facet `json:"facets,omitempty"`
 }
 
-// searchTickets is GET /tickets/search: full text (q) and filters over the
-// Elasticsearch projection, custom fields included (cf.<key>=…, see
-// search.ParseFieldFilters), always within the caller's scope. Matches are
-// found on the indexed state; the tickets answered are read from
-// PostgreSQL, again within the scope, so an answer never shows more than
-// the caller may see, nor a stale ticket. Nothing of Elasticsearch's
-// answer but the numbers and the total is used (no _source, no
-// highlights), and the tickets are shaped for the caller like any other
-// answer. Requesters may not filter by what they do not see (assignee,
-// team, tags: refused; a hidden custom field: no such field), so no
-// filter tells them anything about it.
+// searchItem is a ticket as the caller may see it with the fragments of
+// its text that matched (HTML-escaped, matches in <mark>).
+type searchItem struct {
+	Ticket     any
+	Highlights map[string][]string
+}
+
+func (it searchItem) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(it.Ticket)
+	if err != nil || len(b) < 2 || b[len(b)-1] != '}' {
+		return b, err
+	}
+	h := it.Highlights
+	if h == nil {
+		h = map[string][]string{}
+	}
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	out := append(b[:len(b)-1:len(b)-1], `,"highlights":`...)
+	return append(append(out, hb...), '}'), nil
+}
+
+// searchTickets is GET /tickets/search: the query language in q
+// (docs/query.md), sorted (sort), paged by an opaque cursor with
+// search_after over a point in time, with facets on the first page and
+// highlights, always within the caller's scope. The deprecated separate
+// filters (status, priority, assignee, team, category_id, tag, channel,
+// cf.*, offset) still work for one release and combine with q. Matches
+// are found on the index; the tickets answered are read from PostgreSQL,
+// again within the scope, so an answer never shows more than the caller
+// may see, nor a stale ticket. Requesters never search or see internal
+// notes and may not search by what they do not see.
 func (s *Server) searchTickets(c *fiber.Ctx) error {
 	if s.index == nil {
 		return unavailable("search is not configured", 30)
@@ -50,30 +82,122 @@ func (s *Server) searchTickets(c *fiber.Ctx) error {
 		return err
 	}
 	in, errs := parseSearch(params, staff, p.User.ID)
-	q, rerrs, err := s.resolveSearch(c.UserContext(), p, in, params)
+	legacy, rerrs, err := s.resolveSearch(c.UserContext(), p, in, params)
 	if err != nil {
 		return err
+	}
+	loc, terr := s.searchLocation(p, params)
+	if terr != nil {
+		errs = append(errs, *terr)
 	}
 	if errs = append(errs, rerrs...); len(errs) > 0 {
 		return invalid("the search is not valid", errs...)
 	}
-	res, err := s.index.Search(c.UserContext(), q)
+	req := finder.Request{Q: in.text, Loc: loc, Staff: staff, Sort: in.sort, Cursor: in.cursor,
+		Limit: legacy.Size, Facets: in.facets, Legacy: legacy, From: legacy.From}
+	page, err := s.finder().Search(c.UserContext(), p, req)
+	if err != nil {
+		return findError(err)
+	}
+	numbers := make([]int64, len(page.Hits))
+	for i, h := range page.Hits {
+		numbers[i] = h.Number
+	}
+	items, err := s.store.TicketsByNumber(c.UserContext(), numbers, s.scope(p).SQL)
 	if err != nil {
 		return err
 	}
-	items, err := s.store.TicketsByNumber(c.UserContext(), res.Numbers, s.scope(p).SQL)
+	shown, err := s.shapedEach(c, items)
 	if err != nil {
 		return err
 	}
-	shown, err := s.ticketsFor(c, items)
+	out := searchPage{Items: make([]searchItem, 0, len(shown)), Total: page.Total, Sort: page.Sort, Facets: page.Facets}
+	byNumber := make(map[int64]map[string][]string, len(page.Hits))
+	for _, h := range page.Hits {
+		byNumber[h.Number] = h.Highlights
+	}
+	for i, t := range items {
+		out.Items = append(out.Items, searchItem{Ticket: shown[i], Highlights: byNumber[t.Number]})
+	}
+	if page.NextCursor != "" {
+		out.NextCursor = &page.NextCursor
+	}
+	if in.cursor == "" {
+		// Offset paging (deprecated) for clients that still use it.
+		if next := legacy.From + len(page.Hits); int64(next) < page.Total && len(page.Hits) == legacy.Size && next+legacy.Size <= maxSearchWindow {
+			out.NextOffset = &next
+		}
+	}
+	return c.JSON(out)
+}
+
+// shapedEach is ticketsFor as one value per ticket, in order.
+func (s *Server) shapedEach(c *fiber.Ctx, ts []ticket.Ticket) ([]any, error) {
+	shown, err := s.ticketsFor(c, ts)
 	if err != nil {
+		return nil, err
+	}
+	v := reflect.ValueOf(shown)
+	out := make([]any, v.Len())
+	for i := range out {
+		out[i] = v.Index(i).Interface()
+	}
+	return out, nil
+}
+
+// findError turns a finder's refusal into a 422 naming the parameter and,
+// for the query, the position.
+func findError(err error) error {
+	var ie *finder.InvalidError
+	if !errors.As(err, &ie) {
 		return err
 	}
-	page := searchPage{Items: shown, Total: res.Total}
-	if next := q.From + len(res.Numbers); int64(next) < res.Total && len(res.Numbers) == q.Size && next+q.Size <= maxSearchWindow {
-		page.NextOffset = &next
+	fes := make([]FieldError, len(ie.Problems))
+	for i, p := range ie.Problems {
+		fes[i] = FieldError{Field: p.Field, Detail: p.Detail, Position: p.Position}
 	}
-	return c.JSON(page)
+	return invalid("the search is not valid", fes...)
+}
+
+// finder is the one way the API finds tickets by a query.
+func (s *Server) finder() *finder.Finder {
+	return &finder.Finder{Store: s.store, Ident: s.ident, Index: s.index,
+		Scope: identity.ScopeOptions{AgentsSeeAllTickets: s.cfg.AgentsSeeAllTickets}}
+}
+
+// searchLocation is the time zone a search reads days in: the tz
+// parameter, else the caller's own, else the business calendar's.
+func (s *Server) searchLocation(p *identity.Principal, params []search.Param) (*time.Location, *FieldError) {
+	if v, ok := param(params, "tz"); ok {
+		loc, err := loadZone(v)
+		if err != nil {
+			return nil, &FieldError{Field: "tz", Detail: err.Error()}
+		}
+		return loc, nil
+	}
+	return s.callerLocation(p), nil
+}
+
+// callerLocation is the caller's time zone: the business calendar's (a
+// user's own zone comes with PATCH /me).
+func (s *Server) callerLocation(*identity.Principal) *time.Location {
+	if loc, err := time.LoadLocation(s.cfg.BusinessCalendar.TimeZone); err == nil && s.cfg.BusinessCalendar.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// loadZone reads an IANA time zone name; "Local" (the server's zone) is
+// not one a caller may ask for.
+func loadZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" || len(name) > 64 {
+		return nil, fmt.Errorf("must be an IANA time zone such as Europe/Berlin")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q; want an IANA name such as Europe/Berlin", name)
+	}
+	return loc, nil
 }
 
 // searchInput is a search's query parameters checked for everything that
@@ -83,6 +207,9 @@ type searchInput struct {
 	categoryID *int64
 	// fieldFilters: some parameter filters by a custom field (cf.<key>).
 	fieldFilters bool
+	// text is q, the query language; sort, cursor and facets as given.
+	text, sort, cursor string
+	facets             bool
 }
 
 // parseSearch reads a search's query parameters (the first value of each,
@@ -94,8 +221,18 @@ func parseSearch(params []search.Param, staff bool, me int64) (searchInput, []Fi
 	if !staff {
 		errs = staffOnlyParams(func(n string) bool { _, ok := param(params, n); return ok }, "assignee", "team", "tag")
 	}
-	in := searchInput{query: search.Query{Text: strings.TrimSpace(get("q")), Size: 25}}
+	in := searchInput{query: search.Query{Size: 25}, text: get("q"), sort: get("sort"), cursor: get("cursor"), facets: true}
 	q := &in.query
+	if v, ok := param(params, "facets"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, FieldError{Field: "facets", Detail: "must be true or false"})
+		}
+		in.facets = b
+	}
+	if in.sort != "" && !search.ValidSort(in.sort) {
+		errs = append(errs, FieldError{Field: "sort", Detail: fmt.Sprintf("unknown sort %q; want one of %s", in.sort, strings.Join(search.Sorts, ", "))})
+	}
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
@@ -110,6 +247,9 @@ func parseSearch(params []search.Param, staff bool, me int64) (searchInput, []Fi
 			errs = append(errs, FieldError{Field: "offset", Detail: fmt.Sprintf("must be a whole number from 0 to %d minus limit; narrow the search to go deeper", maxSearchWindow)})
 		} else {
 			q.From = n
+		}
+		if in.cursor != "" {
+			errs = append(errs, FieldError{Field: "offset", Detail: "cannot be used with cursor (offset paging is deprecated; use cursor)"})
 		}
 	}
 	for _, st := range parseStatuses(get("status"), &errs) {

@@ -70,7 +70,7 @@ func TestParseSearchReads(t *testing.T) {
 		t.Fatal(errs)
 	}
 	q := in.query
-	if q.Text != "printer" || q.Size != 10 || q.From != 20 || !slices.Equal(q.Statuses, []string{"open", "pending"}) ||
+	if in.text != " printer " || q.Text != "" || q.Size != 10 || q.From != 20 || !slices.Equal(q.Statuses, []string{"open", "pending"}) ||
 		!slices.Equal(q.Priorities, []string{"high"}) || *q.AssigneeID != 42 || *q.TeamID != 3 || !slices.Equal(q.Tags, []string{"a", "b"}) ||
 		q.Channel != "email" || *in.categoryID != 9 || !in.fieldFilters {
 		t.Errorf("query %+v, input %+v", q, in)

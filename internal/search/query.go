@@ -1,11 +1,8 @@
 package search
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -336,40 +333,15 @@ type Result struct {
 	Total   int64
 }
 
-// Search runs q.
+// Search runs q: its numbers in relevance order.
 func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
-	body, err := json.Marshal(q.Body())
+	f, err := ix.Find(ctx, Request{Query: q, Sort: SortRelevance})
 	if err != nil {
-		return Result{}, fmt.Errorf("search: encode query: %w", err)
+		return Result{}, err
 	}
-	res, err := ix.es.Search(ix.es.Search.WithIndex(ix.name), ix.es.Search.WithBody(bytes.NewReader(body)),
-		ix.es.Search.WithContext(ctx))
-	if err != nil {
-		return Result{}, fmt.Errorf("search: query: %w", err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		msg, _ := io.ReadAll(res.Body)
-		return Result{}, fmt.Errorf("search: query: %s: %s", res.Status(), msg)
-	}
-	var out struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				ID string `json:"_id"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		return Result{}, fmt.Errorf("search: query: decode: %w", err)
-	}
-	r := Result{Total: out.Hits.Total.Value, Numbers: make([]int64, 0, len(out.Hits.Hits))}
-	for _, h := range out.Hits.Hits {
-		if n, err := strconv.ParseInt(h.ID, 10, 64); err == nil {
-			r.Numbers = append(r.Numbers, n)
-		}
+	r := Result{Total: f.Total, Numbers: make([]int64, len(f.Hits))}
+	for i, h := range f.Hits {
+		r.Numbers[i] = h.Number
 	}
 	return r, nil
 }

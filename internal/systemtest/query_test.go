@@ -1,0 +1,245 @@
+package systemtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helpdesk/helpdesk/internal/ticket"
+)
+
+// queryAnswer is GET /tickets/search with the query language.
+type queryAnswer struct {
+	Items []struct {
+		ticket.Ticket
+		Highlights map[string][]string `json:"highlights"`
+	} `json:"items"`
+	Total      int64   `json:"total"`
+	NextCursor *string `json:"next_cursor"`
+	Sort       string  `json:"sort"`
+	Facets     map[string][]struct {
+		Value string `json:"value"`
+		ID    *int64 `json:"id"`
+		Count int64  `json:"count"`
+	} `json:"facets"`
+}
+
+// find runs GET /tickets/search?q=…&extra as s (nil: the admin token).
+func find(t *testing.T, s *session, q, extra string) (queryAnswer, response) {
+	t.Helper()
+	path := "/api/v1/tickets/search?q=" + url.QueryEscape(q)
+	if extra != "" {
+		path += "&" + extra
+	}
+	var res response
+	if s == nil {
+		res = call(t, env.baseURL, http.MethodGet, path, nil)
+	} else {
+		res = s.do(t, http.MethodGet, path, "")
+	}
+	var a queryAnswer
+	if res.status == http.StatusOK {
+		res.decode(t, &a)
+	}
+	return a, res
+}
+
+func (a queryAnswer) numbers() []int64 {
+	var out []int64
+	for _, it := range a.Items {
+		out = append(out, it.Number)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSearchQueryLanguage files tickets and searches them with the query
+// language on the real index: filters, comparisons, ages, negation,
+// phrases, highlights, facets, and errors at their position.
+func TestSearchQueryLanguage(t *testing.T) {
+	w := fmt.Sprintf("qlword%d", time.Now().UnixNano())
+	mk := func(subject, priority string) int64 {
+		res := createTicket(t, fmt.Sprintf(`{"subject":%q,"description":"reported by the front desk","priority":%q}`, subject, priority))
+		if res.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", res.status, res.body)
+		}
+		var tk ticket.Ticket
+		res.decode(t, &tk)
+		return tk.Number
+	}
+	jam := mk(w+" printer paper jam on floor 2", "high")
+	scan := mk(w+" scanner is slow", "low")
+	crit := mk(w+" printer on fire", "critical")
+	eventually(t, 20*time.Second, "three tickets searchable", func() error {
+		_ = env.index.Refresh(context.Background())
+		if a, res := find(t, nil, w, ""); a.Total != 3 {
+			return fmt.Errorf("found %d (%d %s)", a.Total, res.status, res.body)
+		}
+		return nil
+	})
+	for _, c := range []struct {
+		q    string
+		want []int64
+	}{
+		{w + " status:open priority:>=high printer created:<7d", []int64{jam, crit}},
+		{w + ` "paper jam"`, []int64{jam}},
+		{w + ` -"paper jam"`, []int64{scan, crit}},
+		{w + " -priority:low", []int64{jam, crit}},
+		{w + " priority:low,critical", []int64{scan, crit}},
+		{w + " priority:<high", []int64{scan}},
+		{w + " created:>1d", nil},
+		{w + " created:>=" + time.Now().UTC().Format(time.DateOnly), []int64{jam, scan, crit}},
+		{w + " updated:<1h escalated:false breached:false", []int64{jam, scan, crit}},
+		{w + " front desk", []int64{jam, scan, crit}},
+		{w + " assignee:none channel:api", []int64{jam, scan, crit}},
+		{w + " PRINTER Status:Open", []int64{jam, crit}}, // names and values in any case
+	} {
+		a, res := find(t, nil, c.q, "tz=UTC")
+		if res.status != http.StatusOK || !slices.Equal(a.numbers(), c.want) {
+			t.Errorf("%q: %d %v, want %v (%s)", c.q, res.status, a.numbers(), c.want, res.body)
+		}
+	}
+
+	// Free text highlights in the subject; filters do not highlight.
+	a, _ := find(t, nil, w+" printer status:open", "sort=created")
+	if len(a.Items) != 2 || a.Items[0].Number != jam || a.Sort != "created" {
+		t.Fatalf("sorted by created: %+v", a.numbers())
+	}
+	if got := strings.Join(a.Items[0].Highlights["subject"], ""); !strings.Contains(got, "<mark>printer</mark>") || strings.Contains(got, "<mark>open") {
+		t.Errorf("highlights %v", a.Items[0].Highlights)
+	}
+	// Facets count the whole match, not the page.
+	a, _ = find(t, nil, w, "limit=1")
+	counts := map[string]int64{}
+	for _, b := range a.Facets["priority"] {
+		counts[b.Value] = b.Count
+	}
+	if len(a.Items) != 1 || a.Total != 3 || counts["high"] != 1 || counts["low"] != 1 || counts["critical"] != 1 {
+		t.Errorf("facets %+v total %d", a.Facets, a.Total)
+	}
+	if none := a.Facets["assignee"]; len(none) != 1 || none[0].Value != "none" || none[0].Count != 3 {
+		t.Errorf("assignee facet %+v", none)
+	}
+
+	// Errors are 422 naming q and the position of the bad term.
+	for _, c := range []struct {
+		q, extra string
+		field    string
+		pos      int
+		detail   string
+	}{
+		{"stauts:open", "", "q", 0, `unknown field "stauts"`},
+		{w + ` team:"No such team"`, "", "q", len(w) + 1, `no team is named "No such team"`},
+		{w + " priority:>=urgent", "", "q", len(w) + 1, "priority"},
+		{`"unclosed`, "", "q", 0, "quote"},
+		{w, "tz=Mars/Olympus", "tz", -1, "unknown time zone"},
+		{w, "sort=random", "sort", -1, "unknown sort"},
+		{w, "cursor=bm90IGEgY3Vyc29y", "cursor", -1, "start again"},
+	} {
+		_, res := find(t, nil, c.q, c.extra)
+		var pr struct {
+			Errors []struct {
+				Field    string `json:"field"`
+				Detail   string `json:"detail"`
+				Position *int   `json:"position"`
+			} `json:"errors"`
+		}
+		_ = json.Unmarshal(res.body, &pr)
+		if res.status != http.StatusUnprocessableEntity || len(pr.Errors) != 1 || pr.Errors[0].Field != c.field ||
+			!strings.Contains(pr.Errors[0].Detail, c.detail) || (c.pos >= 0 && (pr.Errors[0].Position == nil || *pr.Errors[0].Position != c.pos)) {
+			t.Errorf("%q %s: %d %s; want 422 on %s at %d with %q", c.q, c.extra, res.status, res.body, c.field, c.pos, c.detail)
+		}
+	}
+}
+
+// TestSearchCursorIsStableUnderWrites pages through a result sorted by
+// last update while the tickets on it keep changing: every ticket is
+// answered exactly once (the pages read one point in time).
+func TestSearchCursorIsStableUnderWrites(t *testing.T) {
+	w := fmt.Sprintf("pageword%d", time.Now().UnixNano())
+	var want []int64
+	for i := range 7 {
+		res := createTicket(t, fmt.Sprintf(`{"subject":"%s page %d"}`, w, i))
+		var tk ticket.Ticket
+		res.decode(t, &tk)
+		want = append(want, tk.Number)
+	}
+	slices.Sort(want)
+	eventually(t, 20*time.Second, "tickets searchable", func() error {
+		_ = env.index.Refresh(context.Background())
+		if a, res := find(t, nil, w, ""); a.Total != int64(len(want)) {
+			return fmt.Errorf("found %d (%d %s)", a.Total, res.status, res.body)
+		}
+		return nil
+	})
+	var seen []int64
+	extra := "limit=2&sort=-updated"
+	for page := 0; ; page++ {
+		a, res := find(t, nil, w, extra)
+		if res.status != http.StatusOK {
+			t.Fatalf("page %d: %d %s", page, res.status, res.body)
+		}
+		for _, it := range a.Items {
+			seen = append(seen, it.Number)
+		}
+		if a.NextCursor == nil {
+			break
+		}
+		// Touch every ticket not yet seen: sorted by update, each would
+		// now jump to the top, before the cursor, and be skipped.
+		for _, n := range want {
+			if !slices.Contains(seen, n) {
+				mustStatus(t, call(t, env.baseURL, http.MethodPatch, ticketURL(n), []byte(`{"priority":"high"}`)), http.StatusOK, "touch")
+			}
+		}
+		_ = env.index.Refresh(context.Background())
+		extra = "limit=2&sort=-updated&cursor=" + url.QueryEscape(*a.NextCursor)
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+	}
+	slices.Sort(seen)
+	if !slices.Equal(seen, want) {
+		t.Errorf("pages answered %v, want each of %v once", seen, want)
+	}
+	// A cursor belongs to its search.
+	a, _ := find(t, nil, w, "limit=2")
+	if _, res := find(t, nil, w+" priority:high", "cursor="+url.QueryEscape(*a.NextCursor)); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("a cursor of another search: %d %s", res.status, res.body)
+	}
+}
+
+// TestSearchQueryKeepsToTheCallersScope: the query language cannot reach
+// past the caller's scope or search by what requesters do not see.
+func TestSearchQueryKeepsToTheCallersScope(t *testing.T) {
+	req1 := login(t, "requester@example.com", testPassword)
+	req2 := login(t, "requester2@example.com", testPassword)
+	w := fmt.Sprintf("qscope%d", time.Now().UnixNano())
+	mine := createAs(t, req1, w+" my printer")
+	createAs(t, req2, w+" their printer")
+	eventually(t, 20*time.Second, "both searchable", func() error {
+		_ = env.index.Refresh(context.Background())
+		if a, _ := find(t, nil, w, ""); a.Total != 2 {
+			return fmt.Errorf("admin finds %d", a.Total)
+		}
+		return nil
+	})
+	a, res := find(t, req1, w+" printer", "")
+	if res.status != http.StatusOK || !slices.Equal(a.numbers(), []int64{mine}) || a.Total != 1 {
+		t.Errorf("requester finds %v total %d (%s), want only %d", a.numbers(), a.Total, res.body, mine)
+	}
+	if _, ok := a.Facets["assignee"]; ok {
+		t.Errorf("requesters get the assignee facet: %v", a.Facets)
+	}
+	for _, q := range []string{"assignee:me", "team:none", "-tag:vip", "status:open assignee:none"} {
+		if _, res := find(t, req1, q, ""); res.status != http.StatusUnprocessableEntity {
+			t.Errorf("requester searching %q: %d %s", q, res.status, res.body)
+		}
+	}
+}
