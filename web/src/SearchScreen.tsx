@@ -49,10 +49,12 @@ interface Results {
   items: SearchHit[];
   cursor: string | null;
   total: number;
+  /** The order the server used. */
+  sort: string | null;
   facets: Partial<Record<FacetField, FacetValue[]>>;
 }
 
-const EMPTY: Results = { items: [], cursor: null, total: 0, facets: {} };
+const EMPTY: Results = { items: [], cursor: null, total: 0, sort: null, facets: {} };
 
 /** The query's problem from a 422: its message and where it is (a string index into q). */
 function queryErrorOf(err: ApiError, q: string): QueryError | null {
@@ -117,7 +119,7 @@ export function SearchScreen({ user }: { user: User }) {
     searchTickets(q, { sort, limit: PAGE_SIZE, tz }).then(
       (r) => {
         if (gen !== generation.current) return;
-        setResults({ items: r.items, cursor: r.next_cursor ?? null, total: r.total ?? r.items.length, facets: r.facets ?? {} });
+        setResults({ items: r.items, cursor: r.next_cursor ?? null, total: r.total, sort: r.sort ?? null, facets: r.facets ?? {} });
         setLoading(false);
       },
       (err: unknown) => {
@@ -228,7 +230,7 @@ export function SearchScreen({ user }: { user: User }) {
     setBulkOpen(true);
   }
 
-  const effectiveSort = sort ?? (hasFreeText(q) ? 'relevance' : '-updated');
+  const effectiveSort = sort ?? results.sort ?? (hasFreeText(q) ? 'relevance' : '-created');
   const [bom, setBom] = useState(false);
   const zone = tz ?? browserTimeZone();
 

@@ -52,7 +52,7 @@ function useCounts(views: View[] | null, tz: string | null, refreshKey: number):
     let live = true;
     setCounts({});
     for (const v of views) {
-      searchTickets(v.query, { limit: 1, tz }).then(
+      searchTickets(v.query, { limit: 1, tz, facets: false }).then(
         (r) => live && setCounts((c) => ({ ...c, [String(v.id)]: r.total })),
         (err: unknown) => live && setCounts((c) => ({ ...c, [String(v.id)]: { error: asApiError(err).userMessage } })),
       );
@@ -256,7 +256,7 @@ function ViewDialog({ view, user, shareTeams, query: currentQuery, sort: current
         <div className="field">
           <label htmlFor={`${ids}-sort`}>Order</label>
           <select id={`${ids}-sort`} value={sort} onChange={(e) => setSort(e.target.value)} aria-describedby={msg.describedBy('sort')}>
-            <option value="">Default (best match with text, else recently updated)</option>
+            <option value="">Default (best match with text, else newest)</option>
             {SEARCH_SORTS.map((s) => (
               <option key={s} value={s}>
                 {SORT_LABELS[s]}

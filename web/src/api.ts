@@ -855,7 +855,7 @@ export function quarantineRawHref(id: number): string {
 /**
  * The orders GET /tickets/search takes. A leading "-" is newest first.
  * Without a sort the server uses relevance when the query has free text,
- * else -updated.
+ * else -created (and says which in the answer's `sort`).
  */
 export const SEARCH_SORTS = ['relevance', 'urgency', '-created', 'created', '-updated', 'updated'] as const;
 export type SearchSort = (typeof SEARCH_SORTS)[number];
@@ -884,6 +884,9 @@ export interface SearchResult {
   items: SearchHit[];
   next_cursor: string | null;
   total: number;
+  /** The order the page is in (the default, when none was asked for). */
+  sort?: string;
+  /** Counted on the first page only. */
   facets?: Partial<Record<FacetField, FacetValue[]>>;
 }
 
@@ -893,6 +896,8 @@ export interface SearchOptions {
   limit?: number;
   /** The time zone relative dates and days are read in (IANA name). */
   tz?: string;
+  /** false: no facets (e.g. when only the total is wanted). */
+  facets?: boolean;
 }
 
 /** GET /tickets/search?q=…: a 422 names the query's problem and its position (errors[].position). */
@@ -903,6 +908,7 @@ export function searchTickets(q: string, o: SearchOptions = {}): Promise<SearchR
   if (o.cursor) params.set('cursor', o.cursor);
   if (o.limit) params.set('limit', String(o.limit));
   if (o.tz) params.set('tz', o.tz);
+  if (o.facets === false) params.set('facets', 'false');
   return request<SearchResult>(`/api/v1/tickets/search?${params.toString()}`);
 }
 
