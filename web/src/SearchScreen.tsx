@@ -8,7 +8,7 @@ import {
   browserTimeZone,
   CHANNELS,
   exportHref,
-  getProfile,
+  getTimeZone,
   isSearchSort,
   listTeams,
   PRIORITIES,
@@ -17,7 +17,6 @@ import {
   STATUSES,
   type FacetField,
   type FacetValue,
-  type Profile,
   type SearchHit,
   type SearchSort,
   type User,
@@ -81,16 +80,11 @@ export function SearchScreen({ user }: { user: User }) {
   const [draft, setDraft] = useState(q);
   useEffect(() => setDraft(q), [q]);
 
-  const [profile, setProfile] = useState<Profile | null>(null);
   const [tz, setTz] = useState<string | null>(null);
   useEffect(() => {
     let live = true;
-    getProfile().then(
-      (p) => {
-        if (!live) return;
-        setProfile(p);
-        setTz(p.time_zone || browserTimeZone());
-      },
+    getTimeZone().then(
+      (zone) => live && setTz(zone || browserTimeZone()),
       () => live && setTz(browserTimeZone()),
     );
     return () => {
@@ -190,13 +184,8 @@ export function SearchScreen({ user }: { user: User }) {
     }),
     [fields, agents, teams, categories, tags],
   );
-  const shareTeams = useMemo(
-    () =>
-      user.role === 'admin'
-        ? teams
-        : teams.filter((t) => t.lead_id === user.id || (profile?.team_ids ?? []).includes(t.id)),
-    [teams, user, profile],
-  );
+  // Leads share views with the teams they lead, admins with any.
+  const shareTeams = useMemo(() => (user.role === 'admin' ? teams : teams.filter((t) => t.lead_id === user.id)), [teams, user]);
 
   function go(nextQ: string, nextSort: string | null, replace = false) {
     const path = searchPath(nextQ, nextSort);

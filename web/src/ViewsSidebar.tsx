@@ -66,7 +66,7 @@ function useCounts(views: View[] | null, tz: string | null, refreshKey: number):
 
 interface Props {
   user: User;
-  /** Teams the user may share a view with (leads: their own; admins: all). */
+  /** Teams the user may share a view with (leads: the ones they lead; admins: all). */
   shareTeams: Team[];
   teams: Team[];
   tz: string | null;
@@ -128,7 +128,7 @@ export function ViewsSidebar({ user, shareTeams, teams, tz, query, sort, refresh
                           {c === undefined ? '…' : typeof c === 'number' ? c.toLocaleString() : '!'}
                         </span>
                       </button>
-                      {v.editable ? (
+                      {v.editable || v.deletable ? (
                         <button type="button" className="button-link view-edit" onClick={() => setEditing(v)} aria-label={`Edit view ${v.name}`}>
                           Edit
                         </button>
@@ -208,7 +208,7 @@ function ViewDialog({ view, user, shareTeams, query: currentQuery, sort: current
       setErrors({ name: 'Give the view a name.' });
       return;
     }
-    const input: ViewInput = { name: name.trim(), query, sort: sort || null, visibility };
+    const input: ViewInput = { name: name.trim(), query, sort, visibility };
     if (visibility === 'team') input.team_id = teamId ? Number(teamId) : null;
     void run(() => (view ? updateView(view.id, input) : createView(input)));
   }
@@ -300,10 +300,12 @@ function ViewDialog({ view, user, shareTeams, query: currentQuery, sort: current
           <p className="hint">Only you see this view.</p>
         )}
         <div className="button-row modal-foot">
-          <button type="submit" className="button-primary button-auto" disabled={busy} aria-busy={busy || undefined}>
-            {view ? 'Save changes' : 'Save view'}
-          </button>
-          {view ? (
+          {!view || view.editable ? (
+            <button type="submit" className="button-primary button-auto" disabled={busy} aria-busy={busy || undefined}>
+              {view ? 'Save changes' : 'Save view'}
+            </button>
+          ) : null}
+          {view && (view.deletable ?? view.editable) ? (
             confirmDelete ? (
               <>
                 <button type="button" className="button-danger" disabled={busy} onClick={() => void run(() => deleteView(view.id))}>

@@ -924,20 +924,13 @@ export function exportHref(q: string, format: ExportFormat, tz: string, bom = fa
   return `/api/v1/tickets/export?${params.toString()}`;
 }
 
-/** Who is signed in with the extras the search screen needs. */
-export interface Profile {
-  user: User;
-  team_ids: number[];
-  /** The user's time zone (IANA name), when the server knows one. */
-  time_zone: string | null;
-}
-
-/** GET /me read whole: the user, their teams and time zone. */
-export async function getProfile(): Promise<Profile> {
-  const r = await request<{ user: User & { time_zone?: string | null }; team_ids?: number[]; time_zone?: string | null }>(
-    '/api/v1/me',
-  );
-  return { user: r.user, team_ids: r.team_ids ?? [], time_zone: r.time_zone || r.user.time_zone || null };
+/**
+ * The time zone the signed-in user reads dates in (GET /me's time_zone:
+ * their own or the server's default), or null when the server names none.
+ */
+export async function getTimeZone(): Promise<string | null> {
+  const r = await request<{ time_zone?: string | null }>('/api/v1/me');
+  return r.time_zone || null;
 }
 
 /** The browser's own time zone, for when the server names none. */
@@ -954,23 +947,27 @@ export type ViewVisibility = (typeof VIEW_VISIBILITIES)[number] | 'builtin';
 
 /** A saved search: built-in views have string ids ("builtin:my-open"). */
 export interface View {
+  /** "42", or "builtin:<key>" for a built-in view. */
   id: number | string;
   name: string;
   query: string;
-  /** "" or null: the server's default order. */
+  /** "": the server's default order. */
   sort: string | null;
   visibility: ViewVisibility;
   team_id: number | null;
   owner_id: number | null;
   builtin: boolean;
-  /** Whether the caller may change or delete it. */
+  /** Whether the caller may change it (PATCH)… */
   editable: boolean;
+  /** …and delete it (DELETE); absent: as editable. */
+  deletable?: boolean;
 }
 
 export interface ViewInput {
   name: string;
   query: string;
-  sort: string | null;
+  /** "": the server's default order. */
+  sort: string;
   visibility: Exclude<ViewVisibility, 'builtin'>;
   team_id?: number | null;
 }
