@@ -78,12 +78,24 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 		next := rows[limit-1].Seq
 		page.NextAfterSeq = &next
 	}
+	if page.Items, err = s.historyItems(ctx, p, staff, rows); err != nil {
+		return err
+	}
+	return c.JSON(page)
+}
+
+// historyItems shapes history rows for p: requesters get each event
+// through ticket.RequesterEvent (events they may not see are left out) and
+// staff members by name.
+func (s *Server) historyItems(ctx context.Context, p *identity.Principal, staff bool, rows []store.HistoryItem) ([]historyItem, error) {
 	var view *requesterHistory
 	if !staff {
+		var err error
 		if view, err = s.requesterHistory(ctx, p, rows); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	items := make([]historyItem, 0, len(rows))
 	for _, r := range rows {
 		it := historyItem{Seq: r.Seq, Kind: r.Kind, At: r.At, Data: r.Data, Attachment: r.Attachment}
 		switch {
@@ -108,9 +120,9 @@ func (s *Server) ticketHistory(c *fiber.Ctx) error {
 				it.Actor = view.actor(a)
 			}
 		}
-		page.Items = append(page.Items, it)
+		items = append(items, it)
 	}
-	return c.JSON(page)
+	return items, nil
 }
 
 // requesterHistory is what shaping one page of history for a requester

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -42,20 +41,11 @@ type searchItem struct {
 }
 
 func (it searchItem) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(it.Ticket)
-	if err != nil || len(b) < 2 || b[len(b)-1] != '}' {
-		return b, err
-	}
 	h := it.Highlights
 	if h == nil {
 		h = map[string][]string{}
 	}
-	hb, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
-	out := append(b[:len(b)-1:len(b)-1], `,"highlights":`...)
-	return append(append(out, hb...), '}'), nil
+	return mergeJSON(it.Ticket, map[string]any{"highlights": h})
 }
 
 // searchTickets is GET /tickets/search: the query language in q
@@ -69,15 +59,7 @@ func (it searchItem) MarshalJSON() ([]byte, error) {
 // may see, nor a stale ticket. Requesters never search or see internal
 // notes and may not search by what they do not see.
 func (s *Server) searchTickets(c *fiber.Ctx) error {
-	if s.index == nil {
-		return unavailable("search is not configured", 30)
-	}
-	p := principalOf(c)
-	var params []search.Param
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		params = append(params, search.Param{Name: string(k), Value: string(v)})
-	})
-	staff, err := s.staffView(p)
+	p, params, staff, err := s.searchCaller(c)
 	if err != nil {
 		return err
 	}
@@ -129,6 +111,22 @@ func (s *Server) searchTickets(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(out)
+}
+
+// searchCaller is what every search needs first: the caller, the query
+// parameters (string(…) copies them out of fasthttp's buffers) and
+// whether the caller is staff.
+func (s *Server) searchCaller(c *fiber.Ctx) (*identity.Principal, []search.Param, bool, error) {
+	if s.index == nil {
+		return nil, nil, false, unavailable("search is not configured", 30)
+	}
+	p := principalOf(c)
+	var params []search.Param
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		params = append(params, search.Param{Name: string(k), Value: string(v)})
+	})
+	staff, err := s.staffView(p)
+	return p, params, staff, err
 }
 
 // shapedEach is ticketsFor as one value per ticket, in order.

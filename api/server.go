@@ -168,6 +168,7 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/tickets", &access{object: "ticket", action: "create", scope: identity.ScopeTicketsWrite}, s.createTicket)
 	s.handle(fiber.MethodGet, v1+"/tickets", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.listTickets)
 	s.handle(fiber.MethodGet, v1+"/tickets/search", &access{object: "ticket", action: "list", scope: identity.ScopeTicketsRead}, s.searchTickets)
+	s.handleWith(fiber.MethodGet, v1+"/tickets/export", &access{object: "ticket", action: "export", scope: identity.ScopeTicketsRead}, routeOptions{long: true}, s.exportTickets)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id", &access{object: "ticket", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.getTicket)
 	s.handle(fiber.MethodPatch, v1+"/tickets/:id", &access{object: "ticket", action: "update", scope: identity.ScopeTicketsWrite, ticket: true}, s.changeTicket)
 	s.handle(fiber.MethodPost, v1+"/tickets/:id/comments", &access{object: "ticket", action: "comment", scope: identity.ScopeTicketsWrite, ticket: true}, s.addComment)

@@ -61,13 +61,21 @@ func (s *Server) ticketFor(c *fiber.Ctx, t ticket.Ticket) (any, error) {
 // shape names the categories of ts in place and returns their requester
 // views, or nil when the caller sees tickets whole.
 func (s *Server) shape(c *fiber.Ctx, ts []ticket.Ticket) ([]ticket.RequesterView, error) {
-	ctx := c.UserContext()
+	staff, err := s.staffView(principalOf(c))
+	if err != nil {
+		return nil, err
+	}
+	return s.shapeFor(c.UserContext(), staff, ts)
+}
+
+// shapeFor is shape for a caller who is staff or not, outside a request
+// (a streamed answer).
+func (s *Server) shapeFor(ctx context.Context, staff bool, ts []ticket.Ticket) ([]ticket.RequesterView, error) {
 	if err := s.nameCategories(ctx, ts); err != nil {
 		return nil, err
 	}
-	staff, err := s.staffView(principalOf(c))
-	if err != nil || staff {
-		return nil, err
+	if staff {
+		return nil, nil
 	}
 	// The definitions are read only when some value needs them; without
 	// them every value would be hidden.
