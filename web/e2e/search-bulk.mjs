@@ -3,8 +3,8 @@
 // running helpdesk server, on tickets the caller prepared: suggestions
 // while typing, a refused query shown at its position, results with
 // highlights (a subject holding HTML stays text), facets that add and take
-// out terms, the windowed list scrolled to its end, a saved view and its
-// count, then select → "all N matching" → bulk resolve → live progress
+// out terms, the windowed list scrolled to its end, the CSV export link
+// (with the BOM for Excel), a saved view and its count, then select → "all N matching" → bulk resolve → live progress
 // with the one ticket that cannot be resolved listed as a failure.
 //
 //   BASE_URL=… E2E_EMAIL=agent@example.com E2E_PASSWORD=… E2E_WORD=srchui123 \
@@ -142,6 +142,26 @@ await runScenario(
     if (inDom >= TOTAL / 2) throw new Error(`${inDom} rows of ${TOTAL} are in the DOM: the list is not windowed`);
     await step('the end of the list', () => page.getByText(`All ${TOTAL} shown.`).waitFor());
     await scroller.evaluate((el) => el.scrollTo(0, 0));
+
+    // --- Export: the CSV link carries the query; "for Excel" adds the BOM.
+    // The download is the word's tickets, the HTML subject as plain text.
+    await page.getByTestId('export-bom').check();
+    const href = await page.getByTestId('export-csv').getAttribute('href');
+    const link = new URL(href, base);
+    if (link.pathname !== '/api/v1/tickets/export' || link.searchParams.get('q') !== WORD || link.searchParams.get('format') !== 'csv' || link.searchParams.get('bom') !== '1') {
+      throw new Error(`the CSV link is ${href}`);
+    }
+    const csv = await page.request.get(link.href);
+    if (csv.status() !== 200) throw new Error(`the CSV download answered ${csv.status()}: ${await csv.text()}`);
+    const bytes = await csv.body();
+    if (!(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)) throw new Error('the CSV for Excel does not start with a BOM');
+    const lines = bytes.toString('utf8').slice(1).trimEnd().split('\r\n');
+    if (lines.length !== TOTAL + 1) throw new Error(`the CSV has ${lines.length} lines, want a header and ${TOTAL} tickets`);
+    if (!lines.some((l) => l.includes('<img src=x onerror=""window.__xss=1""> '))) throw new Error('the CSV lacks the HTML subject as text');
+    const ndjson = new URL(await page.getByTestId('export-ndjson').getAttribute('href'), base);
+    if (ndjson.searchParams.get('q') !== WORD || ndjson.searchParams.get('format') !== 'ndjson' || ndjson.searchParams.has('bom')) {
+      throw new Error(`the NDJSON link is ${ndjson.href}`);
+    }
 
     // --- A saved view of this search, with its count.
     const viewName = `Word ${WORD}`;

@@ -314,10 +314,10 @@ export function SearchScreen({ user }: { user: User }) {
             </select>
           </label>
           <span className="export" role="group" aria-label="Export the results">
-            <a className="button-secondary button-small" href={exportHref(q, 'csv', zone, bom)} download data-testid="export-csv">
+            <a className="button-secondary button-small" href={exportHref(q, 'csv', zone, { bom, sort: effectiveSort })} download data-testid="export-csv">
               CSV
             </a>
-            <a className="button-secondary button-small" href={exportHref(q, 'ndjson', zone)} download data-testid="export-ndjson">
+            <a className="button-secondary button-small" href={exportHref(q, 'ndjson', zone, { sort: effectiveSort })} download data-testid="export-ndjson">
               NDJSON
             </a>
             <label className="inline-check" title="Starts the CSV with a byte order mark so Excel reads it as UTF-8">

@@ -914,12 +914,17 @@ export function searchTickets(q: string, o: SearchOptions = {}): Promise<SearchR
 
 export type ExportFormat = 'csv' | 'ndjson';
 
-/** Where the browser downloads the tickets a query finds (the session cookie authorizes it). */
-export function exportHref(q: string, format: ExportFormat, tz: string, bom = false): string {
+/**
+ * Where the browser downloads the tickets a query finds (the session
+ * cookie authorizes it), in the given order (exports have no relevance
+ * order; without one the server lists oldest first).
+ */
+export function exportHref(q: string, format: ExportFormat, tz: string, o: { bom?: boolean; sort?: string | null } = {}): string {
   const params = new URLSearchParams();
   if (q.trim()) params.set('q', q);
   params.set('format', format);
-  if (bom) params.set('bom', '1');
+  if (o.sort && o.sort !== 'relevance') params.set('sort', o.sort);
+  if (o.bom) params.set('bom', '1');
   if (tz) params.set('tz', tz);
   return `/api/v1/tickets/export?${params.toString()}`;
 }
