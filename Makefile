@@ -12,7 +12,7 @@ GO_SRC    := $(shell find . -name '*.go' -not -path './web/node_modules/*' 2>/de
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: dev test build web services browser bench bench-timers bench-routing bench-bodies bench-authz bench-audit clean help
+.PHONY: dev test build web services browser bench bench-timers bench-routing bench-bodies bench-authz bench-audit bench-search clean help
 
 help:
 	@echo "make dev    - install services if missing, build, run everything (Ctrl-C stops)"
@@ -73,6 +73,10 @@ bench-audit: services
 ## bench-timers: 10,000 open tickets with pending SLA timers: timer lateness, Update latency, worker RSS (docs/benchmarks.md)
 bench-timers: services
 	$(GO) run ./bench/timers -n 10000 -persistence postgres
+
+## bench-search: 100,000 synthetic tickets (COPY) indexed from PostgreSQL; five typical queries p50/p95/p99 with and without facets; a live set of 5,000 workflow-backed tickets: Update rate, change → searchable lag, one bulk action; a CSV export of the corpus: rows/s and heap (docs/benchmarks.md)
+bench-search: services
+	$(GO) run ./bench/search -n 100000 -live 5000
 
 ## bench-bodies: the decompression bomb and an anonymous 10 MiB body against the API: latency, bytes read per request, RSS (docs/benchmarks.md)
 bench-bodies:

@@ -83,17 +83,6 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *Server) me(c *fiber.Ctx) error {
-	p := principalOf(c)
-	if p.Via == identity.ViaSession && c.Cookies(csrfCookie) == "" {
-		// The page lost its CSRF cookie (cleared by hand, another tab):
-		// hand out a new one so it can recover without signing in again.
-		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: randomToken(24), Path: "/",
-			Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
-	}
-	return c.JSON(fiber.Map{"user": p.User, "team_ids": nonNil(p.TeamIDs), "via": p.Via})
-}
-
 func (s *Server) providers(c *fiber.Ctx) error {
 	sso := fiber.Map{"enabled": s.sso != nil}
 	if s.sso != nil {

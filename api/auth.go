@@ -30,6 +30,12 @@ const (
 	// attachment, answered 404 like a missing one) sets the reason here so
 	// the attempt is audited as denied.
 	auditDeniedKey = "audit_denied"
+	// auditObjectKey and auditDetailKey: a handler names the object it
+	// acted on (e.g. "view:42" on a route without a ticket) and adds to
+	// the entry's detail what a reader of the log needs (a string and a
+	// map[string]any, owned by the handler: not Fiber's buffers).
+	auditObjectKey = "audit_object"
+	auditDetailKey = "audit_detail"
 )
 
 // principalSource resolves credentials: *identity.Service, or the
@@ -191,6 +197,16 @@ func (s *Server) guard(a access, h fiber.Handler) fiber.Handler {
 			}
 		}
 		detail := map[string]any{"status": status}
+		if o, ok := c.Locals(auditObjectKey).(string); ok && o != "" {
+			object = o
+		}
+		if extra, ok := c.Locals(auditDetailKey).(map[string]any); ok {
+			for k, v := range extra {
+				if _, taken := detail[k]; !taken {
+					detail[k] = v
+				}
+			}
+		}
 		if status >= 500 {
 			result = audit.ResultError
 		} else if reason, ok := c.Locals(auditDeniedKey).(string); ok && reason != "" {

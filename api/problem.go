@@ -28,7 +28,8 @@ type Problem struct {
 type FieldError struct {
 	Field  string `json:"field"`
 	Detail string `json:"detail"`
-	// Position is the byte offset of the problem in a query (q).
+	// Position is the byte offset of the problem in a search query (the
+	// field is a query: q, query), for the UI to point at.
 	Position *int `json:"position,omitempty"`
 }
 

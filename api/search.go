@@ -15,6 +15,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/finder"
 	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/sla"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -173,29 +174,16 @@ func (s *Server) searchLocation(p *identity.Principal, params []search.Param) (*
 		}
 		return loc, nil
 	}
-	return s.callerLocation(p), nil
-}
-
-// callerLocation is the caller's time zone: the business calendar's (a
-// user's own zone comes with PATCH /me).
-func (s *Server) callerLocation(*identity.Principal) *time.Location {
-	if loc, err := time.LoadLocation(s.cfg.BusinessCalendar.TimeZone); err == nil && s.cfg.BusinessCalendar.TimeZone != "" {
-		return loc
-	}
-	return time.UTC
+	return s.userLocation(p), nil
 }
 
 // loadZone reads an IANA time zone name; "Local" (the server's zone) is
 // not one a caller may ask for.
 func loadZone(name string) (*time.Location, error) {
-	if name == "" || name == "Local" || len(name) > 64 {
+	if len(name) > 64 {
 		return nil, fmt.Errorf("must be an IANA time zone such as Europe/Berlin")
 	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, fmt.Errorf("unknown time zone %q; want an IANA name such as Europe/Berlin", name)
-	}
-	return loc, nil
+	return sla.LoadZone(name)
 }
 
 // searchInput is a search's query parameters checked for everything that

@@ -154,6 +154,7 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodGet, v1+"/auth/sso/callback", nil, s.ssoCallback)
 	s.handle(fiber.MethodPost, v1+"/auth/logout", &access{object: "self", action: "read"}, s.logout)
 	s.handle(fiber.MethodGet, v1+"/me", &access{object: "self", action: "read"}, s.me)
+	s.handle(fiber.MethodPatch, v1+"/me", &access{object: "self", action: "update", scope: identity.ScopeAdmin}, s.updateMe)
 	s.handle(fiber.MethodPost, v1+"/tokens", &access{object: "token", action: "manage"}, s.createToken)
 	s.handle(fiber.MethodGet, v1+"/tokens", &access{object: "token", action: "manage", scope: identity.ScopeAdmin}, s.listTokens)
 	s.handle(fiber.MethodDelete, v1+"/tokens/:id", &access{object: "token", action: "manage", scope: identity.ScopeAdmin}, s.revokeToken)
@@ -198,6 +199,12 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodPost, v1+"/quarantine/:id/release", &access{object: "mail", action: "quarantine", scope: identity.ScopeAdmin}, s.releaseQuarantine)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/mail", &access{object: "mail", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketMail)
 	s.handle(fiber.MethodGet, v1+"/tickets/:id/mail/:mid/raw", &access{object: "mail", action: "read", scope: identity.ScopeTicketsRead, ticket: true}, s.ticketMailRaw)
+	// Saved views (issue 20, api/savedviews.go).
+	s.handle(fiber.MethodGet, v1+"/views", &access{object: "view", action: "list", scope: identity.ScopeTicketsRead}, s.listViews)
+	s.handle(fiber.MethodPost, v1+"/views", &access{object: "view", action: "create", scope: identity.ScopeTicketsWrite}, s.createView)
+	s.handle(fiber.MethodGet, v1+"/views/:id", &access{object: "view", action: "read", scope: identity.ScopeTicketsRead}, s.getView)
+	s.handle(fiber.MethodPatch, v1+"/views/:id", &access{object: "view", action: "update", scope: identity.ScopeTicketsWrite}, s.updateView)
+	s.handle(fiber.MethodDelete, v1+"/views/:id", &access{object: "view", action: "delete", scope: identity.ScopeTicketsWrite}, s.deleteView)
 	s.app.All(v1+"/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	if d.UI != nil {

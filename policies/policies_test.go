@@ -44,6 +44,15 @@ func TestDefaultPolicy(t *testing.T) {
 		{RoleAdmin, "user", "manage", true},
 		{RoleAdmin, "audit_log", "read", true},
 		{"stranger", "ticket", "read", false},
+		// Saved views are staff's; everyone signed in sets their own time zone.
+		{RoleRequester, "view", "list", false},
+		{RoleRequester, "view", "create", false},
+		{RoleAgent, "view", "create", true},
+		{RoleAgent, "view", "delete", true},
+		{RoleLead, "view", "update", true},
+		{RoleAdmin, "view", "update", true},
+		{RoleRequester, "self", "update", true},
+		{RoleLead, "self", "update", true},
 	}
 	for _, c := range cases {
 		got, err := e.Enforce(c.role, c.obj, c.act)

@@ -58,7 +58,7 @@ func (p Principal) HasScope(scope string) bool {
 // principalColumns loads a Principal's user, teams and organization
 // setting; the query names the user u and left-joins their organization as
 // o (see principalJoins).
-var principalColumns = `u.id, u.email, u.name, u.role, u.organization_id, u.disabled, u.created_at, u.role_source,
+var principalColumns = `u.id, u.email, u.name, u.role, u.organization_id, u.disabled, u.created_at, u.role_source, u.time_zone,
 	COALESCE(o.shared_tickets, false),
 	` + fmt.Sprintf(teamsOfSQL, "u.id") + `,
 	ARRAY(SELECT t.id FROM teams t WHERE t.lead_id = u.id ORDER BY t.id)`
@@ -71,7 +71,7 @@ func scanPrincipal(row pgx.Row, extra ...any) (Principal, error) {
 	var p Principal
 	var role string
 	dest := append(extra, &p.User.ID, &p.User.Email, &p.User.Name, &role, &p.User.OrganizationID,
-		&p.User.Disabled, &p.User.CreatedAt, &p.User.RoleSource, &p.OrganizationShared, &p.TeamIDs, &p.LeadOf)
+		&p.User.Disabled, &p.User.CreatedAt, &p.User.RoleSource, &p.User.TimeZone, &p.OrganizationShared, &p.TeamIDs, &p.LeadOf)
 	err := row.Scan(dest...)
 	p.User.Role = Role(role)
 	return p, err

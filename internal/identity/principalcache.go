@@ -280,6 +280,10 @@ func clonePrincipal(p Principal) Principal {
 	p.TeamIDs = slices.Clone(p.TeamIDs)
 	p.LeadOf = slices.Clone(p.LeadOf)
 	p.Scopes = slices.Clone(p.Scopes)
+	if p.User.TimeZone != nil {
+		tz := *p.User.TimeZone
+		p.User.TimeZone = &tz
+	}
 	if p.ExpiresAt != nil {
 		t := *p.ExpiresAt
 		p.ExpiresAt = &t

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/helpdesk/helpdesk/internal/sla"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -57,6 +58,10 @@ type User struct {
 	// CLI or the system set it by hand) or RoleSourceSSO (single sign-on
 	// mapped the person's groups to it). See UpsertOIDCUser.
 	RoleSource string `json:"role_source"`
+	// TimeZone is the IANA zone the user chose for reading dates (their
+	// searches' days and ages); nil follows the deployment's default,
+	// the business calendar's zone. See SetTimeZone.
+	TimeZone *string `json:"time_zone"`
 }
 
 // Where a user's role comes from (User.RoleSource).
@@ -84,13 +89,13 @@ const (
 	maxPasswordLen = 1024 // bytes; argon2 copes, but nobody needs more
 )
 
-const userColumns = `id, email, name, role, organization_id, disabled, created_at, role_source`
+const userColumns = `id, email, name, role, organization_id, disabled, created_at, role_source, time_zone`
 
 // scanUser scans a row of userColumns followed by extra columns.
 func scanUser(row pgx.Row, extra ...any) (User, error) {
 	var u User
 	var role string
-	dest := append([]any{&u.ID, &u.Email, &u.Name, &role, &u.OrganizationID, &u.Disabled, &u.CreatedAt, &u.RoleSource}, extra...)
+	dest := append([]any{&u.ID, &u.Email, &u.Name, &role, &u.OrganizationID, &u.Disabled, &u.CreatedAt, &u.RoleSource, &u.TimeZone}, extra...)
 	err := row.Scan(dest...)
 	u.Role = Role(role)
 	return u, err
@@ -407,4 +412,32 @@ func (s *Service) upsertOIDCUser(ctx context.Context, in OIDCLogin) (User, error
 		return User{}, err
 	}
 	return u, nil
+}
+
+// maxTimeZoneLen bounds a time zone name (the longest IANA name has 32
+// characters); the column allows no more.
+const maxTimeZoneLen = 64
+
+// SetTimeZone sets the zone the user reads dates in: an IANA name such as
+// Europe/Berlin, checked against the zone database ("", "Local" and
+// unknown names are a FieldError on time_zone), or nil to follow the
+// default again. It takes effect on the user's next request (migration
+// 017 announces it to the principal caches).
+func (s *Service) SetTimeZone(ctx context.Context, userID int64, zone *string) error {
+	if zone != nil {
+		if len(*zone) > maxTimeZoneLen {
+			return fmt.Errorf("identity: set time zone: %w", invalid("time_zone", "is longer than %d bytes; name an IANA zone such as Europe/Berlin", maxTimeZoneLen))
+		}
+		if _, err := sla.LoadZone(*zone); err != nil {
+			return fmt.Errorf("identity: set time zone: %w", invalid("time_zone", "%v", err))
+		}
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET time_zone = $2, updated_at = now() WHERE id = $1`, userID, zone)
+	if err != nil {
+		return fmt.Errorf("identity: set time zone: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("identity: set time zone: user %d: %w", userID, ErrNotFound)
+	}
+	return nil
 }

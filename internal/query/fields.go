@@ -48,6 +48,11 @@ var Fields = []Field{
 	{"breached", KindBool, "true or false: an SLA deadline has passed"},
 }
 
+// Sorts are the orders a search (and a saved view) may ask for; "-" is
+// newest first. relevance ranks free text matches; urgency is the work
+// queue's order.
+var Sorts = []string{"relevance", "urgency", "created", "-created", "updated", "-updated"}
+
 // cfKey is a custom field key as the catalog allows it.
 var cfKey = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/helpdesk/helpdesk/internal/query"
 )
 
-// Sorts are the orders a search can have. "-" means newest first.
-var Sorts = []string{SortRelevance, SortUrgency, "created", "-created", "updated", "-updated"}
+// Sorts are the orders a search can have (query.Sorts).
+var Sorts = query.Sorts
 
 // The sort names with a meaning of their own.
 const (

@@ -266,6 +266,11 @@ func parseDate(raw string) (Date, error) {
 // and calendars decoded from workflow state arrive without a loaded zone.
 var zones sync.Map // string -> *time.Location
 
+// LoadZone loads an IANA zone the way calendars do, for other zones people
+// choose (a user's time zone): "" and "Local" are refused, and the zone
+// database linked into the binary answers when the machine has none.
+func LoadZone(name string) (*time.Location, error) { return loadZone(name) }
+
 // loadZone loads an IANA zone. "" and "Local" are refused because they mean
 // UTC or the worker machine's zone, and deadlines must not depend on which
 // worker computes them.

@@ -129,6 +129,12 @@ var matrixBodies = map[string]string{
 	"PATCH /api/v1/categories/999999":    `{"name":"renamed"}`,
 	"POST /api/v1/custom-fields":         `{"key":"matrix_%d","label":"Matrix","type":"text"}`,
 	"PATCH /api/v1/custom-fields/999999": `{"label":"renamed"}`,
+
+	// Account settings and saved views (issue 20).
+	"PATCH /api/v1/me":                    `{"time_zone":null}`,
+	"POST /api/v1/views":                  `{"name":"matrix view %d","query":"status:open"}`,
+	"PATCH /api/v1/views/999999":          `{"name":"renamed"}`,
+	"PATCH /api/v1/views/builtin:my-open": `{"name":"renamed"}`,
 }
 
 func publicRoute(method, path string) bool {

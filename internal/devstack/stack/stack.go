@@ -34,6 +34,9 @@ type Options struct {
 	Config *config.Config
 	// Elasticsearch starts a private Elasticsearch and ensures the index.
 	Elasticsearch bool
+	// ESHeapMB sizes Elasticsearch's heap (0: localsvc's default); the
+	// search benchmark raises it for a large corpus.
+	ESHeapMB int
 	// Temporal starts the embedded Temporal server (in memory) and dials a
 	// client; SetupNamespace, when set, prepares the namespace (callers
 	// pass workflows.EnsureNamespace: this package does not import the
@@ -101,7 +104,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if port, err = localsvc.FreePort(); err != nil {
 			return s, err
 		}
-		if s.ES, err = localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "elasticsearch"), Port: port}); err != nil {
+		if s.ES, err = localsvc.StartElasticsearch(ctx, localsvc.ElasticsearchOptions{DataDir: filepath.Join(dir, "elasticsearch"), Port: port, HeapMB: o.ESHeapMB}); err != nil {
 			return s, fmt.Errorf("start Elasticsearch: %w", err)
 		}
 		s.closers = append(s.closers, func() { _ = s.ES.Stop() })
