@@ -4,7 +4,8 @@
 // while typing, a refused query shown at its position, results with
 // highlights (a subject holding HTML stays text), facets that add and take
 // out terms, the windowed list scrolled to its end, the CSV export link
-// (with the BOM for Excel), a saved view and its count, then select → "all N matching" → bulk resolve → live progress
+// (with the BOM for Excel), a saved view (its count, renamed, deleted), a
+// built-in view, then select → "all N matching" → bulk resolve → live progress
 // with the one ticket that cannot be resolved listed as a failure.
 //
 //   BASE_URL=… E2E_EMAIL=agent@example.com E2E_PASSWORD=… E2E_WORD=srchui123 \
@@ -28,7 +29,8 @@ const TOTAL = Number(process.env.E2E_TOTAL || 0);
 const HTML_ID = process.env.E2E_HTML_ID || '';
 const CLOSED_ID = process.env.E2E_CLOSED_ID || '';
 
-const isSearch = (r) => isApi(r, 'GET', /^\/api\/v1\/tickets\/search$/);
+// The screen's searches, not the views' counts (those ask for no facets).
+const isSearch = (r) => isApi(r, 'GET', /^\/api\/v1\/tickets\/search$/) && !new URL(r.url()).searchParams.has('facets');
 
 await runScenario(
   'search-bulk',
@@ -175,9 +177,33 @@ await runScenario(
     const view = page.getByTestId('view').filter({ hasText: viewName });
     await step('the saved view in the sidebar', () => view.waitFor());
     await waitAttr(view.getByTestId('view-count'), 'data-count', String(TOTAL), "the view's count");
-    if ((await view.getByRole('button', { name: viewName }).getAttribute('aria-current')) !== 'true') {
+    if ((await view.getByTestId('view-run').getAttribute('aria-current')) !== 'true') {
       throw new Error('the view of the search on screen is not marked current');
     }
+    // Rename it, then delete it.
+    await view.getByRole('button', { name: `Edit view ${viewName}` }).click();
+    const edit = page.getByTestId('view-dialog');
+    await edit.getByLabel('Name').fill(`${viewName} renamed`);
+    const patched = page.waitForResponse((r) => isApi(r, 'PATCH', /^\/api\/v1\/views\/[^/]+$/));
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await expectOk(await patched, 'PATCH /api/v1/views/{id}');
+    const renamed = page.getByTestId('view').filter({ hasText: `${viewName} renamed` });
+    await step('the renamed view', () => renamed.waitFor());
+    await renamed.getByRole('button', { name: `Edit view ${viewName} renamed` }).click();
+    await edit.getByRole('button', { name: 'Delete view' }).click();
+    const deleted = page.waitForResponse((r) => isApi(r, 'DELETE', /^\/api\/v1\/views\/[^/]+$/));
+    await edit.getByRole('button', { name: 'Delete for good' }).click();
+    await expectOk(await deleted, 'DELETE /api/v1/views/{id}');
+    await step('the view gone from the sidebar', () => renamed.waitFor({ state: 'detached' }));
+    // A built-in view runs with one click.
+    const builtin = page.getByTestId('view').filter({ hasText: 'Recently updated' });
+    searched = page.waitForResponse(isSearch);
+    await builtin.getByTestId('view-run').click();
+    await expectOk(await searched, 'the built-in view');
+    if ((await builtin.getByTestId('view-run').getAttribute('aria-current')) !== 'true') throw new Error('the built-in view run is not marked current');
+    await search(page, WORD);
+    if (new URL(page.url()).searchParams.get('q') !== WORD) throw new Error(`searching again left the query at ${page.url()}`);
+    await expectTotal(page, TOTAL, `for ${WORD} again`);
 
     // --- Select: a row, a shift-click range, then everything the query matches.
     const checks = page.getByTestId('select-row');
@@ -246,7 +272,7 @@ await runScenario(
 async function search(page, q) {
   const box = page.getByTestId('search-input');
   await box.fill(q);
-  const searched = page.waitForResponse(isSearch);
+  const searched = page.waitForResponse((r) => isSearch(r) && new URL(r.url()).searchParams.get('q') === q);
   await box.press('Enter');
   await expectOk(await searched, `the search "${q}"`);
 }

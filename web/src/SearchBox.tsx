@@ -195,7 +195,8 @@ export function SearchBox({ value, onChange, onSubmit, submitted, error, vocabul
               : null}
           </ul>
         </div>
-        <button type="submit" className="button-primary button-auto" disabled={busy} aria-busy={busy || undefined}>
+        {/* Never disabled: Enter must search again while a search runs (the newer one wins). */}
+        <button type="submit" className="button-primary button-auto" aria-busy={busy || undefined}>
           Search
         </button>
       </div>

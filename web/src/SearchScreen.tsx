@@ -232,7 +232,7 @@ export function SearchScreen({ user }: { user: User }) {
           teams={teams}
           tz={tz}
           query={q}
-          sort={sort}
+          sort={effectiveSort}
           refreshKey={refreshKey}
           onRun={(v: View) => go(v.query, v.sort || null)}
         />

@@ -37,9 +37,12 @@ function groups(views: View[]): Group[] {
 
 const norm = (s: string | null | undefined) => (s ?? '').trim();
 
-/** Whether the screen shows view v's search. */
-export function isShowing(v: View, query: string, sort: string | null): boolean {
-  return norm(v.query) === norm(query) && norm(v.sort) === norm(sort);
+/** A view saved without an order has the server's: relevance. */
+const viewSort = (v: View) => norm(v.sort) || 'relevance';
+
+/** Whether the screen shows view v's search (sort: the order the screen is in). */
+export function isShowing(v: View, query: string, sort: string): boolean {
+  return norm(v.query) === norm(query) && viewSort(v) === sort;
 }
 
 /** Counts per view id: a number, or the error that stopped the count. */
@@ -71,7 +74,8 @@ interface Props {
   teams: Team[];
   tz: string | null;
   query: string;
-  sort: string | null;
+  /** The order the results are in. */
+  sort: string;
   /** Bumped when counts may have changed (a bulk action ended). */
   refreshKey: number;
   onRun: (v: View) => void;
@@ -111,6 +115,7 @@ export function ViewsSidebar({ user, shareTeams, teams, tz, query, sort, refresh
                       <button
                         type="button"
                         className="view-run"
+                        data-testid="view-run"
                         onClick={() => onRun(v)}
                         aria-current={active ? 'true' : undefined}
                         title={v.query || 'every ticket'}
@@ -164,7 +169,7 @@ interface DialogProps {
   user: User;
   shareTeams: Team[];
   query: string;
-  sort: string | null;
+  sort: string;
   onDone: () => void;
   onClose: () => void;
 }
@@ -173,7 +178,7 @@ function ViewDialog({ view, user, shareTeams, query: currentQuery, sort: current
   const ids = useId();
   const [name, setName] = useState(view?.name ?? '');
   const [query, setQuery] = useState(view ? view.query : currentQuery);
-  const [sort, setSort] = useState(view ? norm(view.sort) : norm(currentSort));
+  const [sort, setSort] = useState(view ? viewSort(view) : currentSort);
   const [visibility, setVisibility] = useState<ViewInput['visibility']>(
     view && view.visibility !== 'builtin' ? view.visibility : 'personal',
   );
@@ -240,13 +245,13 @@ function ViewDialog({ view, user, shareTeams, query: currentQuery, sort: current
             aria-describedby={msg.describedBy('query')}
           />
           {msg.error('query')}
-          {view && (query !== currentQuery || sort !== norm(currentSort)) ? (
+          {view && (query !== currentQuery || sort !== currentSort) ? (
             <button
               type="button"
               className="button-link"
               onClick={() => {
                 setQuery(currentQuery);
-                setSort(norm(currentSort));
+                setSort(currentSort);
               }}
             >
               Use the current search
@@ -256,7 +261,6 @@ function ViewDialog({ view, user, shareTeams, query: currentQuery, sort: current
         <div className="field">
           <label htmlFor={`${ids}-sort`}>Order</label>
           <select id={`${ids}-sort`} value={sort} onChange={(e) => setSort(e.target.value)} aria-describedby={msg.describedBy('sort')}>
-            <option value="">Default (best match with text, else newest)</option>
             {SEARCH_SORTS.map((s) => (
               <option key={s} value={s}>
                 {SORT_LABELS[s]}
