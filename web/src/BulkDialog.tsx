@@ -72,14 +72,14 @@ export function useBulkJob(id: string | number | null): BulkProgress {
   return state;
 }
 
+// The reasons of docs/bulk.md.
 const REASONS: Record<string, string> = {
-  not_allowed: 'Not allowed',
-  forbidden: 'Not allowed',
-  transition_refused: 'Status change refused',
-  transition_not_allowed: 'Status change refused',
-  archived: 'Closed for good',
   not_found: 'Not found',
-  invalid: 'Not valid',
+  not_allowed: 'Not allowed',
+  transition_refused: 'Status change refused',
+  archived: 'Closed for good',
+  invalid: 'Not valid for this ticket',
+  unavailable: 'No answer from the ticket',
 };
 
 export function reasonLabel(reason: string): string {
@@ -127,13 +127,15 @@ function SelectField(props: {
 
 interface FormProps {
   target: BulkTarget;
+  /** The time zone a query's days and ages are read in. */
+  tz: string;
   agents: Agent[];
   teams: Team[];
   categories: Category[];
   onStarted: (id: string | number) => void;
 }
 
-function BulkForm({ target, agents, teams, categories, onStarted }: FormProps) {
+function BulkForm({ target, tz, agents, teams, categories, onStarted }: FormProps) {
   const ids = useId();
   const keys = useIdempotencyKeys();
   const [status, setStatus] = useState('');
@@ -157,12 +159,12 @@ function BulkForm({ target, agents, teams, categories, onStarted }: FormProps) {
     if (priority) change.priority = priority;
     if (assignee) change.assignee = assignee === NONE ? null : assignee;
     if (team) change.team = team === NONE ? null : Number(team);
-    if (category) change.category = category === NONE ? null : Number(category);
+    if (category) change.category_id = category === NONE ? null : Number(category);
     const add = tagList(tagsAdd);
     const remove = tagList(tagsRemove);
     if (add.length) change.tags_add = add;
     if (remove.length) change.tags_remove = remove;
-    const req: BulkRequest = target.kind === 'ids' ? { ids: target.ids, change } : { query: target.query, change };
+    const req: BulkRequest = target.kind === 'ids' ? { ids: target.ids, change } : { query: target.query, tz, change };
     if (comment.trim()) req.comment = { body: comment, internal };
     if (Object.keys(change).length === 0 && !req.comment) return null;
     return req;
@@ -187,7 +189,7 @@ function BulkForm({ target, agents, teams, categories, onStarted }: FormProps) {
     } catch (err) {
       keys.settle(err);
       const split = splitProblem(asApiError(err), (f) => {
-        const name = f.replace(/^(change|comment)\./, '');
+        const name = f.replace(/^(change|comment)\./, '').replace(/^category_id$/, 'category');
         return ['status', 'priority', 'assignee', 'team', 'category', 'tags_add', 'tags_remove', 'body'].includes(name) ? name : null;
       });
       setErrors(split.errors);
@@ -315,17 +317,34 @@ function Progress({ id, progress }: { id: string | number; progress: BulkProgres
   if (!job) {
     return <p className="muted">{error ?? 'Starting…'}</p>;
   }
-  const processed = job.done + job.failed;
   const failures = job.failures ?? [];
+  const n = (x: number | undefined) => (x ?? 0).toLocaleString();
+  const succeeded = job.succeeded ?? job.done - job.failed - (job.skipped ?? 0);
   return (
-    <div className="bulk-progress" data-testid="bulk-progress" data-state={job.state} data-done={job.done} data-failed={job.failed} data-total={job.total}>
-      <progress max={Math.max(job.total, 1)} value={job.total === 0 ? 1 : processed} aria-label="Progress" />
+    <div
+      className="bulk-progress"
+      data-testid="bulk-progress"
+      data-state={job.state}
+      data-done={job.done}
+      data-succeeded={succeeded}
+      data-failed={job.failed}
+      data-skipped={job.skipped ?? 0}
+      data-total={job.total}
+    >
+      <progress max={Math.max(job.total, 1)} value={job.total === 0 ? 1 : job.done} aria-label="Progress" />
       <p className="bulk-counts" aria-live="polite">
         <strong data-testid="bulk-state">{STATES[job.state] ?? label(job.state)}</strong>{' '}
         <span data-testid="bulk-counts">
-          {job.done.toLocaleString()} changed, {job.failed.toLocaleString()} failed, {job.total.toLocaleString()} in all
+          {n(job.done)} of {n(job.total)} done: {n(succeeded)} changed
+          {job.skipped ? `, ${n(job.skipped)} already as asked` : ''}, {n(job.failed)} failed
+          {job.cancelled ? `, ${n(job.cancelled)} not reached` : ''}
         </span>
       </p>
+      {job.error ? (
+        <div className="alert" role="alert">
+          {job.error}
+        </div>
+      ) : null}
       {error ? <p className="hint">{error}</p> : null}
       {cancelError ? (
         <div className="alert" role="alert">
@@ -377,6 +396,7 @@ function Progress({ id, progress }: { id: string | number; progress: BulkProgres
 
 interface Props {
   target: BulkTarget;
+  tz: string;
   /** The action once started (its id), followed by the screen so it survives closing the dialog. */
   jobId: string | number | null;
   progress: BulkProgress;
@@ -387,12 +407,12 @@ interface Props {
   onClose: () => void;
 }
 
-export function BulkDialog({ target, jobId, progress, agents, teams, categories, onStarted, onClose }: Props) {
+export function BulkDialog({ target, tz, jobId, progress, agents, teams, categories, onStarted, onClose }: Props) {
   const running = jobId !== null && !isFinished(progress.job);
   return (
     <Modal title={jobId === null ? 'Bulk action' : 'Bulk action progress'} onClose={onClose} className="bulk-dialog" testId="bulk-dialog">
       {jobId === null ? (
-        <BulkForm target={target} agents={agents} teams={teams} categories={categories} onStarted={onStarted} />
+        <BulkForm target={target} tz={tz} agents={agents} teams={teams} categories={categories} onStarted={onStarted} />
       ) : (
         <>
           <Progress id={jobId} progress={progress} />

@@ -298,7 +298,7 @@ export function SearchScreen({ user }: { user: User }) {
           {jobId !== null && !bulkOpen ? (
             <button type="button" className="button-ghost button-small bulk-pill" onClick={() => setBulkOpen(true)} data-testid="bulk-reopen">
               {progress.job
-                ? `Bulk action: ${(progress.job.done + progress.job.failed).toLocaleString()}/${progress.job.total.toLocaleString()}${finished ? ` (${progress.job.state})` : ''}`
+                ? `Bulk action: ${progress.job.done.toLocaleString()}/${progress.job.total.toLocaleString()}${finished ? ` (${progress.job.state})` : ''}`
                 : 'Bulk action…'}
             </button>
           ) : null}
@@ -356,6 +356,7 @@ export function SearchScreen({ user }: { user: User }) {
       {bulkOpen && bulkTarget ? (
         <BulkDialog
           target={bulkTarget}
+          tz={zone}
           jobId={jobId}
           progress={progress}
           agents={agents}

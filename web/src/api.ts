@@ -1005,7 +1005,7 @@ export interface BulkChange {
   /** A team's id or name; null removes the team. */
   team?: number | string | null;
   /** A category's id; null removes the category. */
-  category?: number | null;
+  category_id?: number | null;
   tags_add?: string[];
   tags_remove?: string[];
 }
@@ -1015,6 +1015,8 @@ export interface BulkRequest {
   query?: string;
   /** …or these tickets. */
   ids?: number[];
+  /** The time zone a query's days and ages are read in. */
+  tz?: string;
   change: BulkChange;
   comment?: { body: string; internal: boolean };
 }
@@ -1032,8 +1034,16 @@ export interface BulkJob {
   id: string | number;
   state: BulkState;
   total: number;
+  /** Tickets dealt with so far: succeeded + failed + skipped. */
   done: number;
+  succeeded?: number;
   failed: number;
+  /** Already as asked: nothing written. */
+  skipped?: number;
+  /** Not reached before the action was cancelled. */
+  cancelled?: number;
+  /** Why a failed action could not run. */
+  error?: string | null;
   failures?: BulkFailure[];
 }
 
