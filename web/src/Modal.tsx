@@ -34,7 +34,7 @@ export function Modal({ title, onClose, closable = true, className, children, te
       <div className="modal-head">
         <h2 id={titleId}>{title}</h2>
         {closable ? (
-          <button type="button" className="button-ghost modal-close" onClick={onClose} aria-label="Close">
+          <button type="button" className="button-ghost modal-close" onClick={onClose} aria-label="Close the dialog">
             ×
           </button>
         ) : null}

@@ -200,8 +200,13 @@ export function SearchScreen({ user }: { user: User }) {
   const progress = useBulkJob(jobId);
   const finished = isFinished(progress.job);
   useEffect(() => {
-    // The action ended: show the tickets (and the views' counts) as they are now.
-    if (finished) setRefreshKey((n) => n + 1);
+    if (!finished) return;
+    // The action ended: show the tickets (and the views' counts) as they
+    // are now, and once more when the index has caught up with the last
+    // changes (a second or two).
+    setRefreshKey((n) => n + 1);
+    const id = setTimeout(() => setRefreshKey((n) => n + 1), 2500);
+    return () => clearTimeout(id);
   }, [finished]);
 
   const selectedCount = selection.all ? results.total : selection.ids.size;
@@ -336,7 +341,8 @@ export function SearchScreen({ user }: { user: User }) {
         ) : null}
         {results.items.length > 0 ? (
           <ResultList
-            key={`${q}\n${sort ?? ''}\n${refreshKey}`}
+            // A new search starts at the top; reading the same one again keeps the place.
+            key={`${q}\n${sort ?? ''}`}
             items={results.items}
             total={results.total}
             hasMore={results.cursor !== null}
