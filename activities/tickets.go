@@ -107,12 +107,18 @@ func (a *Tickets) PersistCreated(ctx context.Context, in PersistCreatedInput) (P
 	return PersistResult{Seq: stored.Seq, Indexed: a.indexInline(ctx, stored)}, nil
 }
 
-// indexInline tries once, briefly, to index the ticket and reports whether
-// it did; the workflow schedules the retrying IndexTicket when it did not.
+// indexInline tries once, briefly, to index the ticket as a change just
+// left it and reports whether it did; the workflow schedules the retrying
+// IndexTicket when it did not. The document adds to the row what
+// PostgreSQL holds elsewhere (names, comment text, breaches): one query.
 func (a *Tickets) indexInline(ctx context.Context, t ticket.Ticket) bool {
 	ictx, cancel := context.WithTimeout(ctx, inlineIndexTimeout)
 	defer cancel()
-	if _, err := a.Index.IndexTicket(ictx, t); err != nil {
+	x, err := a.Store.SearchExtras(ictx, t.Number)
+	if err == nil {
+		_, err = a.Index.IndexTicket(ictx, t, x[t.Number])
+	}
+	if err != nil {
 		activity.GetLogger(ctx).Warn("inline index failed; the workflow will retry", "ticket", t.Number, "err", err)
 		return false
 	}
@@ -140,11 +146,14 @@ func (a *Tickets) Apply(ctx context.Context, ch store.Change) (ApplyResult, erro
 // Elasticsearch, versioned by its last event sequence: whichever retry runs
 // last, the index ends with the newest state.
 func (a *Tickets) IndexTicket(ctx context.Context, number int64) error {
-	t, err := a.Store.Ticket(ctx, number)
+	docs, err := a.Store.SearchDocuments(ctx, []int64{number})
 	if err != nil {
 		return err
 	}
-	if _, err := a.Index.IndexTicket(ctx, t); err != nil {
+	if len(docs) == 0 {
+		return fmt.Errorf("index ticket %d: %w", number, store.ErrNotFound)
+	}
+	if _, err := a.Index.IndexTicket(ctx, docs[0].Ticket, docs[0].Extras); err != nil {
 		return fmt.Errorf("index ticket %d: %w", number, err)
 	}
 	return nil

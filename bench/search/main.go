@@ -371,61 +371,15 @@ func seed(ctx context.Context, st *store.Store, ident *identity.Service, base st
 	return w, nil
 }
 
-// indexAll builds the index from PostgreSQL the way `helpdesk reindex`
-// does and answers how many documents it wrote.
+// indexAll builds the index from PostgreSQL with `helpdesk reindex`'s
+// code (a new version loaded in pages, then swapped behind the alias) and
+// answers how many documents it wrote.
 func indexAll(ctx context.Context, st *store.Store, ix *search.Index) (int64, error) {
-	var done atomic.Int64
-	var mu sync.Mutex
-	var firstErr error
-	work := make(chan []int64, 8)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for batch := range work {
-				ts, err := st.TicketsByNumber(ctx, batch, nil)
-				if err == nil {
-					for _, t := range ts {
-						if _, err = ix.IndexTicket(ctx, t); err != nil {
-							break
-						}
-						done.Add(1)
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	rows, err := st.Pool().Query(ctx, `SELECT number FROM tickets ORDER BY number`)
+	res, err := search.Reindex(ctx, ix, st, search.ReindexOptions{})
 	if err != nil {
 		return 0, err
 	}
-	var batch []int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
-		}
-		if batch = append(batch, n); len(batch) == 500 {
-			work <- batch
-			batch = nil
-		}
-	}
-	rows.Close()
-	if len(batch) > 0 {
-		work <- batch
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return 0, firstErr
-	}
-	return done.Load(), ix.Refresh(ctx)
+	return res.Loaded + res.Replayed, ix.Refresh(ctx)
 }
 
 // createLive creates n workflow-backed tickets through the API.

@@ -36,6 +36,7 @@ func commands() []command {
 		{"users", "manage accounts: users create --email E --role R [--name N] [--password-stdin]", runUsers},
 		{"policy", "policy apply: send the configured SLA and escalation policy to every open ticket", runPolicy},
 		{"audit", "audit verify: check the audit log's hash chain; exit 1 naming the first bad row", runAudit},
+		{"reindex", "rebuild the search index from PostgreSQL while writes go on, then swap it in: reindex [-keep-old] [-page-size N]", runReindex},
 		{"config", "config check [-config FILE]: validate a configuration and print the values in effect (secrets redacted)", nil},
 		{"version", "print the version", nil},
 	}

@@ -76,7 +76,7 @@ func connect(ctx context.Context, cfg config.Config) (*backends, error) {
 		b.Close()
 		return nil, err
 	}
-	b.index.SetFieldSource(b.store.CustomFields)
+	b.index.SetStore(b.store)
 	if err := retry(ctx, 60*time.Second, func() error { return b.index.EnsureIndex(ctx) }); err != nil {
 		b.Close()
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/helpdesk/helpdesk/internal/catalog"
@@ -19,10 +18,13 @@ import (
 // reused, so a mapping never has to be altered.
 //
 // Keys get mapped when a field is created (the API calls MapField), when a
-// process prepares the index (EnsureIndex maps every defined field) and,
-// as a safety net, before a document with a key this process has not seen
-// mapped is written: that write looks the field up and maps it first, so a
-// value is never indexed unsearchable because a put-mapping was missed.
+// process prepares the index (EnsureIndex maps every defined field), when
+// a rebuild starts and before it loads a value of a key it has not mapped
+// (Reindex) and, as a safety net, before a document with a key this
+// process has not seen mapped is written: that write looks the field up
+// and maps it first, so a value is never indexed unsearchable because a
+// put-mapping was missed. A mapping goes to every version of the index
+// (mapFields), so a field created during a rebuild reaches the new index.
 
 // FieldMapping is the Elasticsearch mapping of a custom field type.
 func FieldMapping(t catalog.FieldType) map[string]any {
@@ -98,15 +100,14 @@ func (ix *Index) mapFields(ctx context.Context, fs []catalog.Field) error {
 	if err != nil {
 		return fmt.Errorf("search: field mapping: %w", err)
 	}
-	res, err := ix.es.Indices.PutMapping([]string{ix.name}, bytes.NewReader(body),
+	// Every version gets it: the ones behind the alias, a rebuild in
+	// progress (not behind the alias yet) and, before the upgrade, the
+	// concrete index of an earlier version.
+	res, err := ix.es.Indices.PutMapping([]string{ix.name, ix.pattern()}, bytes.NewReader(body),
+		ix.es.Indices.PutMapping.WithIgnoreUnavailable(true), ix.es.Indices.PutMapping.WithAllowNoIndices(true),
 		ix.es.Indices.PutMapping.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("search: map custom fields in %s: %w", ix.name, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		msg, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("search: map custom fields in %s: %s: %s", ix.name, res.Status(), msg)
+	if err := answer(res, err, "map custom fields in "+ix.name); err != nil {
+		return err
 	}
 	ix.cf.mu.Lock()
 	defer ix.cf.mu.Unlock()

@@ -1,11 +1,12 @@
 // Package search keeps the Elasticsearch projection of tickets: the index
-// mapping, the one function that builds a ticket's search document, and the
-// writes, versioned by the ticket's event sequence so an older retry can
-// never overwrite a newer state.
+// template (template.json) and the alias in front of the index versions,
+// the one function that builds a ticket's search document, the writes,
+// versioned by the ticket's event sequence so an older retry can never
+// overwrite a newer state, and the rebuild from PostgreSQL (Reindex).
+// docs/search-index.md describes all of it.
 package search
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,18 +18,24 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
-// Index writes and reads the tickets index.
+// Index writes and reads the tickets index: the alias name, in front of
+// the index version that is current (name-vN).
 type Index struct {
 	es   *elasticsearch.Client
 	name string
 	cf   fieldMappings
 	w    writer
+	// store is where EnsureIndex rebuilds from when it upgrades an index
+	// of an earlier version (SetStore); nil: it cannot.
+	store *store.Store
 }
 
-// New connects to Elasticsearch at url; name is the tickets index.
+// New connects to Elasticsearch at url; name is the tickets alias
+// (config elasticsearch_index).
 func New(url, name string) (*Index, error) {
 	es, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses:  []string{url},
@@ -43,93 +50,11 @@ func New(url, name string) (*Index, error) {
 	return &Index{es: es, name: name}, nil
 }
 
-// Name is the index name.
+// Name is the alias that reads and writes go through.
 func (ix *Index) Name() string { return ix.name }
 
-// mapping uses only core Elasticsearch features (standard analyzer, keyword,
-// text, date, numeric) so it runs on the minimal distribution too.
-const mapping = `{
-  "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
-  "mappings": {
-    "dynamic": "strict",
-    "properties": {
-      "id":          {"type": "long"},
-      "subject":     {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 256}}},
-      "description": {"type": "text"},
-      "status":      {"type": "keyword"},
-      "priority":    {"type": "keyword"},
-      "priority_rank": {"type": "byte"},
-      "assignee":    {"type": "keyword"},
-      "assignee_id": {"type": "long"},
-      "sla_due_at":  {"type": "date"},
-      "escalation_level": {"type": "integer"},
-      "requester_id": {"type": "long"},
-      "team_id":     {"type": "long"},
-      "requester_org_id": {"type": "long"},
-      "category_id": {"type": "long"},
-      "tags":        {"type": "keyword"},
-      "channel":     {"type": "keyword"},
-      "cf":          {"type": "object", "dynamic": false},
-      "created_at":  {"type": "date"},
-      "updated_at":  {"type": "date"},
-      "seq":         {"type": "long"}
-    }
-  }
-}`
-
-// EnsureIndex creates the index with its mapping when it does not exist.
-func (ix *Index) EnsureIndex(ctx context.Context) error {
-	res, err := ix.es.Indices.Exists([]string{ix.name}, ix.es.Indices.Exists.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("search: check index %s: %w", ix.name, err)
-	}
-	res.Body.Close()
-	if res.StatusCode == http.StatusOK {
-		if err := ix.putMapping(ctx); err != nil {
-			return err
-		}
-		return ix.mapAllFields(ctx)
-	}
-	res, err = ix.es.Indices.Create(ix.name, ix.es.Indices.Create.WithBody(strings.NewReader(mapping)),
-		ix.es.Indices.Create.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("search: create index %s: %w", ix.name, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		body, _ := io.ReadAll(res.Body)
-		// Another process created it first.
-		if res.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("resource_already_exists_exception")) {
-			return ix.mapAllFields(ctx)
-		}
-		return fmt.Errorf("search: create index %s: %s: %s", ix.name, res.Status(), body)
-	}
-	return ix.mapAllFields(ctx)
-}
-
-// putMapping adds fields that newer versions introduced to an existing
-// index (Elasticsearch accepts additive mapping changes in place).
-func (ix *Index) putMapping(ctx context.Context) error {
-	var m struct {
-		Mappings json.RawMessage `json:"mappings"`
-	}
-	if err := json.Unmarshal([]byte(mapping), &m); err != nil {
-		return fmt.Errorf("search: mapping: %w", err)
-	}
-	res, err := ix.es.Indices.PutMapping([]string{ix.name}, bytes.NewReader(m.Mappings),
-		ix.es.Indices.PutMapping.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("search: update mapping of %s: %w", ix.name, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		body, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("search: update mapping of %s: %s: %s", ix.name, res.Status(), body)
-	}
-	return nil
-}
-
-// Document is a ticket as indexed.
+// Document is a ticket as indexed. docs/search-index.md lists the fields
+// and what each is for.
 type Document struct {
 	ID           int64      `json:"id"`
 	Subject      string     `json:"subject"`
@@ -152,27 +77,50 @@ type Document struct {
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
 	Seq       int64          `json:"seq"`
+
+	// What PostgreSQL adds to the row (store.SearchExtras). Emails are
+	// lower case; a field without a value is left out, so "has none" is a
+	// missing field as for the ids.
+	RequesterEmail string `json:"requester_email,omitempty"`
+	AssigneeEmail  string `json:"assignee_email,omitempty"`
+	TeamName       string `json:"team_name,omitempty"`
+	// CategoryName is the category's path as displayed ("Hardware / Printers").
+	CategoryName string `json:"category_name,omitempty"`
+	// PublicText is the public comments' text, InternalText the internal
+	// notes': separate fields, so a requester's search and its highlights
+	// never read internal text.
+	PublicText   string `json:"public_text,omitempty"`
+	InternalText string `json:"internal_text,omitempty"`
+	// Breached: the ticket has missed an SLA deadline at some point.
+	Breached bool `json:"breached"`
 }
 
-// DocumentFor is the one place a ticket becomes a search document.
-func DocumentFor(t ticket.Ticket) Document {
-	return Document{
+// DocumentFor is the one place a ticket becomes a search document: its
+// row and what PostgreSQL adds to it (store.SearchExtras).
+func DocumentFor(t ticket.Ticket, x store.SearchExtras) Document {
+	d := Document{
 		ID: t.Number, Subject: t.Subject, Description: t.Description,
 		Status: string(t.Status), Priority: string(t.Priority), PriorityRank: t.Priority.Rank(),
 		AssigneeID: t.AssigneeID, SLADueAt: t.SLADueAt, Escalation: t.EscalationLevel, RequesterID: t.RequesterID, TeamID: t.TeamID, RequesterOrg: t.RequesterOrgID,
 		CategoryID: t.CategoryID, Tags: t.Tags, Channel: t.Channel, CF: t.CustomFields,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Seq: t.Seq,
+		RequesterEmail: strings.ToLower(x.RequesterEmail), TeamName: x.TeamName, CategoryName: x.CategoryPath,
+		PublicText: x.PublicText, InternalText: x.InternalText, Breached: x.Breached,
 	}
+	if t.Assignee != nil {
+		d.AssigneeEmail = strings.ToLower(*t.Assignee)
+	}
+	return d
 }
 
 // IndexTicket writes the ticket's document at version t.Seq. A write whose
 // sequence is not newer than the stored one is ignored and reported as
 // stale=true: the index already holds the same or a later state.
-func (ix *Index) IndexTicket(ctx context.Context, t ticket.Ticket) (stale bool, err error) {
+func (ix *Index) IndexTicket(ctx context.Context, t ticket.Ticket, x store.SearchExtras) (stale bool, err error) {
 	if err := ix.ensureKeysMapped(ctx, t.CustomFields); err != nil {
 		return false, fmt.Errorf("search: index ticket %d: %w", t.Number, err)
 	}
-	body, err := json.Marshal(DocumentFor(t))
+	body, err := json.Marshal(DocumentFor(t, x))
 	if err != nil {
 		return false, fmt.Errorf("search: encode ticket %d: %w", t.Number, err)
 	}

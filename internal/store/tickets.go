@@ -19,21 +19,32 @@ const ticketColumns = `number, subject, description, status, priority, assignee_
 
 // ticketSelect reads tickets as alias t, with the requester's organization
 // (the search projection and organization-wide visibility need it).
-const ticketSelect = `SELECT t.number, t.subject, t.description, t.status, t.priority, t.assignee_id, a.email,
+const ticketSelect = `SELECT ` + ticketSelectList + ` FROM ` + ticketFrom
+
+// ticketSelectList and ticketFrom are ticketSelect's parts, for queries
+// that read more columns beside a ticket's (searchdocs.go).
+const (
+	ticketSelectList = `t.number, t.subject, t.description, t.status, t.priority, t.assignee_id, a.email,
 	t.created_at, t.updated_at, t.last_seq, t.requester_id, t.team_id, u.organization_id,
 	t.sla_due_at, t.first_response_due_at, t.resolution_due_at, t.first_responded_at, t.resolved_at,
 	t.closed_at, t.expired_at, t.archived_at, t.escalation_level, t.reopen_count, t.linked_ticket,
-	t.category_id, t.custom_fields, t.tags, t.channel
-	FROM tickets t LEFT JOIN users u ON u.id = t.requester_id LEFT JOIN users a ON a.id = t.assignee_id`
+	t.category_id, t.custom_fields, t.tags, t.channel`
+	ticketFrom = `tickets t LEFT JOIN users u ON u.id = t.requester_id LEFT JOIN users a ON a.id = t.assignee_id`
+)
 
 func scanTicket(row pgx.Row) (ticket.Ticket, error) {
 	var t ticket.Ticket
-	err := row.Scan(&t.Number, &t.Subject, &t.Description, &t.Status, &t.Priority, &t.AssigneeID, &t.Assignee,
+	err := row.Scan(ticketDest(&t)...)
+	return t, err
+}
+
+// ticketDest is where a row of ticketSelectList's columns goes.
+func ticketDest(t *ticket.Ticket) []any {
+	return []any{&t.Number, &t.Subject, &t.Description, &t.Status, &t.Priority, &t.AssigneeID, &t.Assignee,
 		&t.CreatedAt, &t.UpdatedAt, &t.Seq, &t.RequesterID, &t.TeamID, &t.RequesterOrgID,
 		&t.SLADueAt, &t.FirstResponseDueAt, &t.ResolutionDueAt, &t.FirstRespondedAt, &t.ResolvedAt,
 		&t.ClosedAt, &t.ExpiredAt, &t.ArchivedAt, &t.EscalationLevel, &t.ReopenCount, &t.LinkedTicket,
-		&t.CategoryID, &t.CustomFields, &t.Tags, &t.Channel)
-	return t, err
+		&t.CategoryID, &t.CustomFields, &t.Tags, &t.Channel}
 }
 
 // CreateTicketFromReservation writes a new ticket and its "created" event,

@@ -36,8 +36,13 @@ func indexNumbers(t *testing.T, numbers []int64) {
 					errs <- err
 					return
 				}
+				extras, err := env.store.SearchExtras(ctx, batch...)
+				if err != nil {
+					errs <- err
+					return
+				}
 				for _, tk := range ts {
-					if _, err := env.index.IndexTicket(ctx, tk); err != nil {
+					if _, err := env.index.IndexTicket(ctx, tk, extras[tk.Number]); err != nil {
 						errs <- err
 						return
 					}

@@ -243,3 +243,54 @@ func TestSearchQueryKeepsToTheCallersScope(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchFindsCommentsAndPeople: comments are searchable (internal
+// notes by staff only, never highlighted for requesters), and tickets are
+// found by their requester's and assignee's email.
+func TestSearchFindsCommentsAndPeople(t *testing.T) {
+	req1 := login(t, "requester@example.com", testPassword)
+	w := fmt.Sprintf("qpeople%d", time.Now().UnixNano())
+	n := createAs(t, req1, w+" vpn drops")
+	other := createAs(t, login(t, "requester2@example.com", testPassword), w+" vpn slow")
+	mustStatus(t, call(t, env.baseURL, http.MethodPost, ticketURL(n, "/comments"), []byte(`{"body":"please restart the router firmware"}`)), http.StatusCreated, "public comment")
+	mustStatus(t, call(t, env.baseURL, http.MethodPost, ticketURL(n, "/comments"), []byte(`{"body":"suspect the zebracorn gateway","internal":true}`)), http.StatusCreated, "internal note")
+	mustStatus(t, call(t, env.baseURL, http.MethodPatch, ticketURL(n), []byte(`{"assignee":"agent@example.com"}`)), http.StatusOK, "assign")
+	eventually(t, 20*time.Second, "comments searchable", func() error {
+		_ = env.index.Refresh(context.Background())
+		if a, res := find(t, nil, w+" zebracorn", ""); a.Total != 1 {
+			return fmt.Errorf("found %d (%d %s)", a.Total, res.status, res.body)
+		}
+		if a, _ := find(t, nil, w+" assignee:agent@example.com", ""); a.Total != 1 {
+			return fmt.Errorf("assignee not indexed yet")
+		}
+		return nil
+	})
+	for _, c := range []struct {
+		s    *session
+		q    string
+		want []int64
+	}{
+		{nil, w + " firmware", []int64{n}},
+		{nil, w + " zebracorn", []int64{n}},
+		{nil, w + " requester:REQUESTER@example.com", []int64{n}},
+		{nil, w + " requester:requester2@example.com", []int64{other}},
+		{nil, w + " assignee:Agent@Example.com", []int64{n}},
+		{nil, w + " -assignee:none", []int64{n}},
+		{req1, w + " firmware", []int64{n}},
+		{req1, w + " zebracorn", nil}, // internal notes are not searched for requesters
+	} {
+		a, res := find(t, c.s, c.q, "")
+		if res.status != http.StatusOK || !slices.Equal(a.numbers(), c.want) {
+			t.Errorf("%q: %d %v, want %v (%s)", c.q, res.status, a.numbers(), c.want, res.body)
+		}
+	}
+	a, _ := find(t, nil, w+" zebracorn firmware", "")
+	if len(a.Items) != 1 || !strings.Contains(strings.Join(a.Items[0].Highlights["internal_text"], ""), "<mark>zebracorn</mark>") ||
+		!strings.Contains(strings.Join(a.Items[0].Highlights["public_text"], ""), "<mark>firmware</mark>") {
+		t.Errorf("staff highlights %+v", a.Items)
+	}
+	a, _ = find(t, req1, w+" firmware", "")
+	if len(a.Items) != 1 || a.Items[0].Highlights["internal_text"] != nil || !strings.Contains(strings.Join(a.Items[0].Highlights["public_text"], ""), "<mark>firmware</mark>") {
+		t.Errorf("requester highlights %+v", a.Items)
+	}
+}

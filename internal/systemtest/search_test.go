@@ -12,6 +12,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/catalog"
 	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -214,7 +215,7 @@ func TestSearchMapsFieldsMissedByTheIndex(t *testing.T) {
 	ix.SetFieldSource(env.store.CustomFields)
 	tk := ticket.Ticket{Number: 1, Subject: "heal", Status: ticket.StatusOpen, Priority: ticket.PriorityLow,
 		CustomFields: map[string]any{"heal_count": 7.0}, CreatedAt: time.Now(), UpdatedAt: time.Now(), Seq: 1}
-	if _, err := ix.IndexTicket(ctx, tk); err != nil {
+	if _, err := ix.IndexTicket(ctx, tk, store.SearchExtras{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.Refresh(ctx); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/helpdesk/helpdesk/internal/config"
 	"github.com/helpdesk/helpdesk/internal/devstack/localsvc"
 	"github.com/helpdesk/helpdesk/internal/search"
+	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 	"github.com/helpdesk/helpdesk/web"
 	"github.com/helpdesk/helpdesk/worker"
@@ -481,10 +482,10 @@ func TestIndexIgnoresOlderEvents(t *testing.T) {
 	now := time.Now().UTC()
 	t5 := ticket.Ticket{Number: 77, Subject: "newer", Status: ticket.StatusResolved, Priority: ticket.PriorityHigh, CreatedAt: now, UpdatedAt: now, Seq: 5}
 	t3 := ticket.Ticket{Number: 77, Subject: "older", Status: ticket.StatusInProgress, Priority: ticket.PriorityLow, CreatedAt: now, UpdatedAt: now, Seq: 3}
-	if stale, err := ix.IndexTicket(ctx, t5); err != nil || stale {
+	if stale, err := ix.IndexTicket(ctx, t5, store.SearchExtras{}); err != nil || stale {
 		t.Fatalf("index seq 5: stale=%v err=%v", stale, err)
 	}
-	stale, err := ix.IndexTicket(ctx, t3)
+	stale, err := ix.IndexTicket(ctx, t3, store.SearchExtras{})
 	if err != nil || !stale {
 		t.Fatalf("index seq 3 after 5: stale=%v err=%v", stale, err)
 	}
@@ -525,7 +526,7 @@ func TestIndexConcurrentWritesEachGetTheirOutcome(t *testing.T) {
 				defer wg.Done()
 				tk := ticket.Ticket{Number: n, Subject: fmt.Sprintf("ticket %d at %d", n, v), Status: ticket.StatusOpen,
 					Priority: ticket.PriorityMedium, CreatedAt: now, UpdatedAt: now, Seq: v}
-				stale, err := ix.IndexTicket(ctx, tk)
+				stale, err := ix.IndexTicket(ctx, tk, store.SearchExtras{})
 				out <- outcome{n, v, stale, err}
 			}()
 		}

@@ -112,7 +112,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		if s.Index, err = search.New(s.Config.ElasticsearchURL, s.Config.ElasticsearchIndex); err != nil {
 			return s, err
 		}
-		s.Index.SetFieldSource(s.Store.CustomFields)
+		s.Index.SetStore(s.Store)
 		if err := s.Index.EnsureIndex(ctx); err != nil {
 			return s, err
 		}
