@@ -151,6 +151,8 @@ type changeBody struct {
 	Description  Field[string]                     `json:"description"`
 	CategoryID   Field[json.RawMessage]            `json:"category_id"`
 	CustomFields Field[map[string]json.RawMessage] `json:"custom_fields"`
+	TagsAdd      Field[[]string]                   `json:"tags_add"`
+	TagsRemove   Field[[]string]                   `json:"tags_remove"`
 }
 
 // changeInput is a PATCH body checked for everything that needs neither
@@ -164,6 +166,8 @@ type changeInput struct {
 	category       *int64
 	categorySet    bool                       // category_id was sent: null clears it
 	fields         map[string]json.RawMessage // custom_fields; nil when not sent
+	// tagsAdd, tagsRemove: normalized (lifecycle.NormalizeTags)
+	tagsAdd, tagsRemove []string
 }
 
 // parseChange reads a PATCH body: a body that is not a JSON object with
@@ -175,7 +179,7 @@ func parseChange(body []byte) (changeInput, []FieldError, error) {
 		return changeInput{}, nil, err
 	}
 	if !(b.Status.Set || b.Priority.Set || b.Assignee.Set || b.Team.Set || b.Subject.Set || b.Description.Set ||
-		b.CategoryID.Set || b.CustomFields.Set) {
+		b.CategoryID.Set || b.CustomFields.Set || b.TagsAdd.Set || b.TagsRemove.Set) {
 		return changeInput{}, nil, invalid("the body names no field to change; send any of " + strings.Join(memberNames(&b), ", "))
 	}
 	var e fieldErrors
@@ -201,7 +205,20 @@ func parseChange(body []byte) (changeInput, []FieldError, error) {
 	in.description = parseDescription(&e, b.Description)
 	in.category, in.categorySet = nullableID(&e, "category_id", b.CategoryID)
 	in.fields = object(&e, "custom_fields", b.CustomFields)
+	in.tagsAdd, in.tagsRemove = parseTags(&e, b.TagsAdd, b.TagsRemove)
 	return in, e, nil
+}
+
+// parseTags reads optional lists of tags to add and to remove, normalized
+// as rules add tags; null reads as an empty list.
+func parseTags(e *fieldErrors, add, remove Field[[]string]) (adds, removes []string) {
+	a, _ := stringList(e, "tags_add", add)
+	r, _ := stringList(e, "tags_remove", remove)
+	adds, removes, problems := lifecycle.NormalizeTags(a, r)
+	for _, p := range problems {
+		e.add(p.Field, p.Detail)
+	}
+	return adds, removes
 }
 
 // parsePriority reads an optional priority name.
@@ -258,8 +275,8 @@ type ticketChange struct {
 }
 
 // changeTicket is PATCH /tickets/{id}: any of status, priority, assignee,
-// team, subject, description, category and custom fields, validated as a
-// whole and applied all-or-nothing by one Update.
+// team, subject, description, category, custom fields and tags, validated
+// as a whole and applied all-or-nothing by one Update.
 func (s *Server) changeTicket(c *fiber.Ctx) error {
 	if err := requireJSON(c); err != nil {
 		return err
@@ -338,6 +355,12 @@ func (s *Server) resolveChange(ctx context.Context, p *identity.Principal, cur t
 			ch.text[t.field] = *t.v
 			ch.req.Text = append(ch.req.Text, t.field)
 		}
+	}
+	if adds, removes, problem := lifecycle.TagChange(cur.Tags, in.tagsAdd, in.tagsRemove); problem != nil {
+		errs = append(errs, FieldError{Field: problem.Field, Detail: problem.Detail})
+	} else if len(adds)+len(removes) > 0 {
+		ch.req.TagsAdd, ch.req.TagsRemove = adds, removes
+		ch.moves = true
 	}
 	category := cur.CategoryID
 	if in.categorySet {

@@ -27,6 +27,13 @@ func parseComment(body []byte) (text string, internal bool, errs []FieldError, e
 	if err := decodeBody(body, &b); err != nil {
 		return "", false, nil, err
 	}
+	text, internal, errs = checkComment(b)
+	return text, internal, errs, nil
+}
+
+// checkComment checks a decoded comment (parseComment; a bulk action's
+// comment).
+func checkComment(b commentBody) (text string, internal bool, errs []FieldError) {
 	var e fieldErrors
 	v := str(&e, "body", b.Body)
 	switch {
@@ -44,7 +51,7 @@ func parseComment(body []byte) (text string, internal bool, errs []FieldError, e
 	if in := boolean(&e, "internal", b.Internal); in != nil {
 		internal = *in
 	}
-	return text, internal, e, nil
+	return text, internal, e
 }
 
 // addComment is POST /tickets/{id}/comments. The body is stored in

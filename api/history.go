@@ -30,9 +30,12 @@ type historyActor struct {
 }
 
 type historyItem struct {
-	Seq        int64                    `json:"seq"`
-	Kind       string                   `json:"kind"`
-	Actor      any                      `json:"actor"`
+	Seq   int64  `json:"seq"`
+	Kind  string `json:"kind"`
+	Actor any    `json:"actor"`
+	// Bulk is the bulk action (GET /bulk/{id}) that made the change; staff
+	// only.
+	Bulk       *string                  `json:"bulk,omitempty"`
 	At         time.Time                `json:"at"`
 	Data       ticket.EventPayload      `json:"data"`
 	Comment    *historyComment          `json:"comment,omitempty"`
@@ -98,6 +101,9 @@ func (s *Server) historyItems(ctx context.Context, p *identity.Principal, staff 
 	items := make([]historyItem, 0, len(rows))
 	for _, r := range rows {
 		it := historyItem{Seq: r.Seq, Kind: r.Kind, At: r.At, Data: r.Data, Attachment: r.Attachment}
+		if staff {
+			it.Bulk = r.Bulk
+		}
 		switch {
 		case r.ActorID != nil:
 			it.Actor = historyActor{ID: *r.ActorID, Email: r.ActorEmail}

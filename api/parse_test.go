@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/helpdesk/helpdesk/internal/lifecycle"
 	"github.com/helpdesk/helpdesk/internal/rules"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
@@ -19,7 +20,7 @@ var (
 )
 
 func TestParseChangeRefusesBadBodies(t *testing.T) {
-	allowed := "unknown field; allowed fields are status, priority, assignee, team, subject, description, category_id, custom_fields"
+	allowed := "unknown field; allowed fields are status, priority, assignee, team, subject, description, category_id, custom_fields, tags_add, tags_remove"
 	for _, c := range []struct {
 		body string
 		want []string
@@ -28,7 +29,7 @@ func TestParseChangeRefusesBadBodies(t *testing.T) {
 		{`[]`, []string{"422 the body must be a JSON object"}},
 		{`"status"`, []string{"422 the body must be a JSON object"}},
 		{`null`, []string{"422 the body must be a JSON object"}},
-		{`{}`, []string{"422 the body names no field to change; send any of status, priority, assignee, team, subject, description, category_id, custom_fields"}},
+		{`{}`, []string{"422 the body names no field to change; send any of status, priority, assignee, team, subject, description, category_id, custom_fields, tags_add, tags_remove"}},
 		// Unknown members are listed, all of them, whatever the case of a
 		// known name's spelling.
 		{`{"colour":"red","Status":"open","status":"open"}`, []string{"422 the body has unknown fields", "Status: " + allowed, "colour: " + allowed}},
@@ -55,6 +56,15 @@ func TestParseChangeRefusesBadBodies(t *testing.T) {
 		{`{"category_id":1e400}`, []string{"category_id: must be a positive id or null"}},
 		{`{"custom_fields":[]}`, []string{"custom_fields: must be an object"}},
 		{`{"custom_fields":"x"}`, []string{"custom_fields: must be an object"}},
+		{`{"tags_add":"vip"}`, []string{"tags_add: must be an array of strings"}},
+		{`{"tags_remove":[1]}`, []string{"tags_remove: must be an array of strings"}},
+		{`{"tags_add":["ok","  ",""]}`, []string{"tags_add[1]: must not be empty", "tags_add[2]: must not be empty"}},
+		{`{"tags_add":["` + strings.Repeat("t", rules.MaxTagLen+1) + `"]}`,
+			[]string{fmt.Sprintf("tags_add[0]: must be at most %d characters, got %d", rules.MaxTagLen, rules.MaxTagLen+1)}},
+		{`{"tags_add":` + tagList(lifecycle.MaxTagsPerChange+1) + `}`,
+			[]string{fmt.Sprintf("tags_add: at most %d tags, got %d", lifecycle.MaxTagsPerChange, lifecycle.MaxTagsPerChange+1)}},
+		// Added and removed at once is a contradiction, whatever the case.
+		{`{"tags_add":["VIP"],"tags_remove":["spam"," vip"]}`, []string{`tags_remove[1]: tag "vip" is also in tags_add`}},
 		// Of duplicate members the last counts.
 		{`{"status":"open","status":null}`, []string{"status: must be a string, not null"}},
 		// Every problem of a body in one answer.
@@ -94,6 +104,15 @@ func TestParseChangeReadsWhatWasSent(t *testing.T) {
 	}
 	if !in.categorySet || in.category != nil || in.fields != nil {
 		t.Errorf("null category and fields %+v", in)
+	}
+	// Tags are normalized as rules add them: trimmed, lower case, sorted,
+	// each once; null is no tag.
+	in, errs, err = parseChange([]byte(`{"tags_add":[" Printer","vip","VIP","3rd floor"],"tags_remove":null}`))
+	if err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
+	}
+	if !slices.Equal(in.tagsAdd, []string{"3rd floor", "printer", "vip"}) || len(in.tagsRemove) != 0 {
+		t.Errorf("tags %q %q", in.tagsAdd, in.tagsRemove)
 	}
 	in, _, _ = parseChange([]byte(`{"priority":"low"}`))
 	if in.assignee.present || in.team.present || in.categorySet || in.status != nil || in.subject != nil {
@@ -255,4 +274,14 @@ func TestFieldHelpers(t *testing.T) {
 	if len(e) > 0 || *n != 10 || id != nil || !present || !slices.Equal(ids, []int64{5, 6}) || names == nil || !sent || *org != 7 {
 		t.Errorf("values %v %v %v %v %v %v %v", e, n, id, present, ids, names, org)
 	}
+}
+
+// tagList is a JSON array of n distinct tags.
+func tagList(n int) string {
+	tags := make([]string, n)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("tag-%d", i)
+	}
+	raw, _ := json.Marshal(tags)
+	return string(raw)
 }

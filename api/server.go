@@ -205,6 +205,12 @@ func New(d Deps) *Server {
 	s.handle(fiber.MethodGet, v1+"/views/:id", &access{object: "view", action: "read", scope: identity.ScopeTicketsRead}, s.getView)
 	s.handle(fiber.MethodPatch, v1+"/views/:id", &access{object: "view", action: "update", scope: identity.ScopeTicketsWrite}, s.updateView)
 	s.handle(fiber.MethodDelete, v1+"/views/:id", &access{object: "view", action: "delete", scope: identity.ScopeTicketsWrite}, s.deleteView)
+	// Bulk actions (docs/bulk.md): jobs are the caller's own (admins see
+	// every job); each ticket is checked as the job reaches it.
+	s.handle(fiber.MethodPost, v1+"/bulk", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsWrite}, s.createBulk)
+	s.handle(fiber.MethodGet, v1+"/bulk", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsRead}, s.listBulk)
+	s.handle(fiber.MethodGet, v1+"/bulk/:id", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsRead}, s.getBulk)
+	s.handle(fiber.MethodPost, v1+"/bulk/:id/cancel", &access{object: "ticket", action: "bulk_update", scope: identity.ScopeTicketsWrite}, s.cancelBulk)
 	s.app.All(v1+"/*", func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
 	if d.UI != nil {

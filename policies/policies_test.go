@@ -36,10 +36,11 @@ func TestDefaultPolicy(t *testing.T) {
 		{RoleRequester, "audit_log", "read", false},
 		{RoleAgent, "ticket", "assign", true},
 		{RoleAgent, "ticket", "comment_internal", true},
-		{RoleAgent, "ticket", "bulk_update", false},
+		{RoleAgent, "ticket", "bulk_update", true}, // checked per ticket as update (docs/bulk.md)
+		{RoleRequester, "ticket", "bulk_update", false},
 		{RoleAgent, "team", "manage", false},
-		{RoleLead, "ticket", "assign", true}, // inherited from agent
-		{RoleLead, "ticket", "bulk_update", true},
+		{RoleLead, "ticket", "assign", true},      // inherited from agent
+		{RoleLead, "ticket", "bulk_update", true}, // inherited from agent
 		{RoleLead, "user", "manage", false},
 		{RoleAdmin, "user", "manage", true},
 		{RoleAdmin, "audit_log", "read", true},

@@ -16,6 +16,8 @@ import (
 
 	"github.com/helpdesk/helpdesk/activities"
 	"github.com/helpdesk/helpdesk/internal/audit"
+	"github.com/helpdesk/helpdesk/internal/finder"
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/search"
 	"github.com/helpdesk/helpdesk/internal/store"
 	"github.com/helpdesk/helpdesk/workflows"
@@ -39,6 +41,17 @@ type Deps struct {
 	// Mailer, when set, mails outbox notifications (OutboxMailLoop starts
 	// one OutboxEmail workflow per notification).
 	Mailer *activities.Mailer
+	// Bulk actions run when Identity and Policy are set: a job acts as the
+	// person who started it, with what the access policy (the API's
+	// Casbin enforcer) lets their role do, seeing the tickets
+	// agents_see_all_tickets lets them see, on at most BulkMaxTickets
+	// tickets, waiting at most UpdateTimeout for each ticket's answer.
+	// Jobs by query find their tickets on Index (internal/finder).
+	Identity            *identity.Service
+	Policy              activities.Enforcer
+	AgentsSeeAllTickets bool
+	BulkMaxTickets      int
+	UpdateTimeout       time.Duration
 }
 
 // workflowTaskPollers is how many workflow-task long polls a worker keeps open.
@@ -58,6 +71,14 @@ func New(d Deps) sdkworker.Worker {
 	if d.Mailer != nil {
 		w.RegisterWorkflowWithOptions(workflows.OutboxEmailWorkflow, workflow.RegisterOptions{Name: workflows.OutboxEmailWorkflowName})
 		w.RegisterActivity(d.Mailer)
+	}
+	if d.Identity != nil && d.Policy != nil {
+		scope := identity.ScopeOptions{AgentsSeeAllTickets: d.AgentsSeeAllTickets}
+		w.RegisterWorkflowWithOptions(workflows.BulkWorkflow, workflow.RegisterOptions{Name: workflows.BulkWorkflowName})
+		w.RegisterActivity(&activities.Bulk{Store: d.Store, Identity: d.Identity, Policy: d.Policy,
+			Tickets: workflows.BulkUpdates{Client: workflows.Client{Temporal: d.Client, TaskQueue: d.TaskQueue}},
+			Scope:   scope, MaxTickets: d.BulkMaxTickets, UpdateTimeout: d.UpdateTimeout,
+			Finder: &finder.Finder{Store: d.Store, Ident: d.Identity, Index: d.Index, Scope: scope}})
 	}
 	if d.Audit != nil {
 		w.RegisterWorkflowWithOptions(workflows.AuditExportWorkflow, workflow.RegisterOptions{Name: workflows.AuditExportWorkflowName})

@@ -149,16 +149,20 @@ func run(o opts) error {
 	}
 	defer services.Close()
 	cfg, st, ix, tc := services.Config, services.Store, services.Index, services.Client
-	tw := worker.New(worker.Deps{Client: tc, TaskQueue: cfg.TaskQueue, Store: st, Index: ix, Logger: logger})
-	if err := tw.Start(); err != nil {
-		return err
-	}
-	defer tw.Stop()
 	ident := identity.New(st.Pool())
 	enforcer, err := policies.NewEnforcer()
 	if err != nil {
 		return err
 	}
+	// With the identity service and the access policy the worker runs
+	// bulk actions too.
+	tw := worker.New(worker.Deps{Client: tc, TaskQueue: cfg.TaskQueue, Store: st, Index: ix, Logger: logger,
+		Identity: ident, Policy: enforcer, AgentsSeeAllTickets: cfg.AgentsSeeAllTickets,
+		BulkMaxTickets: cfg.BulkMaxTickets, UpdateTimeout: cfg.UpdateTimeout.D()})
+	if err := tw.Start(); err != nil {
+		return err
+	}
+	defer tw.Stop()
 	srv := api.New(api.Deps{Config: cfg, Store: st, Index: ix, Temporal: tc, Logger: logger,
 		Identity: ident, Audit: audit.New(st.Pool()), Enforcer: enforcer})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

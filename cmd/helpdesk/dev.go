@@ -118,7 +118,10 @@ func runDev(ctx context.Context, cfg config.Config, _ []string) error {
 		stops = append(stops, stop)
 		mailInfo = info
 	}
-	d := workerDeps(cfg, b)
+	d, err := workerDeps(cfg, b)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
 	w := worker.New(d)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("dev: worker: %w", err)

@@ -40,23 +40,11 @@ var crashPoints = []struct {
 // outcome, every new message exactly one ticket and every reply exactly one
 // comment, and the inbox is empty.
 func TestIntakeSurvivesSIGKILLAtEveryStep(t *testing.T) {
-	home := t.TempDir()
-	dataDir := filepath.Join(home, ".data")
-	ports := freePorts(t, 7)
-	temporal := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	pgURL := fmt.Sprintf("postgres://helpdesk@127.0.0.1:%d/helpdesk?sslmode=disable", ports[3])
-	esURL := fmt.Sprintf("http://127.0.0.1:%d", ports[4])
-	startDev(t, []string{
-		"HELPDESK_DATA_DIR=" + dataDir,
-		fmt.Sprintf("HELPDESK_HTTP_ADDR=127.0.0.1:%d", ports[0]),
-		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
-		fmt.Sprintf("HELPDESK_DEV_TEMPORAL_UI_PORT=%d", ports[2]),
-		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
-		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
-		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=", "HELPDESK_DEV_MAIL=false",
-	})
+	d := startDevDeployment(t, "")
+	pgURL := d.pgURL
+	ports := freePorts(t, 2)
 	ctx := context.Background()
-	dc, err := localsvc.StartDovecot(ctx, localsvc.DovecotOptions{DataDir: filepath.Join(home, "mail"), IMAPPort: ports[5], LMTPPort: ports[6]})
+	dc, err := localsvc.StartDovecot(ctx, localsvc.DovecotOptions{DataDir: filepath.Join(d.home, "mail"), IMAPPort: ports[0], LMTPPort: ports[1]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,11 +53,7 @@ func TestIntakeSurvivesSIGKILLAtEveryStep(t *testing.T) {
 	mb := config.Mailbox{Name: "crash-test", Address: inbox, Host: "127.0.0.1", Port: dc.IMAPPort(), Security: "none",
 		User: inbox, Password: dc.Password(), Processed: "move", ProcessedFolder: "Processed", PollInterval: config.Duration(2 * time.Second)}
 	mailboxes, _ := json.Marshal([]config.Mailbox{mb})
-	env := []string{
-		"HELPDESK_DATA_DIR=" + dataDir, "HELPDESK_TEMPORAL_ADDRESS=" + temporal,
-		"HELPDESK_DATABASE_URL=" + pgURL, "HELPDESK_ELASTICSEARCH_URL=" + esURL, "HELPDESK_BOOTSTRAP_TOKEN=",
-		"HELPDESK_MAILBOXES=" + string(mailboxes), "HELPDESK_MAIL_RATE_LIMIT=0",
-	}
+	env := append(d.joined, "HELPDESK_MAILBOXES="+string(mailboxes), "HELPDESK_MAIL_RATE_LIMIT=0")
 
 	type sent struct {
 		id, subject string

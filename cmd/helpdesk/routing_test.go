@@ -16,8 +16,9 @@ import (
 )
 
 // startCommand runs `helpdesk <args>` as its own process and waits until a
-// line of its output contains ready.
-func startCommand(t *testing.T, env []string, ready string, args ...string) {
+// line of its output contains ready. The test may kill it; it is killed
+// at the end either way.
+func startCommand(t *testing.T, env []string, ready string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), append(env, "HELPDESK_TEST_AS_MAIN=1")...)
@@ -74,7 +75,7 @@ func startCommand(t *testing.T, env []string, ready string, args ...string) {
 						}
 					}
 				}()
-				return
+				return cmd
 			}
 		case err := <-done:
 			t.Fatalf("helpdesk %s exited early (%v):\n%s", strings.Join(args, " "), err, strings.Join(seen, "\n"))
@@ -82,6 +83,50 @@ func startCommand(t *testing.T, env []string, ready string, args ...string) {
 			t.Fatalf("helpdesk %s not ready after 2 minutes:\n%s", strings.Join(args, " "), strings.Join(seen, "\n"))
 		}
 	}
+}
+
+// devDeployment is a `helpdesk dev` (without dev mail) started on free
+// ports in a fresh data directory, and what other helpdesk processes need
+// to join its deployment.
+type devDeployment struct {
+	home  string // the test's directory; the data directory is in it
+	api   string // the dev process's API address
+	pgURL string
+	// joined is a joining process's environment: the same data directory,
+	// Temporal, PostgreSQL, Elasticsearch and bootstrap token (the same
+	// deployment, the same option: an API process started without it
+	// would revoke the bootstrap token).
+	joined []string
+}
+
+// startDevDeployment starts `helpdesk dev` with bootstrap as its bootstrap
+// token ("" for none) and the extra settings, and waits until it runs.
+func startDevDeployment(t *testing.T, bootstrap string, extra ...string) devDeployment {
+	t.Helper()
+	home := t.TempDir()
+	dataDir := filepath.Join(home, ".data")
+	ports := freePorts(t, 5)
+	d := devDeployment{home: home, api: fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		pgURL: fmt.Sprintf("postgres://helpdesk@127.0.0.1:%d/helpdesk?sslmode=disable", ports[3])}
+	temporal := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	startDev(t, append([]string{
+		"HELPDESK_DATA_DIR=" + dataDir,
+		"HELPDESK_HTTP_ADDR=" + d.api,
+		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
+		fmt.Sprintf("HELPDESK_DEV_TEMPORAL_UI_PORT=%d", ports[2]),
+		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
+		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
+		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=", "HELPDESK_DEV_MAIL=false",
+		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
+	}, extra...))
+	d.joined = []string{
+		"HELPDESK_DATA_DIR=" + dataDir,
+		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
+		"HELPDESK_DATABASE_URL=" + d.pgURL,
+		fmt.Sprintf("HELPDESK_ELASTICSEARCH_URL=http://127.0.0.1:%d", ports[4]),
+		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
+	}
+	return d
 }
 
 type apiClient struct {
@@ -150,36 +195,11 @@ func (a apiClient) create(addr, body, key string, into any) {
 // agents and least-loaded must never pass an agent's cap, with no ticket
 // lost or made twice.
 func TestRoutingHoldsAcrossTwoAPIsAndTwoWorkers(t *testing.T) {
-	home := t.TempDir()
-	dataDir := filepath.Join(home, ".data")
 	const bootstrap = "routing-test-bootstrap-token-0123456789"
-	ports := freePorts(t, 6)
-	api1 := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	api2 := fmt.Sprintf("127.0.0.1:%d", ports[5])
-	temporal := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	pgURL := fmt.Sprintf("postgres://helpdesk@127.0.0.1:%d/helpdesk?sslmode=disable", ports[3])
-	esURL := fmt.Sprintf("http://127.0.0.1:%d", ports[4])
-	startDev(t, []string{
-		"HELPDESK_DATA_DIR=" + dataDir,
-		"HELPDESK_HTTP_ADDR=" + api1,
-		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
-		fmt.Sprintf("HELPDESK_DEV_TEMPORAL_UI_PORT=%d", ports[2]),
-		fmt.Sprintf("HELPDESK_DEV_POSTGRES_PORT=%d", ports[3]),
-		fmt.Sprintf("HELPDESK_DEV_ELASTICSEARCH_PORT=%d", ports[4]),
-		"HELPDESK_DATABASE_URL=", "HELPDESK_ELASTICSEARCH_URL=", "HELPDESK_DEV_MAIL=false",
-		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
-	})
-	joined := []string{
-		"HELPDESK_DATA_DIR=" + dataDir,
-		"HELPDESK_TEMPORAL_ADDRESS=" + temporal,
-		"HELPDESK_DATABASE_URL=" + pgURL,
-		"HELPDESK_ELASTICSEARCH_URL=" + esURL,
-		// The same deployment, the same option: an API process started
-		// without it would revoke the bootstrap token.
-		"HELPDESK_BOOTSTRAP_TOKEN=" + bootstrap,
-	}
-	startCommand(t, append(joined, "HELPDESK_HTTP_ADDR="+api2), "api listening", "api")
-	startCommand(t, joined, "worker polling", "worker")
+	d := startDevDeployment(t, bootstrap)
+	api1, api2 := d.api, fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	startCommand(t, append(d.joined, "HELPDESK_HTTP_ADDR="+api2), "api listening", "api")
+	startCommand(t, d.joined, "worker polling", "worker")
 
 	a := apiClient{t: t, hc: &http.Client{Timeout: 60 * time.Second}, token: bootstrap}
 	const perTeam, rrAgents, llAgents, llCap = 250, 4, 4, 50

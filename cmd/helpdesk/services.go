@@ -208,15 +208,21 @@ func cookieKey(cfg config.Config) []byte {
 	return key
 }
 
-func workerDeps(cfg config.Config, b *backends) worker.Deps {
+func workerDeps(cfg config.Config, b *backends) (worker.Deps, error) {
 	dir := cfg.AuditExportDir
 	if dir == "" {
 		dir = filepath.Join(cfg.DataDir, "audit-exports")
 	}
+	// Bulk actions obey the access policy the API enforces.
+	enforcer, err := policies.NewEnforcer()
+	if err != nil {
+		return worker.Deps{}, err
+	}
 	return worker.Deps{Client: b.temporal, TaskQueue: cfg.TaskQueue, Store: b.store, Index: b.index,
 		Audit: b.audit, AuditExportDir: dir, AuditLogInterval: cfg.AuditLogInterval.D(),
 		IdempotencyTTL: cfg.IdempotencyTTL.D(), Logger: slog.Default(), DefaultAgentCapacity: cfg.DefaultAgentCapacity,
-		Mailer: newMailer(cfg, b)}
+		Mailer: newMailer(cfg, b), Identity: b.ident, Policy: enforcer, AgentsSeeAllTickets: cfg.AgentsSeeAllTickets,
+		BulkMaxTickets: cfg.BulkMaxTickets, UpdateTimeout: cfg.UpdateTimeout.D()}, nil
 }
 
 // newMailer delivers notifications through smtp_host from mail_from (the
@@ -275,7 +281,10 @@ func runWorker(ctx context.Context, cfg config.Config, _ []string) error {
 		return err
 	}
 	defer b.Close()
-	d := workerDeps(cfg, b)
+	d, err := workerDeps(cfg, b)
+	if err != nil {
+		return err
+	}
 	w := worker.New(d)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)

@@ -150,6 +150,9 @@ type Config struct {
 	// session from memory (revocations reach it over LISTEN/NOTIFY within
 	// moments; this is the backstop). 0 turns the cache off.
 	PrincipalCacheTTL Duration `yaml:"principal_cache_ttl"`
+	// BulkMaxTickets bounds a bulk action: the ids it names, the tickets
+	// its query matches.
+	BulkMaxTickets int `yaml:"bulk_max_tickets"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -210,6 +213,7 @@ func Default() Config {
 		DBStatementTimeout: Duration(30 * time.Second),
 		DBLockTimeout:      Duration(10 * time.Second),
 		PrincipalCacheTTL:  Duration(30 * time.Second),
+		BulkMaxTickets:     10000,
 	}
 }
 
@@ -414,6 +418,7 @@ func envOptions() []envOption {
 		duration("db_statement_timeout", func(c *Config) *Duration { return &c.DBStatementTimeout }),
 		duration("db_lock_timeout", func(c *Config) *Duration { return &c.DBLockTimeout }),
 		duration("principal_cache_ttl", func(c *Config) *Duration { return &c.PrincipalCacheTTL }),
+		integer("bulk_max_tickets", func(c *Config) *int { return &c.BulkMaxTickets }),
 	}...)
 }
 
@@ -514,6 +519,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return &OptionError{Option: "max_body_bytes", Reason: fmt.Sprintf("must be at least 1024, got %d", c.MaxBodyBytes)}
+	}
+	if c.BulkMaxTickets < 1 || c.BulkMaxTickets > 1000000 {
+		return &OptionError{Option: "bulk_max_tickets", Reason: fmt.Sprintf("must be 1 to 1000000, got %d", c.BulkMaxTickets)}
 	}
 	if c.UpdateTimeout.D() < 100*time.Millisecond {
 		return &OptionError{Option: "update_timeout", Reason: "must be at least 100ms"}

@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -75,4 +77,22 @@ func scanPrincipal(row pgx.Row, extra ...any) (Principal, error) {
 	err := row.Scan(dest...)
 	p.User.Role = Role(role)
 	return p, err
+}
+
+// UserPrincipal returns the principal of user id acting without a
+// credential of their own: work they started that runs on later (a bulk
+// action) and must still obey what they may do and see now. It is
+// ErrUnauthenticated when the user does not exist or is disabled. Via,
+// the token and the session are empty.
+func (s *Service) UserPrincipal(ctx context.Context, id int64) (Principal, error) {
+	p, err := scanPrincipal(s.pool.QueryRow(ctx, `SELECT `+principalColumns+`
+		FROM users u LEFT JOIN organizations o ON o.id = u.organization_id
+		WHERE u.id = $1 AND NOT u.disabled`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Principal{}, fmt.Errorf("identity: user %d: %w", id, ErrUnauthenticated)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("identity: user %d: %w", id, err)
+	}
+	return p, nil
 }

@@ -42,6 +42,10 @@ type FieldProblem struct {
 type Actor struct {
 	UserID int64  `json:"user_id"`
 	Role   string `json:"role"` // requester, agent, lead, admin, system, participant
+	// Bulk names the bulk action that sent the request on the user's
+	// behalf; every event the request writes records it
+	// (ticket_events.bulk_id).
+	Bulk string `json:"bulk,omitempty"`
 }
 
 // Agent reports whether the actor works tickets (agent, lead or admin).
@@ -75,6 +79,12 @@ type ChangeRequest struct {
 	Assignee  *IDChange        `json:"assignee,omitempty"`
 	Team      *IDChange        `json:"team,omitempty"`
 	Category  *IDChange        `json:"category,omitempty"`
+	// TagsAdd and TagsRemove add tags to the ticket and take tags off it
+	// (normalized as NormalizeTags does). Tags live in the ticket's row,
+	// not in the workflow's state: the store applies them to the tags the
+	// row has and records those that really changed.
+	TagsAdd    []string `json:"tags_add,omitempty"`
+	TagsRemove []string `json:"tags_remove,omitempty"`
 	// Text lists "subject", "description" and/or "custom_fields" when new
 	// values wait in ticket_requests under RequestID as {"subject": …,
 	// "description": …, "custom_fields": {key: value or null}}.

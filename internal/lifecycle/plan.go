@@ -120,6 +120,8 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts
 			problems = append(problems, FieldProblem{Field: f, Detail: "is not a text field"})
 		}
 	}
+	tagsAdd, tagsRemove, tagProblems := NormalizeTags(req.TagsAdd, req.TagsRemove)
+	problems = append(problems, tagProblems...)
 	if facts != nil && Resolves(st, req) {
 		for _, p := range catalog.MissingToResolve(facts.Fields, facts.Path, facts.Values) {
 			problems = append(problems, FieldProblem{Field: p.Field, Detail: p.Detail})
@@ -138,7 +140,7 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts
 		return Plan{}, rejectf(ErrConflict, "assigned", "ticket #%d is already assigned", s.Number)
 	}
 	if !req.Actor.Agent() && (req.Priority != nil || req.Assignee != nil || req.Team != nil || len(req.Text) > 0 ||
-		req.Category != nil || req.RerouteFrom != nil) {
+		req.Category != nil || req.RerouteFrom != nil || len(tagsAdd) > 0 || len(tagsRemove) > 0) {
 		return Plan{}, rejectf(ErrForbidden, "requester", "requesters may only reopen their tickets")
 	}
 	if err := mayAssign(*s, req); err != nil {
@@ -173,6 +175,10 @@ func PlanChange(st State, pol Policy, cal sla.Calendar, req ChangeRequest, facts
 	if req.Assignee != nil && !SameID(req.Assignee.ID, s.AssigneeID) {
 		setAssignee(&p, pol, req.Assignee.ID, "")
 		s.AssigneeManual = req.Assignee.ID != nil && req.Actor.UserID != 0
+	}
+	if len(tagsAdd) > 0 || len(tagsRemove) > 0 {
+		// The store keeps those that change the row's tags.
+		p.add(ticket.TagsChanged{Added: tagsAdd, Removed: tagsRemove})
 	}
 	for _, f := range req.Text {
 		if f == "custom_fields" {

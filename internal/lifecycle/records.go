@@ -44,10 +44,12 @@ type Notification struct {
 // cause, written in one transaction. RequestID names the text in
 // ticket_requests that comment and *_changed events take.
 type Change struct {
-	Number    int64
-	At        time.Time
-	Actor     string
-	ActorID   *int64
+	Number  int64
+	At      time.Time
+	Actor   string
+	ActorID *int64
+	// Bulk names the bulk action the change belongs to ("" for none).
+	Bulk      string
 	RequestID string
 	Events    []Event
 	Row       TicketRow
@@ -176,7 +178,7 @@ func Row(st State, pol Policy, cal sla.Calendar) TicketRow {
 // waiting in ticket_requests, if any.
 func (p Plan) Change(at time.Time, actor Actor, requestID string, pol Policy, cal sla.Calendar) Change {
 	st := p.State
-	ch := Change{Number: st.Number, At: at, Actor: actor.Ref(), RequestID: requestID, Row: Row(st, pol, cal)}
+	ch := Change{Number: st.Number, At: at, Actor: actor.Ref(), Bulk: actor.Bulk, RequestID: requestID, Row: Row(st, pol, cal)}
 	if actor.UserID != 0 {
 		id := actor.UserID
 		ch.ActorID = &id

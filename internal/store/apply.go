@@ -63,8 +63,9 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 		var lastSeq int64
 		var subject, description string
 		var fields map[string]any
-		err := tx.QueryRow(ctx, `SELECT last_seq, subject, description, custom_fields FROM tickets WHERE number = $1 FOR UPDATE`, ch.Number).
-			Scan(&lastSeq, &subject, &description, &fields)
+		var tags []string
+		err := tx.QueryRow(ctx, `SELECT last_seq, subject, description, custom_fields, tags FROM tickets WHERE number = $1 FOR UPDATE`, ch.Number).
+			Scan(&lastSeq, &subject, &description, &fields, &tags)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("ticket %d: %w", ch.Number, ErrNotFound)
 		}
@@ -123,6 +124,13 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 				}
 				fields = merged
 				data = ticket.FieldsChanged{Changes: changes}
+			case ticket.EventTagsChanged:
+				tc, ok := data.(ticket.TagsChanged)
+				if !ok {
+					return fmt.Errorf("event %d: tags data %T is not a tags change's", e.Seq, data)
+				}
+				// Only what really changes the tags the row has now.
+				tags, data = lifecycle.ApplyTags(tags, tc)
 			case ticket.EventComment:
 				c, ok := data.(ticket.Comment)
 				if !ok {
@@ -143,9 +151,9 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 			seqs[i], kinds[i], raws[i] = e.Seq, e.Kind, raw
 		}
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at)
-			SELECT $1, u.seq, u.kind, $4, u.data, $6 FROM unnest($2::bigint[], $3::text[], $5::jsonb[]) AS u(seq, kind, data)`,
-			ch.Number, seqs, kinds, ch.Actor, raws, ch.At)
+		b.Queue(`INSERT INTO ticket_events (ticket_number, seq, kind, actor, data, created_at, bulk_id)
+			SELECT $1, u.seq, u.kind, $4, u.data, $6, nullif($7, '') FROM unnest($2::bigint[], $3::text[], $5::jsonb[]) AS u(seq, kind, data)`,
+			ch.Number, seqs, kinds, ch.Actor, raws, ch.At, ch.Bulk)
 		for i := range ch.Events {
 			switch {
 			case comments[i] != nil:
@@ -162,11 +170,11 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 			assignee_id = $6, team_id = $7, sla_due_at = $8, first_response_due_at = $9, resolution_due_at = $10,
 			first_responded_at = $11, resolved_at = $12, closed_at = $13, expired_at = $14, archived_at = $15,
 			escalation_level = $16, reopen_count = $17, last_seq = $18, updated_at = $19, category_id = $20,
-			custom_fields = $21
+			custom_fields = $21, tags = $22
 			WHERE number = $1`,
 			ch.Number, subject, description, r.Status, r.Priority, r.AssigneeID, r.TeamID, r.SLADueAt,
 			r.FirstResponseDueAt, r.ResolutionDueAt, r.FirstRespondedAt, r.ResolvedAt, r.ClosedAt, r.ExpiredAt,
-			r.ArchivedAt, r.EscalationLevel, r.ReopenCount, last, ch.At, r.CategoryID, fields)
+			r.ArchivedAt, r.EscalationLevel, r.ReopenCount, last, ch.At, r.CategoryID, fields, nonNil(tags))
 		if len(ch.Outbox) > 0 {
 			oseqs, okinds, oraws := make([]int64, len(ch.Outbox)), make([]string, len(ch.Outbox)), make([][]byte, len(ch.Outbox))
 			for i, o := range ch.Outbox {
@@ -192,6 +200,14 @@ func applyTx(ctx context.Context, ch Change, out *Applied) func(pgx.Tx) error {
 		}
 		return err
 	}
+}
+
+// nonNil is s, or an empty slice for nil (a NOT NULL array column).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // readApplyBatch reads applyTx's batch results in the order queued: the

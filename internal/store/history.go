@@ -41,10 +41,12 @@ type HistoryAttachment struct {
 // HistoryItem is one ticket_events row with the comment or attachment it
 // added, and the acting user when the actor is a user.
 type HistoryItem struct {
-	Seq        int64
-	Kind       string
-	Actor      string // "user:12", "system", …
-	ActorID    *int64
+	Seq     int64
+	Kind    string
+	Actor   string // "user:12", "system", …
+	ActorID *int64
+	// Bulk names the bulk action that wrote the event, if one did.
+	Bulk       *string
 	ActorEmail *string
 	Data       ticket.EventPayload
 	At         time.Time
@@ -72,7 +74,7 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryItem, err
 		hidden = []string{}
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT e.seq, e.kind, e.actor, e.data, e.created_at, au.id, au.email,
+		SELECT e.seq, e.kind, e.actor, e.data, e.created_at, e.bulk_id, au.id, au.email,
 		       c.id, c.author_id, c.body, c.internal, c.unverified_sender, c.created_at,
 		       a.id, a.filename, a.size, a.content_type, a.internal
 		FROM ticket_events e
@@ -98,7 +100,7 @@ func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryItem, err
 		var aName, aType *string
 		var aInternal *bool
 		var data []byte
-		err := row.Scan(&it.Seq, &it.Kind, &it.Actor, &data, &it.At, &it.ActorID, &it.ActorEmail,
+		err := row.Scan(&it.Seq, &it.Kind, &it.Actor, &data, &it.At, &it.Bulk, &it.ActorID, &it.ActorEmail,
 			&cID, &cAuthor, &cBody, &cInternal, &cUnverified, &cAt, &aID, &aName, &aSize, &aType, &aInternal)
 		if err != nil {
 			return it, err

@@ -44,6 +44,7 @@ type historyEntry struct {
 	Seq     int64           `json:"seq"`
 	Kind    string          `json:"kind"`
 	Actor   json.RawMessage `json:"actor"`
+	Bulk    string          `json:"bulk"`
 	At      time.Time       `json:"at"`
 	Data    map[string]any  `json:"data"`
 	Comment *struct {

@@ -161,9 +161,15 @@ func seedPeople(ctx context.Context) error {
 
 // startWorker runs a ticket worker on taskQueue against the test services.
 func startWorker(taskQueue string) sdkworker.Worker {
+	enforcer, err := policies.NewEnforcer()
+	if err != nil {
+		panic(err)
+	}
 	w := worker.New(worker.Deps{Client: env.temporal, TaskQueue: taskQueue, Store: env.store, Index: env.index,
 		IdempotencyTTL: env.cfg.IdempotencyTTL.D(), Logger: slog.Default(), DefaultAgentCapacity: env.cfg.DefaultAgentCapacity,
-		Audit: env.audit, AuditExportDir: env.exportDir, AuditLogInterval: time.Minute})
+		Audit: env.audit, AuditExportDir: env.exportDir, AuditLogInterval: time.Minute,
+		Identity: env.ident, Policy: enforcer, AgentsSeeAllTickets: env.cfg.AgentsSeeAllTickets,
+		BulkMaxTickets: env.cfg.BulkMaxTickets, UpdateTimeout: env.cfg.UpdateTimeout.D()})
 	if err := w.Start(); err != nil {
 		panic(err)
 	}

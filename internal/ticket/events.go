@@ -26,6 +26,10 @@ const (
 	// EventFieldsChanged: changes, each custom field's key with its old
 	// and new value.
 	EventFieldsChanged = "fields_changed"
+	// EventTagsChanged: added, removed: the tags a person (by hand or by
+	// a bulk action) really added to and took off the ticket. Tags that
+	// rules add are recorded on EventRouted.
+	EventTagsChanged = "tags_changed"
 	// EventSubjectChanged, EventDescriptionChanged: from, to (text).
 	EventSubjectChanged     = "subject_changed"
 	EventDescriptionChanged = "description_changed"

@@ -96,6 +96,14 @@ type FieldsChanged struct {
 	Changes map[string]FieldChange `json:"changes"`
 }
 
+// TagsChanged is EventTagsChanged's data: the tags that really changed,
+// sorted. The planner fills in the tags the change asks for; the store
+// keeps those that change the ticket's tags as it finds them.
+type TagsChanged struct {
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
+}
+
 // FieldChange is one custom field's old and new value, as decoded JSON
 // (nil: unset).
 type FieldChange struct {
@@ -183,6 +191,7 @@ func (Assigned) Kind() string        { return EventAssigned }
 func (TeamChanged) Kind() string     { return EventTeamChanged }
 func (CategoryChanged) Kind() string { return EventCategoryChanged }
 func (FieldsChanged) Kind() string   { return EventFieldsChanged }
+func (TagsChanged) Kind() string     { return EventTagsChanged }
 func (p TextChanged) Kind() string   { return TextChangedEvent(p.Field) }
 func (Comment) Kind() string         { return EventComment }
 func (Attachment) Kind() string      { return EventAttachment }
@@ -200,6 +209,7 @@ func (Assigned) eventPayload()        {}
 func (TeamChanged) eventPayload()     {}
 func (CategoryChanged) eventPayload() {}
 func (FieldsChanged) eventPayload()   {}
+func (TagsChanged) eventPayload()     {}
 func (TextChanged) eventPayload()     {}
 func (Comment) eventPayload()         {}
 func (Attachment) eventPayload()      {}
@@ -308,6 +318,7 @@ var eventDecoders = map[string]func([]byte) (EventPayload, bool){
 	EventTeamChanged:        decodeAs[TeamChanged, EventPayload],
 	EventCategoryChanged:    decodeAs[CategoryChanged, EventPayload],
 	EventFieldsChanged:      decodeAs[FieldsChanged, EventPayload],
+	EventTagsChanged:        decodeAs[TagsChanged, EventPayload],
 	EventSubjectChanged:     decodeText("subject"),
 	EventDescriptionChanged: decodeText("description"),
 	EventComment:            decodeAs[Comment, EventPayload],

@@ -59,6 +59,8 @@ var storedEvents = []stored[EventPayload]{
 	{EventFieldsChanged, `{"changes": {"model": {"to": "LaserJet 4", "from": null}, "seats": {"to": 3, "from": 2}, "vip": {"to": null, "from": true}}}`,
 		FieldsChanged{Changes: map[string]FieldChange{"model": {To: "LaserJet 4"}, "seats": {From: 2.0, To: 3.0}, "vip": {From: true}}}},
 	{EventFieldsChanged, `{"changes": {}}`, FieldsChanged{Changes: map[string]FieldChange{}}},
+	{EventTagsChanged, `{"added": ["printer", "vip"], "removed": []}`, TagsChanged{Added: []string{"printer", "vip"}, Removed: []string{}}},
+	{EventTagsChanged, `{"added": [], "removed": ["spam"]}`, TagsChanged{Added: []string{}, Removed: []string{"spam"}}},
 	{EventSubjectChanged, `{"to": "Renamed by the agent", "from": "Invalid changes"}`,
 		TextChanged{Field: "subject", From: "Invalid changes", To: "Renamed by the agent"}},
 	{EventDescriptionChanged, `{"to": "Fresh description 7f3a", "from": ""}`, TextChanged{Field: "description", To: "Fresh description 7f3a"}},
@@ -149,7 +151,7 @@ func TestStoredOutboxDecode(t *testing.T) {
 // apart.
 func TestEveryKindHasAPayload(t *testing.T) {
 	events := []string{EventCreated, EventStatusChanged, EventPriorityChanged, EventAssigned, EventTeamChanged,
-		EventCategoryChanged, EventFieldsChanged, EventSubjectChanged, EventDescriptionChanged, EventComment,
+		EventCategoryChanged, EventFieldsChanged, EventTagsChanged, EventSubjectChanged, EventDescriptionChanged, EventComment,
 		EventAttachment, EventRouted, EventPolicyChanged, EventEscalated, EventSLABreached, EventExpired, EventArchived}
 	for _, k := range events {
 		p, err := DecodeEvent(k, nil)

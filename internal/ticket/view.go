@@ -91,7 +91,7 @@ func ForRequester(t Ticket, fields FieldVisibility) RequesterView {
 // help desk routes, escalates and times work. Lists filter them in the
 // query so pages stay full; RequesterEvent hides them too.
 func RequesterHiddenKinds() []string {
-	return []string{EventAssigned, EventTeamChanged, EventRouted, EventEscalated, EventSLABreached, EventExpired, EventPolicyChanged}
+	return []string{EventAssigned, EventTeamChanged, EventTagsChanged, EventRouted, EventEscalated, EventSLABreached, EventExpired, EventPolicyChanged}
 }
 
 // requesterStatusReasons are the reasons of a status change a requester
