@@ -131,3 +131,31 @@ export async function waitText(locator, want, what) {
   }
   throw new Error(`${what} shows "${got.trim()}", want it to contain "${want}"`);
 }
+
+// Whether response r answers method on a path matching pathRe.
+export const isApi = (r, method, pathRe) => r.request().method() === method && pathRe.test(new URL(r.url()).pathname);
+
+// Runs fn, naming what was expected when it fails.
+export async function step(what, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`${what}: not shown (${err.message.split('\n')[0]})`);
+  }
+}
+
+// Fails unless res is a 2xx.
+export async function expectOk(res, what) {
+  if (res.status() < 200 || res.status() > 299) throw new Error(`${what} answered ${res.status()}: ${await res.text()}`);
+}
+
+// Signs in through the sign-in screen and waits for the signed-in page.
+export async function signIn(page, email, password) {
+  await step('the sign-in screen', () => page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor());
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  const loggedIn = page.waitForResponse((r) => isApi(r, 'POST', /^\/api\/v1\/auth\/login$/));
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expectOk(await loggedIn, `sign-in as ${email}`);
+  await step(`the ticket screen for ${email}`, () => page.getByRole('button', { name: 'Sign out', exact: true }).waitFor());
+}

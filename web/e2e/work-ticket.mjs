@@ -23,7 +23,7 @@
 // Prints "e2e: ticket N" once it knows the ticket, and "e2e: N passed, N
 // failed" last; exits non-zero on failure.
 
-import { runScenario, STEP_TIMEOUT_MS } from './harness.mjs';
+import { expectOk, isApi, runScenario, signIn, step, STEP_TIMEOUT_MS } from './harness.mjs';
 
 const E2E_EMAIL = process.env.E2E_EMAIL || '';
 const E2E_PASSWORD = process.env.E2E_PASSWORD || '';
@@ -33,9 +33,6 @@ const STAMP = Date.now();
 const TICKET_SUBJECT = process.env.E2E_TICKET_SUBJECT || '';
 const NOTE = process.env.E2E_NOTE_TEXT || `Internal: checked the logs, disk is full (${STAMP})`;
 const REPLY = process.env.E2E_REPLY_TEXT || `We are on it and will update you within the hour (${STAMP})`;
-
-const isApi = (r, method, pathRe) =>
-  r.request().method() === method && pathRe.test(new URL(r.url()).pathname);
 
 await runScenario(
   'work-ticket',
@@ -163,28 +160,6 @@ await runScenario(
   },
 );
 
-
-async function step(what, fn) {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new Error(`${what}: not shown (${err.message.split('\n')[0]})`);
-  }
-}
-
-async function expectOk(res, what) {
-  if (res.status() < 200 || res.status() > 299) throw new Error(`${what} answered ${res.status()}: ${await res.text()}`);
-}
-
-async function signIn(page, email, password) {
-  await step('the sign-in screen', () => page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor());
-  await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  const loggedIn = page.waitForResponse((r) => isApi(r, 'POST', /^\/api\/v1\/auth\/login$/));
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expectOk(await loggedIn, `sign-in as ${email}`);
-  await step(`the ticket screen for ${email}`, () => page.getByRole('button', { name: 'Sign out', exact: true }).waitFor());
-}
 
 async function signOut(page) {
   const loggedOut = page.waitForResponse((r) => isApi(r, 'POST', /^\/api\/v1\/auth\/logout$/));

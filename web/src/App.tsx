@@ -1,12 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, clearCaches, getMe, logout, setSessionLostHandler, type User } from './api';
+import { ApiError, clearCaches, getMe, isStaff, logout, setSessionLostHandler, type User } from './api';
 import { clearDraft, saveDraft, takeDraft, type Draft } from './draft';
 import { Header } from './Header';
 import { Link, navigate, ticketIdOf, useLocation } from './router';
 import { SignIn } from './SignIn';
 import { QuarantineScreen } from './QuarantineScreen';
+import { SearchScreen } from './SearchScreen';
 import { TicketDetail } from './TicketDetail';
 import { categoryFilterOf, TicketsScreen } from './TicketsScreen';
+import { RetryAlert } from './RetryAlert';
 
 type Auth =
   | { kind: 'checking' }
@@ -108,12 +110,7 @@ export function App() {
     case 'unavailable':
       return (
         <main id="main" className="splash">
-          <div className="alert alert-inline" role="alert">
-            <span>{auth.message}</span>
-            <button type="button" className="button-link" onClick={() => void check()}>
-              Try again
-            </button>
-          </div>
+          <RetryAlert message={auth.message} onRetry={() => void check()} />
         </main>
       );
     case 'signed-out':
@@ -126,6 +123,8 @@ export function App() {
         page = <TicketDetail key={`${auth.user.id}:${ticketId}`} id={ticketId} user={auth.user} />;
       } else if (location.pathname === '/quarantine' && auth.user.role === 'admin') {
         page = <QuarantineScreen />;
+      } else if (location.pathname === '/search' && isStaff(auth.user)) {
+        page = <SearchScreen key={auth.user.id} user={auth.user} />;
       } else if (location.pathname === '/' || location.pathname === '/index.html') {
         page = (
           <TicketsScreen

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 
 import { ApiError, attachmentHref, listAttachments, uploadAttachment, type Attachment, type Ticket } from './api';
 import { useIdempotencyKeys } from './idempotency';
 import { fileSize, localTime } from './time';
+import { RetryAlert } from './RetryAlert';
 
 interface Props {
   ticket: Ticket;
@@ -74,12 +75,7 @@ export function Attachments({ ticket, staff, refreshKey, onUploaded }: Props) {
   return (
     <div className="attachments">
       {loadError ? (
-        <div className="alert alert-inline" role="alert">
-          <span>{loadError}</span>
-          <button type="button" className="button-link" onClick={() => void load()}>
-            Try again
-          </button>
-        </div>
+        <RetryAlert message={loadError} onRetry={() => void load()} />
       ) : null}
       {items === null ? (
         loadError ? null : <p className="muted">Loading files…</p>

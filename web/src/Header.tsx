@@ -106,6 +106,11 @@ export function Header({ user, signingOut, signOutError, onSignOut }: Props) {
         </Link>
         <span className="tagline">Support tickets</span>
         <div className="account">
+          {isStaff(user) ? (
+            <Link className="header-link" to="/search" title="Search tickets (query language, views, bulk actions)">
+              Search
+            </Link>
+          ) : null}
           {user.role === 'admin' ? (
             <Link className="header-link" to="/quarantine">
               Quarantine

@@ -3,6 +3,7 @@ import { ApiError, listQuarantine, quarantineRawHref, releaseQuarantine, type Qu
 import { Link } from './router';
 import { fileSize, localTime } from './time';
 import { useFetched } from './useFetched';
+import { RetryAlert } from './RetryAlert';
 
 const REASON: Record<string, string> = {
   too_large: 'Too large',
@@ -77,12 +78,7 @@ export function QuarantineScreen() {
           ) : null}
         </p>
         {error ? (
-          <div className="alert alert-inline" role="alert">
-            <span>{error}</span>
-            <button type="button" className="button-link" onClick={retry}>
-              Try again
-            </button>
-          </div>
+          <RetryAlert message={error} onRetry={retry} />
         ) : items === null ? (
           <p className="empty" aria-busy="true">
             Loading…

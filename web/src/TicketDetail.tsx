@@ -11,6 +11,7 @@ import { TicketControls } from './TicketControls';
 import { localTime, relativeTime, slaSummary, useNow } from './time';
 import { Timeline, type Names } from './Timeline';
 import { useHistory } from './useHistory';
+import { RetryAlert } from './RetryAlert';
 
 type Load = { kind: 'loading' } | { kind: 'missing' } | { kind: 'error'; message: string } | { kind: 'ready'; ticket: Ticket };
 
@@ -145,12 +146,7 @@ export function TicketDetail({ id, user }: Props) {
           </p>
         </section>
       ) : load.kind === 'error' ? (
-        <div className="alert alert-inline" role="alert">
-          <span>{load.message}</span>
-          <button type="button" className="button-link" onClick={() => void fetchTicket()}>
-            Try again
-          </button>
-        </div>
+        <RetryAlert message={load.message} onRetry={() => void fetchTicket()} />
       ) : ticket ? (
         <div className="detail-grid">
           <div className="detail-main">

@@ -4,6 +4,7 @@ import { Badge } from './Badge';
 import { CategoryOptions, useCategories } from './CustomFields';
 import { Link, ticketPath } from './router';
 import { localTime, relativeTime, slaSummary, useNow } from './time';
+import { RetryAlert } from './RetryAlert';
 
 interface Props {
   tickets: Ticket[];
@@ -114,12 +115,7 @@ export function TicketList({
       </div>
 
       {error ? (
-        <div className="alert alert-inline" role="alert">
-          <span>{error}</span>
-          <button type="button" className="button-link" onClick={onRetry}>
-            Try again
-          </button>
-        </div>
+        <RetryAlert message={error} onRetry={onRetry} />
       ) : null}
 
       {loading && tickets.length === 0 ? (

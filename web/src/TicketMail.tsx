@@ -1,6 +1,7 @@
 import { listTicketMail, ticketMailHref } from './api';
 import { fileSize, localTime } from './time';
 import { useFetched } from './useFetched';
+import { RetryAlert } from './RetryAlert';
 
 const OUTCOME: Record<string, string> = {
   ticket: 'opened this ticket',
@@ -29,12 +30,7 @@ export function TicketMail({ ticketId, refreshKey }: { ticketId: number; refresh
     <section className="card" aria-labelledby="mail-heading" data-testid="ticket-mail">
       <h2 id="mail-heading">Email</h2>
       {error ? (
-        <div className="alert alert-inline" role="alert">
-          <span>{error}</span>
-          <button type="button" className="button-link" onClick={retry}>
-            Try again
-          </button>
-        </div>
+        <RetryAlert message={error} onRetry={retry} />
       ) : (
         <ul className="mail-list">
           {items!.map((m) => (

@@ -4,6 +4,7 @@ import { Badge, label } from './Badge';
 import { fieldLabel, fieldValueText } from './CustomFields';
 import { fileSize, localTime, relativeTime } from './time';
 import type { TicketHistory } from './useHistory';
+import { RetryAlert } from './RetryAlert';
 
 export interface Names {
   /** A user's email (or "you"; a staff member's name for requesters) by id; falls back to "user #id". */
@@ -218,12 +219,7 @@ export function Timeline({ ticketId, history, names, now }: Props) {
   return (
     <div aria-busy={loading || undefined}>
       {error ? (
-        <div className="alert alert-inline" role="alert">
-          <span>{error}</span>
-          <button type="button" className="button-link" onClick={() => void history.catchUp()}>
-            Try again
-          </button>
-        </div>
+        <RetryAlert message={error} onRetry={() => void history.catchUp()} />
       ) : null}
       {items.length === 0 ? (
         <p className="empty">{loading ? 'Loading activity…' : 'No activity yet.'}</p>

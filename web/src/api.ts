@@ -849,3 +849,215 @@ export async function releaseQuarantine(id: number): Promise<{ entry: Quarantine
 export function quarantineRawHref(id: number): string {
   return `/api/v1/quarantine/${encodeURIComponent(String(id))}/raw`;
 }
+
+// --- Search, saved views, bulk actions, export (issue 20) -------------------
+
+/**
+ * The orders GET /tickets/search takes. A leading "-" is newest first.
+ * Without a sort the server uses relevance when the query has free text,
+ * else -created (and says which in the answer's `sort`).
+ */
+export const SEARCH_SORTS = ['relevance', 'urgency', '-created', 'created', '-updated', 'updated'] as const;
+export type SearchSort = (typeof SEARCH_SORTS)[number];
+
+export function isSearchSort(v: string | null): v is SearchSort {
+  return v !== null && (SEARCH_SORTS as readonly string[]).includes(v);
+}
+
+/** The ticket texts a search highlights; internal_text reaches staff only. */
+export type HighlightField = 'subject' | 'description' | 'public_text' | 'internal_text';
+
+/** A search hit: the ticket, plus fragments (HTML-escaped, matches in <mark>) where it matched. */
+export type SearchHit = Ticket & { highlights?: Partial<Record<HighlightField, string[]>> };
+
+/** One value of a facet; team, assignee and category carry their id too. */
+export interface FacetValue {
+  value: string;
+  count: number;
+  id?: number;
+}
+
+export const FACET_FIELDS = ['status', 'priority', 'assignee', 'team', 'category', 'tag', 'channel'] as const;
+export type FacetField = (typeof FACET_FIELDS)[number];
+
+export interface SearchResult {
+  items: SearchHit[];
+  next_cursor: string | null;
+  total: number;
+  /** The order the page is in (the default, when none was asked for). */
+  sort?: string;
+  /** Counted on the first page only. */
+  facets?: Partial<Record<FacetField, FacetValue[]>>;
+}
+
+export interface SearchOptions {
+  sort?: SearchSort | null;
+  cursor?: string | null;
+  limit?: number;
+  /** The time zone relative dates and days are read in (IANA name). */
+  tz?: string;
+  /** false: no facets (e.g. when only the total is wanted). */
+  facets?: boolean;
+}
+
+/** GET /tickets/search?q=…: a 422 names the query's problem and its position (errors[].position). */
+export function searchTickets(q: string, o: SearchOptions = {}): Promise<SearchResult> {
+  const params = new URLSearchParams();
+  if (q.trim()) params.set('q', q);
+  if (o.sort) params.set('sort', o.sort);
+  if (o.cursor) params.set('cursor', o.cursor);
+  if (o.limit) params.set('limit', String(o.limit));
+  if (o.tz) params.set('tz', o.tz);
+  if (o.facets === false) params.set('facets', 'false');
+  return request<SearchResult>(`/api/v1/tickets/search?${params.toString()}`);
+}
+
+export type ExportFormat = 'csv' | 'ndjson';
+
+/**
+ * Where the browser downloads the tickets a query finds (the session
+ * cookie authorizes it), in the given order (exports have no relevance
+ * order; without one the server lists oldest first).
+ */
+export function exportHref(q: string, format: ExportFormat, tz: string, o: { bom?: boolean; sort?: string | null } = {}): string {
+  const params = new URLSearchParams();
+  if (q.trim()) params.set('q', q);
+  params.set('format', format);
+  if (o.sort && o.sort !== 'relevance') params.set('sort', o.sort);
+  if (o.bom) params.set('bom', '1');
+  if (tz) params.set('tz', tz);
+  return `/api/v1/tickets/export?${params.toString()}`;
+}
+
+/**
+ * The time zone the signed-in user reads dates in (GET /me's time_zone:
+ * their own or the server's default), or null when the server names none.
+ */
+export async function getTimeZone(): Promise<string | null> {
+  const r = await request<{ time_zone?: string | null }>('/api/v1/me');
+  return r.time_zone || null;
+}
+
+/** The browser's own time zone, for when the server names none. */
+export function browserTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+export const VIEW_VISIBILITIES = ['personal', 'team', 'everyone'] as const;
+export type ViewVisibility = (typeof VIEW_VISIBILITIES)[number] | 'builtin';
+
+/** A saved search: built-in views have string ids ("builtin:my-open"). */
+export interface View {
+  /** "42", or "builtin:<key>" for a built-in view. */
+  id: number | string;
+  name: string;
+  query: string;
+  /** "": the server's default order. */
+  sort: string | null;
+  visibility: ViewVisibility;
+  team_id: number | null;
+  owner_id: number | null;
+  builtin: boolean;
+  /** Whether the caller may change it (PATCH)… */
+  editable: boolean;
+  /** …and delete it (DELETE); absent: as editable. */
+  deletable?: boolean;
+}
+
+export interface ViewInput {
+  name: string;
+  query: string;
+  /** "": the server's default order. */
+  sort: string;
+  visibility: Exclude<ViewVisibility, 'builtin'>;
+  team_id?: number | null;
+}
+
+const VIEWS = '/api/v1/views';
+const viewUrl = (id: number | string) => `${VIEWS}/${encodeURIComponent(String(id))}`;
+
+export async function listViews(): Promise<View[]> {
+  return (await request<{ items: View[] }>(VIEWS)).items;
+}
+
+export function createView(v: ViewInput): Promise<View> {
+  return request<View>(VIEWS, json('POST', v));
+}
+
+export function updateView(id: number | string, change: Partial<ViewInput>): Promise<View> {
+  return request<View>(viewUrl(id), json('PATCH', change));
+}
+
+export async function deleteView(id: number | string): Promise<void> {
+  await request<void>(viewUrl(id), { method: 'DELETE' });
+}
+
+/** What a bulk action changes on every ticket; absent members stay as they are, null clears. */
+export interface BulkChange {
+  status?: string;
+  priority?: string;
+  /** An agent's email or id; null unassigns. */
+  assignee?: string | number | null;
+  /** A team's id or name; null removes the team. */
+  team?: number | string | null;
+  /** A category's id; null removes the category. */
+  category_id?: number | null;
+  tags_add?: string[];
+  tags_remove?: string[];
+}
+
+export interface BulkRequest {
+  /** Every ticket the query finds when the action starts… */
+  query?: string;
+  /** …or these tickets. */
+  ids?: number[];
+  /** The time zone a query's days and ages are read in. */
+  tz?: string;
+  change: BulkChange;
+  comment?: { body: string; internal: boolean };
+}
+
+export interface BulkFailure {
+  ticket: number;
+  /** "not_allowed", "transition_refused", "archived", … */
+  reason: string;
+  detail?: string;
+}
+
+export type BulkState = 'running' | 'completed' | 'cancelled' | 'failed' | string;
+
+export interface BulkJob {
+  id: string | number;
+  state: BulkState;
+  total: number;
+  /** Tickets dealt with so far: succeeded + failed + skipped. */
+  done: number;
+  succeeded?: number;
+  failed: number;
+  /** Already as asked: nothing written. */
+  skipped?: number;
+  /** Not reached before the action was cancelled. */
+  cancelled?: number;
+  /** Why a failed action could not run. */
+  error?: string | null;
+  failures?: BulkFailure[];
+}
+
+const bulkUrl = (id: string | number, rest = '') => `/api/v1/bulk/${encodeURIComponent(String(id))}${rest}`;
+
+/** POST /bulk: 202 {id}; the work goes on in the background (GET /bulk/{id}). */
+export function startBulk(req: BulkRequest, idempotencyKey: string): Promise<{ id: string | number }> {
+  return request<{ id: string | number }>('/api/v1/bulk', jsonChange('POST', req, idempotencyKey));
+}
+
+export function getBulk(id: string | number): Promise<BulkJob> {
+  return request<BulkJob>(bulkUrl(id));
+}
+
+export async function cancelBulk(id: string | number): Promise<void> {
+  await request<unknown>(bulkUrl(id, '/cancel'), { method: 'POST' });
+}
