@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helpdesk/helpdesk/internal/identity"
 	"github.com/helpdesk/helpdesk/internal/ticket"
 )
 
@@ -292,5 +293,74 @@ func TestSearchFindsCommentsAndPeople(t *testing.T) {
 	a, _ = find(t, req1, w+" firmware", "")
 	if len(a.Items) != 1 || a.Items[0].Highlights["internal_text"] != nil || !strings.Contains(strings.Join(a.Items[0].Highlights["public_text"], ""), "<mark>firmware</mark>") {
 		t.Errorf("requester highlights %+v", a.Items)
+	}
+}
+
+// TestSearchQueryScopeOfTeamsAndOrganizations: an agent finds their
+// teams' tickets and not another team's, whatever the query asks; a
+// requester in an organization that shares tickets finds its members'
+// tickets, and one in a private organization only their own.
+func TestSearchQueryScopeOfTeamsAndOrganizations(t *testing.T) {
+	ctx := context.Background()
+	w := fmt.Sprintf("qteams%d", time.Now().UnixNano())
+	shared, err := env.ident.CreateOrganization(ctx, "Shared "+w, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, err := env.ident.CreateOrganization(ctx, "Private "+w, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := map[string]*session{}
+	for _, p := range []struct {
+		key string
+		org int64
+	}{{"s1", shared.ID}, {"s2", shared.ID}, {"p1", private.ID}, {"p2", private.ID}} {
+		email := p.key + "-" + w + "@example.com"
+		org := p.org
+		if _, err := env.ident.CreateUser(ctx, identity.NewUser{Email: email, Name: p.key, Role: identity.RoleRequester,
+			Password: testPassword, OrganizationID: &org}); err != nil {
+			t.Fatal(err)
+		}
+		people[p.key] = login(t, email, testPassword)
+	}
+	mine := map[string]int64{}
+	for k, s := range people {
+		mine[k] = createAs(t, s, w+" printer of "+k)
+	}
+	support := createTicket(t, fmt.Sprintf(`{"subject":"%s support printer"}`, w))
+	finance := createTicket(t, fmt.Sprintf(`{"subject":"%s finance printer"}`, w))
+	var sup, fin ticket.Ticket
+	support.decode(t, &sup)
+	finance.decode(t, &fin)
+	mustStatus(t, call(t, env.baseURL, http.MethodPatch, ticketURL(sup.Number), []byte(`{"team":"Support"}`)), http.StatusOK, "route to Support")
+	mustStatus(t, call(t, env.baseURL, http.MethodPatch, ticketURL(fin.Number), []byte(`{"team":"Finance"}`)), http.StatusOK, "route to Finance")
+	eventually(t, 20*time.Second, "searchable", func() error {
+		_ = env.index.Refresh(context.Background())
+		if a, _ := find(t, nil, w+` team:Finance`, ""); a.Total != 1 {
+			return fmt.Errorf("finance ticket not indexed with its team yet")
+		}
+		return nil
+	})
+	sorted := func(ns ...int64) []int64 { slices.Sort(ns); return ns }
+	agent := login(t, "agent@example.com", testPassword)
+	agent2 := login(t, "agent2@example.com", testPassword)
+	for _, c := range []struct {
+		who  string
+		s    *session
+		q    string
+		want []int64
+	}{
+		{"agent (Support)", agent, w + " printer -team:none", []int64{sup.Number}},
+		{"agent (Support)", agent, w + " team:Finance", nil},
+		{"agent2 (Finance)", agent2, w + " printer -team:none", []int64{fin.Number}},
+		{"shared requester", people["s1"], w + " printer", sorted(mine["s1"], mine["s2"])},
+		{"private requester", people["p1"], w + " printer", []int64{mine["p1"]}},
+		{"private requester", people["p1"], w + " printer requester:s2-" + w + "@example.com", nil},
+	} {
+		a, res := find(t, c.s, c.q, "")
+		if res.status != http.StatusOK || !slices.Equal(a.numbers(), c.want) || a.Total != int64(len(c.want)) {
+			t.Errorf("%s searching %q: %d %v (total %d), want %v (%s)", c.who, c.q, res.status, a.numbers(), a.Total, c.want, res.body)
+		}
 	}
 }
