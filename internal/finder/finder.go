@@ -56,8 +56,6 @@ type Request struct {
 	// their offset paging (no cursor then).
 	Legacy search.Query
 	From   int
-	// Source asks the index for the documents (exports).
-	Source bool
 }
 
 // Facet is one facet value: for team, assignee and category the id is
@@ -104,18 +102,24 @@ func invalid(field, detail string) error {
 // Compile parses and compiles r's query for p: the Elasticsearch request
 // of its first page, without paging. Errors are *InvalidError.
 func (f *Finder) Compile(ctx context.Context, p *identity.Principal, r Request) (search.Request, error) {
+	sr, _, err := f.compile(ctx, p, r)
+	return sr, err
+}
+
+// compile is Compile that also answers the parsed query.
+func (f *Finder) compile(ctx context.Context, p *identity.Principal, r Request) (search.Request, query.Query, error) {
 	q, err := query.Parse(r.Q)
 	if err != nil {
 		var qe *query.Error
 		if errors.As(err, &qe) {
 			pos := qe.Pos
-			return search.Request{}, &InvalidError{Problems: []Problem{{Field: "q", Detail: qe.Error(), Position: &pos}}}
+			return search.Request{}, q, &InvalidError{Problems: []Problem{{Field: "q", Detail: qe.Error(), Position: &pos}}}
 		}
-		return search.Request{}, invalid("q", err.Error())
+		return search.Request{}, q, invalid("q", err.Error())
 	}
 	env, err := f.env(ctx, p, q, r)
 	if err != nil {
-		return search.Request{}, err
+		return search.Request{}, q, err
 	}
 	clauses, qerrs := search.Compile(q, env)
 	if len(qerrs) > 0 {
@@ -124,7 +128,7 @@ func (f *Finder) Compile(ctx context.Context, p *identity.Principal, r Request) 
 			pos := qe.Pos
 			ie.Problems = append(ie.Problems, Problem{Field: "q", Detail: qe.Error(), Position: &pos})
 		}
-		return search.Request{}, ie
+		return search.Request{}, q, ie
 	}
 	sort := r.Sort
 	if sort == "" {
@@ -134,14 +138,14 @@ func (f *Finder) Compile(ctx context.Context, p *identity.Principal, r Request) 
 		}
 	}
 	if !search.ValidSort(sort) {
-		return search.Request{}, invalid("sort", fmt.Sprintf("unknown sort %q; want one of %s", sort, strings.Join(search.Sorts, ", ")))
+		return search.Request{}, q, invalid("sort", fmt.Sprintf("unknown sort %q; want one of %s", sort, strings.Join(search.Sorts, ", ")))
 	}
 	legacy := r.Legacy
 	legacy.Scope = identity.TicketScope(*p, f.Scope).ElasticsearchFilter()
-	sr := search.Request{Query: legacy, Clauses: clauses, Sort: sort, Source: r.Source}
+	sr := search.Request{Query: legacy, Clauses: clauses, Sort: sort}
 	sr.Query.Size = r.Limit
 	sr.Query.From = r.From
-	return sr, nil
+	return sr, q, nil
 }
 
 // env resolves what compiling q for p needs, reading only what q uses.
@@ -214,8 +218,7 @@ type cursor struct {
 
 // fingerprint ties a cursor to its search: the same query (as parsed), time
 // zone and kind of caller.
-func fingerprint(r Request, sort string) string {
-	q, _ := query.Parse(r.Q)
+func fingerprint(q query.Query, r Request, sort string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%s\x00%+v", q.String(), r.Loc, r.Staff, sort, legacyKey(r.Legacy))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
@@ -275,11 +278,11 @@ func encodeCursor(c cursor) string {
 
 // Search answers one page of r for p.
 func (f *Finder) Search(ctx context.Context, p *identity.Principal, r Request) (Page, error) {
-	sr, err := f.Compile(ctx, p, r)
+	sr, q, err := f.compile(ctx, p, r)
 	if err != nil {
 		return Page{}, err
 	}
-	fp := fingerprint(r, sr.Sort)
+	fp := fingerprint(q, r, sr.Sort)
 	if r.Cursor != "" {
 		c, err := decodeCursor(r.Cursor)
 		if err != nil {

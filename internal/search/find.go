@@ -118,8 +118,6 @@ type Request struct {
 	Highlight []string
 	// Facets lists the facets to count.
 	Facets []string
-	// Source asks for the document (exports read it instead of PostgreSQL).
-	Source bool
 }
 
 // pitKeepAlive is how long a search's point in time lives after each page.
@@ -128,12 +126,8 @@ const pitKeepAlive = "5m"
 // Body is the Elasticsearch request of r.
 func (r Request) Body() map[string]any {
 	body := r.Query.Body()
-	must, filter := body["query"].(map[string]any)["bool"].(map[string]any)["must"], body["query"].(map[string]any)["bool"].(map[string]any)["filter"]
-	m, _ := must.([]any)
-	f, _ := filter.([]any)
-	m = append(m, r.Clauses.Must...)
-	f = append(f, r.Clauses.Filter...)
-	b := map[string]any{"must": m, "filter": f}
+	must, filter := r.Query.clauses()
+	b := map[string]any{"must": append(must, r.Clauses.Must...), "filter": append(filter, r.Clauses.Filter...)}
 	if len(r.Clauses.MustNot) > 0 {
 		b["must_not"] = r.Clauses.MustNot
 	}
@@ -149,9 +143,6 @@ func (r Request) Body() map[string]any {
 	}
 	if r.PIT != "" {
 		body["pit"] = map[string]any{"id": r.PIT, "keep_alive": pitKeepAlive}
-	}
-	if r.Source {
-		body["_source"] = true
 	}
 	if len(r.Highlight) > 0 && len(r.Clauses.Text) > 0 {
 		fields := map[string]any{}
@@ -235,7 +226,6 @@ func decodeFound(body io.Reader, pit string) (Found, error) {
 				ID        string              `json:"_id"`
 				Highlight map[string][]string `json:"highlight"`
 				Sort      []any               `json:"sort"`
-				Source    json.RawMessage     `json:"_source"`
 			} `json:"hits"`
 		} `json:"hits"`
 		Aggs map[string]struct {

@@ -275,7 +275,20 @@ func (ff FieldFilter) clause() map[string]any {
 // Body is the Elasticsearch request of q: relevance first when there is
 // text, then newest (highest number) first.
 func (q Query) Body() map[string]any {
-	var must, filter []any
+	must, filter := q.clauses()
+	size := q.Size
+	if size <= 0 {
+		size = 25
+	}
+	return map[string]any{
+		"from": q.From, "size": size, "_source": false, "track_total_hits": true,
+		"query": map[string]any{"bool": map[string]any{"must": must, "filter": filter}},
+		"sort":  []any{"_score", map[string]any{"id": "desc"}},
+	}
+}
+
+// clauses are q's scored (must) and filter clauses, its scope included.
+func (q Query) clauses() (must, filter []any) {
 	if q.Text != "" {
 		must = append(must, map[string]any{"multi_match": map[string]any{
 			"query": q.Text, "fields": []string{"subject^2", "description"}, "operator": "and",
@@ -315,15 +328,7 @@ func (q Query) Body() map[string]any {
 	if q.Scope != nil {
 		filter = append(filter, q.Scope)
 	}
-	size := q.Size
-	if size <= 0 {
-		size = 25
-	}
-	return map[string]any{
-		"from": q.From, "size": size, "_source": false, "track_total_hits": true,
-		"query": map[string]any{"bool": map[string]any{"must": must, "filter": filter}},
-		"sort":  []any{"_score", map[string]any{"id": "desc"}},
-	}
+	return must, filter
 }
 
 // Result is one page of search hits: ticket numbers in order and the total
