@@ -185,7 +185,7 @@ func (ex *exporter) page(ctx context.Context, numbers []int64, w *bufio.Writer) 
 	if err != nil {
 		return err
 	}
-	views, err := ex.s.shapeFor(ctx, ex.staff, ts)
+	shown, err := ex.s.shownEach(ctx, ex.staff, ts)
 	if err != nil {
 		return err
 	}
@@ -216,14 +216,10 @@ func (ex *exporter) page(ctx context.Context, numbers []int64, w *bufio.Writer) 
 				return err
 			}
 		}
-		var shown any = t
-		if views != nil {
-			shown = views[i]
-		}
 		if ex.csv != nil {
 			err = ex.csv.Write(ex.row(t, emails, hist))
 		} else {
-			err = ex.line(w, shown, t, emails, hist)
+			err = ex.line(w, shown[i], t, emails, hist)
 		}
 		if err != nil {
 			return err

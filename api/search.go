@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +89,7 @@ func (s *Server) searchTickets(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	shown, err := s.shapedEach(c, items)
+	shown, err := s.shownEach(c.UserContext(), staff, items)
 	if err != nil {
 		return err
 	}
@@ -130,16 +129,20 @@ func (s *Server) searchCaller(c *fiber.Ctx) (*identity.Principal, []search.Param
 	return p, params, staff, err
 }
 
-// shapedEach is ticketsFor as one value per ticket, in order.
-func (s *Server) shapedEach(c *fiber.Ctx, ts []ticket.Ticket) ([]any, error) {
-	shown, err := s.ticketsFor(c, ts)
+// shownEach is each ticket as the caller sees it, in order: the ticket
+// itself for staff, its requester view otherwise (shapeFor).
+func (s *Server) shownEach(ctx context.Context, staff bool, ts []ticket.Ticket) ([]any, error) {
+	views, err := s.shapeFor(ctx, staff, ts)
 	if err != nil {
 		return nil, err
 	}
-	v := reflect.ValueOf(shown)
-	out := make([]any, v.Len())
-	for i := range out {
-		out[i] = v.Index(i).Interface()
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		if views != nil {
+			out[i] = views[i]
+		} else {
+			out[i] = t
+		}
 	}
 	return out, nil
 }
