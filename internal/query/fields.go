@@ -190,13 +190,29 @@ func (t Term) DateRange(now time.Time, loc *time.Location) (Range, error) {
 		at := now.Add(-d.age)
 		flip := map[Op]Op{OpLT: OpGT, OpLE: OpGE, OpGT: OpLT, OpGE: OpLE}[t.Op]
 		return cmpRange(flip, at, at), nil
-	case d.day != "":
-		start, _ := time.ParseInLocation(time.DateOnly, d.day, loc)
-		end := start.AddDate(0, 0, 1)
-		return cmpRange(t.Op, start, end), nil
 	default:
-		return cmpRange(t.Op, d.instant, d.instant), nil
+		return d.rangeIn(t.Op, loc), nil
 	}
+}
+
+// InstantRange is the range of instants x with "x op v" for v a day in
+// loc or an RFC 3339 instant (not an age): how a date-time custom field
+// compares, by the same rule as created and updated.
+func InstantRange(op Op, v string, loc *time.Location) (Range, error) {
+	d, err := parseDate(v)
+	if err != nil || d.age > 0 {
+		return Range{}, fmt.Errorf("must be a date (2026-12-04) or an RFC 3339 time (2026-12-04T09:30:00Z)")
+	}
+	return d.rangeIn(op, loc), nil
+}
+
+// rangeIn is the range of a day (in loc) or an instant compared with op.
+func (d date) rangeIn(op Op, loc *time.Location) Range {
+	if d.day != "" {
+		start, _ := time.ParseInLocation(time.DateOnly, d.day, loc)
+		return cmpRange(op, start, start.AddDate(0, 0, 1))
+	}
+	return cmpRange(op, d.instant, d.instant)
 }
 
 func ageHelp(field, v string) string {

@@ -104,12 +104,6 @@ func compileTerm(t query.Term, env Env) (any, *query.Error) {
 	if !env.Staff && staffOnly[t.Field] {
 		return nil, fail("requesters cannot search by %s", t.Field)
 	}
-	either := func(clauses []any) any {
-		if len(clauses) == 1 {
-			return clauses[0]
-		}
-		return map[string]any{"bool": map[string]any{"should": clauses, "minimum_should_match": 1}}
-	}
 	terms := func(field string, vs []string) any {
 		if len(vs) == 1 {
 			return map[string]any{"term": map[string]any{field: vs[0]}}
@@ -148,7 +142,7 @@ func compileTerm(t query.Term, env Env) (any, *query.Error) {
 		if len(emails) > 0 {
 			cs = append(cs, terms("assignee_email", emails))
 		}
-		return either(cs), nil
+		return anyOf(cs), nil
 	case "requester":
 		vs := make([]string, len(t.Values))
 		for i, v := range t.Values {
@@ -172,7 +166,7 @@ func compileTerm(t query.Term, env Env) (any, *query.Error) {
 		if len(ids) > 0 {
 			cs = append(cs, map[string]any{"terms": map[string]any{"team_id": ids}})
 		}
-		return either(cs), nil
+		return anyOf(cs), nil
 	case "category":
 		var ids []int64
 		for _, v := range t.Values {
@@ -201,15 +195,7 @@ func compileTerm(t query.Term, env Env) (any, *query.Error) {
 		if err != nil {
 			return nil, fail("%v", err)
 		}
-		field := map[string]string{"created": "created_at", "updated": "updated_at", "due": "sla_due_at"}[t.Field]
-		b := map[string]any{}
-		if !r.From.IsZero() {
-			b["gte"] = timeValue(r.From)
-		}
-		if !r.To.IsZero() {
-			b["lt"] = timeValue(r.To)
-		}
-		return map[string]any{"range": map[string]any{field: b}}, nil
+		return rangeClause(map[string]string{"created": "created_at", "updated": "updated_at", "due": "sla_due_at"}[t.Field], r), nil
 	case "escalated":
 		var cs []any
 		for _, v := range t.Values {
@@ -219,7 +205,7 @@ func compileTerm(t query.Term, env Env) (any, *query.Error) {
 				cs = append(cs, map[string]any{"term": map[string]any{"escalation_level": 0}})
 			}
 		}
-		return either(cs), nil
+		return anyOf(cs), nil
 	case "breached":
 		// Breached: a breach was recorded, or a running deadline has
 		// passed and its timer has not yet written the breach.
@@ -238,7 +224,7 @@ func compileTerm(t query.Term, env Env) (any, *query.Error) {
 				cs = append(cs, map[string]any{"bool": map[string]any{"must_not": []any{breached}}})
 			}
 		}
-		return either(cs), nil
+		return anyOf(cs), nil
 	}
 	if key, ok := strings.CutPrefix(t.Field, "cf."); ok {
 		f, ok := env.Fields[key]
@@ -279,10 +265,7 @@ func compileField(t query.Term, f catalog.Field, env Env) (any, *query.Error) {
 		}
 		cs = append(cs, ff.clause())
 	}
-	if len(cs) == 1 {
-		return cs[0], nil
-	}
-	return map[string]any{"bool": map[string]any{"should": cs, "minimum_should_match": 1}}, nil
+	return anyOf(cs), nil
 }
 
 var rangeOps = map[query.Op]string{query.OpLT: "lt", query.OpLE: "lte", query.OpGT: "gt", query.OpGE: "gte"}
@@ -290,7 +273,6 @@ var rangeOps = map[query.Op]string{query.OpLT: "lt", query.OpLE: "lte", query.Op
 // compileDateTime compares a date-time custom field with a day (in the
 // caller's time zone, like created and updated) or an instant.
 func compileDateTime(t query.Term, f catalog.Field, loc *time.Location) (any, *query.Error) {
-	path := "cf." + f.Key
 	var cs []any
 	for _, v := range t.Values {
 		if strings.EqualFold(v, "none") && t.Op == query.OpIs {
@@ -298,31 +280,32 @@ func compileDateTime(t query.Term, f catalog.Field, loc *time.Location) (any, *q
 			cs = append(cs, FieldFilter{Key: f.Key, Type: f.Type, Exists: &no}.clause())
 			continue
 		}
-		var start, end time.Time
-		if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
-			start, end = d, d.AddDate(0, 0, 1)
-		} else if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			start, end = at, at.Add(time.Nanosecond)
-		} else {
-			return nil, &query.Error{Pos: t.Pos, Field: t.Field, Msg: t.Field + ": must be a date (2026-12-04) or an RFC 3339 time (2026-12-04T09:30:00Z)"}
+		r, err := query.InstantRange(t.Op, v, loc)
+		if err != nil {
+			return nil, &query.Error{Pos: t.Pos, Field: t.Field, Msg: t.Field + ": " + err.Error()}
 		}
-		var b map[string]any
-		switch t.Op {
-		case query.OpLT:
-			b = map[string]any{"lt": timeValue(start)}
-		case query.OpLE:
-			b = map[string]any{"lt": timeValue(end)}
-		case query.OpGT:
-			b = map[string]any{"gte": timeValue(end)}
-		case query.OpGE:
-			b = map[string]any{"gte": timeValue(start)}
-		default:
-			b = map[string]any{"gte": timeValue(start), "lt": timeValue(end)}
-		}
-		cs = append(cs, map[string]any{"range": map[string]any{path: b}})
+		cs = append(cs, rangeClause("cf."+f.Key, r))
 	}
+	return anyOf(cs), nil
+}
+
+// rangeClause is the range query of instants r on field.
+func rangeClause(field string, r query.Range) map[string]any {
+	b := map[string]any{}
+	if !r.From.IsZero() {
+		b["gte"] = timeValue(r.From)
+	}
+	if !r.To.IsZero() {
+		b["lt"] = timeValue(r.To)
+	}
+	return map[string]any{"range": map[string]any{field: b}}
+}
+
+// anyOf is the clause that holds when any of cs does (alternatives of one
+// term).
+func anyOf(cs []any) any {
 	if len(cs) == 1 {
-		return cs[0], nil
+		return cs[0]
 	}
-	return map[string]any{"bool": map[string]any{"should": cs, "minimum_should_match": 1}}, nil
+	return map[string]any{"bool": map[string]any{"should": cs, "minimum_should_match": 1}}
 }
